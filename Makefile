@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine (see README): `make serve` and `make test`.
+# uv is installed with pip where missing; the lock file pins every dependency.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PY_TARGETS := libs/core/scd_core libs/engine/scd_engine libs/trigger_spec/scd_trigger_spec functions
+
+.PHONY: setup serve test lint typecheck pytest bench
+
+setup:
+	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+	$(UV) sync --locked --quiet
+
+serve: setup
+	$(UV) run --locked scd serve
+
+lint: setup
+	$(UV) run --locked ruff check .
+
+typecheck: setup
+	$(UV) run --locked mypy
+
+pytest: setup
+	$(UV) run --locked pytest
+
+test: setup
+	$(UV) run --locked ruff check .
+	$(UV) run --locked mypy
+	$(UV) run --locked pytest
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(UV) run --locked python $$b || exit 1; done

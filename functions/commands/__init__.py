@@ -1,0 +1,1 @@
+"""Subcommands of ``scd``; each module exposes ``register(app)``."""

@@ -1,0 +1,131 @@
+"""Plain data shared by the trigger, the worker and the stores.
+
+Contract: these models hold no secret values. ``Event`` is the provider-neutral
+form of a webhook, manual request or schedule tick; ``Run`` is what a store
+records; ``Job`` is what the trigger hands an invoker (``job.id == run.id``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "FINAL_STATUSES",
+    "STATUSES",
+    "Event",
+    "EventName",
+    "Job",
+    "Run",
+    "Status",
+    "StepState",
+    "utcnow",
+]
+
+Status = Literal[
+    "queued", "pending", "running", "success", "failure", "cancelled", "skipped", "error", "paused"
+]
+STATUSES: tuple[str, ...] = (
+    "queued",
+    "pending",
+    "running",
+    "success",
+    "failure",
+    "cancelled",
+    "skipped",
+    "error",
+    "paused",
+)
+FINAL_STATUSES: frozenset[str] = frozenset({"success", "failure", "cancelled", "skipped", "error"})
+
+EventName = Literal["push", "tag", "pull_request", "schedule", "manual"]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Event(BaseModel):
+    """A normalised trigger event (serverless-cd's ``git`` context, extended)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    event_name: EventName
+    action: str | None = None
+    ref: str | None = None
+    branch: str | None = None
+    tag: str | None = None
+    commit: str | None = None
+    before: str | None = None
+    message: str | None = None
+    pusher: str | None = None
+    clone_url: str | None = None
+    repository: str | None = None  # "owner/name"
+    repo_owner: str | None = None
+    pr_number: int | None = None
+    source_branch: str | None = None
+    target_branch: str | None = None
+    merged: bool | None = None
+    draft: bool | None = None
+    added: list[str] = Field(default_factory=list)
+    modified: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    delivery_id: str | None = None
+    inputs: dict[str, str] = Field(default_factory=dict)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def changed_files(self) -> list[str]:
+        """Every path the event's commits added, modified or removed."""
+        return [*self.added, *self.modified, *self.removed]
+
+
+class StepState(BaseModel):
+    """The recorded state of one step of a run."""
+
+    id: str
+    name: str | None = None
+    index: int = 0
+    status: Status = "pending"
+    outcome: str | None = None
+    conclusion: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    outputs: dict[str, str] = Field(default_factory=dict)
+    message: str | None = None
+
+
+class Run(BaseModel):
+    """One run of an app's pipeline, as a store records it."""
+
+    id: str
+    app: str
+    dedup_key: str
+    status: Status = "queued"
+    event: Event
+    pipeline: str = "serverless-pipeline.yaml"
+    attempt: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    message: str | None = None
+    rerun_of: str | None = None
+    version: int = 0
+
+
+class Job(BaseModel):
+    """What the trigger hands the worker: everything to run one task of a run."""
+
+    id: str
+    app: str
+    event: Event
+    clone_url: str | None = None
+    ref: str | None = None
+    commit: str | None = None
+    pipeline: str = "serverless-pipeline.yaml"
+    task: str | None = None
+    attempt: int = 1

@@ -1,0 +1,1 @@
+"""scd_engine: pipeline spec, expressions, planner and runtime."""

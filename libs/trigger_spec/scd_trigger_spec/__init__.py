@@ -1,0 +1,1 @@
+"""scd_trigger_spec: git providers, signatures, events and trigger spec matching."""
