@@ -24,6 +24,14 @@ for _module in (spec, run, token):
     _module.register(app)
 
 
+@app.command()
+def version() -> None:
+    """Print scd's version."""
+    from importlib.metadata import version as dist_version
+
+    typer.echo(dist_version("scd"))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
