@@ -1,0 +1,258 @@
+"""The ``RunStore`` Protocol: where runs, step states, control requests and leases live.
+
+Backends: ``scd_core.stores.sqlite.SqliteRunStore`` (the default, one file, several
+processes), ``scd_core.stores.memory.MemoryRunStore`` (tests, one process); a
+Tablestore backend can follow, since every operation is one row operation with a
+condition or one range read by primary key (the mapping is given per method below).
+
+The helpers here (cursor encoding, UTC normalisation, argument checks) are shared
+by every backend so that they behave alike; they are part of the backend-author
+API, not of the caller's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime, timezone
+from typing import Protocol, runtime_checkable
+
+from scd_core.errors import BadRequest
+from scd_core.models import STATUSES, Run, StepState
+
+__all__ = [
+    "CONTROL_ACTIONS",
+    "MAX_LIST_LIMIT",
+    "RunStore",
+    "check_control_action",
+    "check_list_args",
+    "decode_cursor",
+    "encode_cursor",
+    "epoch_us",
+    "normalise_run",
+    "normalise_step",
+    "to_utc",
+]
+
+CONTROL_ACTIONS: tuple[str, ...] = ("cancel", "pause", "resume")
+MAX_LIST_LIMIT = 1000
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """Durable state shared by the trigger and the workers.
+
+    **Call order.** Open a backend (``scd_core.stores.open_store``), call any method
+    from any thread, ``close()`` once at the end; after ``close()`` every call raises
+    ``BackendError``. A run is created once (``create_run``) and then only changed
+    through ``update_run``; runs are never deleted through this Protocol, so a run
+    id, once seen, stays readable.
+
+    **Idempotency.** ``create_run`` is create-if-absent on ``dedup_key``: a retried
+    webhook delivery returns the first run. ``put_step`` is an upsert. ``claim_once``
+    answers True once per key, ever. ``request_control``, ``release_lease`` and
+    ``acquire_lease`` by the current owner may be repeated freely.
+
+    **Concurrency.** Every method is atomic on its own and safe to call from many
+    threads and processes at once. Writers coordinate without locks held across
+    calls: ``update_run`` is optimistic (conditional on ``Run.version``; the loser
+    gets ``Conflict`` and must re-read with ``get_run`` and decide again); exclusive
+    work (running a job, a scheduler) is guarded by a lease that its holder renews
+    before ``ttl_s`` runs out. Lease expiry uses the wall clock of the caller
+    (``time.time()``), so processes sharing a store need roughly synchronised clocks.
+
+    **Values.** Datetimes come back timezone-aware in UTC (naive ones given are taken
+    as UTC). A run's ``event`` (payload included) round-trips exactly. Returned
+    models are copies: mutating them changes nothing stored.
+
+    **Errors.** ``NotFound``, ``Conflict`` and ``BadRequest`` as stated per method;
+    any failure of the underlying storage is ``BackendError`` with the cause chained.
+    """
+
+    def create_run(self, run: Run) -> tuple[Run, bool]:
+        """Record ``run`` unless a run with its ``dedup_key`` exists.
+
+        Returns ``(the stored run, True)`` when created, or ``(the existing run,
+        False)``. A run is never half-written. ``Conflict`` when ``run.id`` is already
+        taken by a run with another dedup key. The version is stored as given
+        (normally 0). Tablestore: ``PutRow`` of a ``dedup`` row (pk ``dedup_key`` →
+        run id) with ``EXPECT_NOT_EXIST``, then ``PutRow`` of the run row with
+        ``EXPECT_NOT_EXIST`` (a local transaction, or the dedup row wins and the run row
+        is written idempotently after it); on ``OTSConditionCheckFail`` ``GetRow`` the
+        dedup row and then the run.
+        """
+        ...
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id; ``NotFound`` otherwise. Tablestore: ``GetRow``."""
+        ...
+
+    def find_run(self, dedup_key: str) -> Run | None:
+        """The run created with this dedup key, or None. Tablestore: ``GetRow`` on
+        the dedup row, then on the run row."""
+        ...
+
+    def update_run(self, run: Run) -> Run:
+        """Replace the stored run if its version still equals ``run.version``.
+
+        Stores and returns the run with ``version + 1``. ``NotFound`` if there is no
+        such run, ``Conflict`` if the stored version differs (someone else updated it
+        first), ``BadRequest`` if ``app``, ``dedup_key`` or ``created_at`` differ from
+        the stored ones (they key the indexes and never change). Tablestore:
+        ``UpdateRow`` with ``EXPECT_EXIST`` and ``SingleColumnCondition('version',
+        v, EQUAL, pass_if_missing=False)``, putting ``version = v + 1``.
+        """
+        ...
+
+    def list_runs(
+        self,
+        *,
+        app: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        """A page of runs, newest first by ``(created_at, id)``, optionally filtered.
+
+        Returns the runs and an opaque cursor for the next page, or None at the end.
+        A page may hold fewer than ``limit`` runs only at the end. ``BadRequest`` for
+        ``limit`` outside 1..``MAX_LIST_LIMIT``, an unknown status or a malformed
+        cursor. Runs created after the first page was read appear only if they sort
+        after the cursor. Tablestore: ``GetRange`` ``BACKWARD`` on a local index
+        ``(app, created_at, id)`` (or a global one on ``(created_at, id)`` when no app is
+        given), status as a column filter, the cursor being the last primary key.
+        """
+        ...
+
+    def put_step(self, run_id: str, step: StepState) -> None:
+        """Insert or replace the state of step ``step.id`` of run ``run_id``.
+
+        Last write wins; the run's existence is not checked. Tablestore: ``PutRow``
+        on pk ``(run_id, step_id)`` with ``IGNORE``.
+        """
+        ...
+
+    def list_steps(self, run_id: str) -> list[StepState]:
+        """Every recorded step of a run, ordered by ``index`` then ``id``; ``[]`` for
+        an unknown run. Tablestore: ``GetRange`` on pk prefix ``run_id``, sorted."""
+        ...
+
+    def request_control(self, run_id: str, action: str) -> None:
+        """Ask the worker running ``run_id`` to ``cancel``, ``pause`` or ``resume``.
+
+        The latest request replaces an earlier one, except that ``cancel`` is final:
+        once requested it stays. ``NotFound`` for an unknown run, ``BadRequest`` for
+        another action. Tablestore: ``GetRow`` the run, then ``PutRow`` on the control
+        row with a column condition ``action != 'cancel'`` (pass if missing).
+        """
+        ...
+
+    def get_control(self, run_id: str) -> str | None:
+        """The pending control request of a run, or None. Tablestore: ``GetRow``."""
+        ...
+
+    def acquire_lease(self, key: str, owner: str, ttl_s: float) -> bool:
+        """Take the lease ``key`` for ``owner`` for ``ttl_s`` seconds from now.
+
+        True if it was free, expired or already held by ``owner`` (then it is
+        renewed); False while another owner holds it. Tablestore: ``PutRow`` with
+        ``EXPECT_NOT_EXIST``, else ``UpdateRow`` conditional on ``owner == owner OR
+        expires <= now``.
+        """
+        ...
+
+    def renew_lease(self, key: str, owner: str, ttl_s: float) -> bool:
+        """Extend a lease that ``owner`` still holds to ``ttl_s`` from now.
+
+        False if the lease expired, was taken by another owner or never existed: the
+        caller lost it and must stop the guarded work (or try ``acquire_lease``).
+        Tablestore: ``UpdateRow`` conditional on ``owner == owner AND expires > now``.
+        """
+        ...
+
+    def release_lease(self, key: str, owner: str) -> None:
+        """Give the lease up if ``owner`` holds it; otherwise do nothing.
+        Tablestore: ``DeleteRow`` conditional on ``owner == owner``."""
+        ...
+
+    def claim_once(self, key: str) -> bool:
+        """Create the marker ``key``: True for the first caller only, ever.
+
+        Markers are never removed, so a schedule tick claimed before a restart stays
+        claimed. Tablestore: ``PutRow`` with ``EXPECT_NOT_EXIST``.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections; idempotent. Later calls raise ``BackendError``."""
+        ...
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` as an aware datetime in ``timezone.utc`` (a naive one is taken as UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _opt_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else to_utc(value)
+
+
+def normalise_run(run: Run) -> Run:
+    """A copy of ``run`` whose datetimes are aware UTC (``timezone.utc``)."""
+    return run.model_copy(
+        update={
+            "created_at": to_utc(run.created_at),
+            "started_at": _opt_utc(run.started_at),
+            "finished_at": _opt_utc(run.finished_at),
+        }
+    )
+
+
+def normalise_step(step: StepState) -> StepState:
+    """A copy of ``step`` whose datetimes are aware UTC (``timezone.utc``)."""
+    return step.model_copy(
+        update={"started_at": _opt_utc(step.started_at), "finished_at": _opt_utc(step.finished_at)}
+    )
+
+
+def epoch_us(value: datetime) -> int:
+    """Microseconds since the Unix epoch: the sortable form of ``created_at``."""
+    delta = to_utc(value) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def encode_cursor(created_us: int, run_id: str) -> str:
+    """The opaque cursor pointing just after the run ``(created_us, run_id)``."""
+    raw = f"{created_us}:{run_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The ``(created_us, run_id)`` inside a cursor; ``BadRequest`` if malformed."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
+        created, _, run_id = text.partition(":")
+        if not run_id:
+            raise ValueError("no run id")
+        return int(created), run_id
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise BadRequest("invalid cursor") from exc
+
+
+def check_list_args(status: str | None, limit: int) -> None:
+    """``BadRequest`` unless ``status`` is a known status (or None) and ``limit`` fits."""
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"unknown status {status!r} (accepted: {', '.join(STATUSES)})")
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIST_LIMIT}, not {limit}")
+
+
+def check_control_action(action: str) -> None:
+    """``BadRequest`` unless ``action`` is one of ``CONTROL_ACTIONS``."""
+    if action not in CONTROL_ACTIONS:
+        raise BadRequest(
+            f"unknown control action {action!r} (accepted: {', '.join(CONTROL_ACTIONS)})"
+        )

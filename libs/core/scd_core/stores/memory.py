@@ -1,0 +1,191 @@
+"""``MemoryRunStore``: the ``RunStore`` contract in a dict, for tests and demos.
+
+Thread-safe (one lock around every method), one process only, lost on exit. It
+keeps deep copies, so callers can never alias what is stored.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from scd_core.errors import BackendError, BadRequest, Conflict, NotFound
+from scd_core.models import Run, StepState
+from scd_core.store import (
+    check_control_action,
+    check_list_args,
+    decode_cursor,
+    encode_cursor,
+    epoch_us,
+    normalise_run,
+    normalise_step,
+)
+
+__all__ = ["MemoryRunStore"]
+
+
+class MemoryRunStore:
+    """A ``RunStore`` held in memory; ``clock`` gives lease time in seconds."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._closed = False
+        self._runs: dict[str, Run] = {}
+        self._by_dedup: dict[str, str] = {}
+        self._steps: dict[str, dict[str, StepState]] = {}
+        self._controls: dict[str, str] = {}
+        self._leases: dict[str, tuple[str, float]] = {}
+        self._claims: set[str] = set()
+
+    def __repr__(self) -> str:
+        return "MemoryRunStore()"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendError("the run store is closed")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+
+    # -- runs -----------------------------------------------------------------------
+
+    def create_run(self, run: Run) -> tuple[Run, bool]:
+        run = normalise_run(run).model_copy(deep=True)
+        with self._lock:
+            self._check_open()
+            existing = self._by_dedup.get(run.dedup_key)
+            if existing is not None:
+                return self._runs[existing].model_copy(deep=True), False
+            if run.id in self._runs:
+                raise Conflict(f"run id {run.id!r} is taken by another dedup key")
+            self._runs[run.id] = run
+            self._by_dedup[run.dedup_key] = run.id
+        return run.model_copy(deep=True), True
+
+    def get_run(self, run_id: str) -> Run:
+        with self._lock:
+            self._check_open()
+            run = self._runs.get(run_id)
+            if run is None:
+                raise NotFound(f"no run {run_id!r}")
+            return run.model_copy(deep=True)
+
+    def find_run(self, dedup_key: str) -> Run | None:
+        with self._lock:
+            self._check_open()
+            run_id = self._by_dedup.get(dedup_key)
+            return None if run_id is None else self._runs[run_id].model_copy(deep=True)
+
+    def update_run(self, run: Run) -> Run:
+        new = normalise_run(run).model_copy(update={"version": run.version + 1}, deep=True)
+        with self._lock:
+            self._check_open()
+            stored = self._runs.get(run.id)
+            if stored is None:
+                raise NotFound(f"no run {run.id!r}")
+            if stored.version != run.version:
+                raise Conflict(
+                    f"run {run.id!r} is at version {stored.version}, "
+                    f"the update was based on {run.version}"
+                )
+            if (stored.app, stored.dedup_key, stored.created_at) != (
+                new.app,
+                new.dedup_key,
+                new.created_at,
+            ):
+                raise BadRequest(f"run {run.id!r}: app, dedup_key and created_at cannot change")
+            self._runs[run.id] = new
+        return new.model_copy(deep=True)
+
+    def list_runs(
+        self,
+        *,
+        app: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        check_list_args(status, limit)
+        after = decode_cursor(cursor) if cursor is not None else None
+        with self._lock:
+            self._check_open()
+            keyed = [
+                ((epoch_us(run.created_at), run.id), run)
+                for run in self._runs.values()
+                if (app is None or run.app == app) and (status is None or run.status == status)
+            ]
+            keyed = [item for item in keyed if after is None or item[0] < after]
+            keyed.sort(key=lambda item: item[0], reverse=True)
+            page = [(key, run.model_copy(deep=True)) for key, run in keyed[:limit]]
+            more = len(keyed) > limit
+        next_cursor = encode_cursor(*page[-1][0]) if more else None
+        return [run for _, run in page], next_cursor
+
+    # -- steps and control ----------------------------------------------------------------
+
+    def put_step(self, run_id: str, step: StepState) -> None:
+        step = normalise_step(step).model_copy(deep=True)
+        with self._lock:
+            self._check_open()
+            self._steps.setdefault(run_id, {})[step.id] = step
+
+    def list_steps(self, run_id: str) -> list[StepState]:
+        with self._lock:
+            self._check_open()
+            steps = list(self._steps.get(run_id, {}).values())
+            steps.sort(key=lambda step: (step.index, step.id))
+            return [step.model_copy(deep=True) for step in steps]
+
+    def request_control(self, run_id: str, action: str) -> None:
+        check_control_action(action)
+        with self._lock:
+            self._check_open()
+            if run_id not in self._runs:
+                raise NotFound(f"no run {run_id!r}")
+            if self._controls.get(run_id) != "cancel":
+                self._controls[run_id] = action
+
+    def get_control(self, run_id: str) -> str | None:
+        with self._lock:
+            self._check_open()
+            return self._controls.get(run_id)
+
+    # -- leases and claims ------------------------------------------------------------------
+
+    def acquire_lease(self, key: str, owner: str, ttl_s: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            self._check_open()
+            held = self._leases.get(key)
+            if held is not None and held[0] != owner and held[1] > now:
+                return False
+            self._leases[key] = (owner, now + ttl_s)
+            return True
+
+    def renew_lease(self, key: str, owner: str, ttl_s: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            self._check_open()
+            held = self._leases.get(key)
+            if held is None or held[0] != owner or held[1] <= now:
+                return False
+            self._leases[key] = (owner, now + ttl_s)
+            return True
+
+    def release_lease(self, key: str, owner: str) -> None:
+        with self._lock:
+            self._check_open()
+            held = self._leases.get(key)
+            if held is not None and held[0] == owner:
+                del self._leases[key]
+
+    def claim_once(self, key: str) -> bool:
+        with self._lock:
+            self._check_open()
+            if key in self._claims:
+                return False
+            self._claims.add(key)
+            return True

@@ -1,0 +1,339 @@
+"""``SqliteRunStore``: the default ``RunStore``, one SQLite file shared by processes.
+
+Durability and speed: the file is in WAL mode with ``synchronous=NORMAL``. A commit
+is then durable against any crash of the *process* (the WAL is written before the
+call returns) and the database can never be corrupted; only an OS crash or power
+loss may roll back the last few commits. That keeps ``create_run``, which is on the
+webhook hot path, to one WAL append without an fsync.
+
+Concurrency: each process holds one connection per store object, guarded by a lock,
+so threads (the trigger's threadpool) take turns in Python instead of spinning in
+SQLite's busy handler; processes coordinate through SQLite's file locks with a busy
+timeout. Every method is a single statement in autocommit mode (SQLite takes the
+write lock before reading, so a conditional UPDATE is atomic), except schema set-up,
+which runs in ``BEGIN IMMEDIATE``. A store object used after ``fork()`` opens its own
+connection in the child.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from scd_core.errors import BackendError, BadRequest, ConfigError, Conflict, NotFound
+from scd_core.models import Run, StepState
+from scd_core.store import (
+    check_control_action,
+    check_list_args,
+    decode_cursor,
+    encode_cursor,
+    epoch_us,
+    normalise_run,
+    normalise_step,
+)
+
+__all__ = ["SCHEMA_VERSION", "SqliteRunStore"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    dedup_key TEXT NOT NULL UNIQUE,
+    app TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_us INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_app ON runs (app, created_us, id);
+CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_us, id);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_us, id);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL,
+    step_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, step_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS controls (
+    run_id TEXT PRIMARY KEY,
+    action TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    claimed REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+_INSERT_RUN = (
+    "INSERT INTO runs (id, dedup_key, app, status, created_us, version, data)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING"
+)
+_UPDATE_RUN = (
+    "UPDATE runs SET status = ?, version = ?, data = ?"
+    " WHERE id = ? AND version = ? AND app = ? AND dedup_key = ? AND created_us = ?"
+)
+_ACQUIRE = (
+    "INSERT INTO leases (key, owner, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+    " SET owner = excluded.owner, expires = excluded.expires"
+    " WHERE leases.owner = excluded.owner OR leases.expires <= ?"
+)
+_REQUEST = (
+    "INSERT INTO controls (run_id, action) VALUES (?, ?) ON CONFLICT (run_id) DO UPDATE"
+    " SET action = excluded.action WHERE controls.action != 'cancel'"
+)
+
+
+class SqliteRunStore:
+    """A ``RunStore`` in the SQLite file ``path`` (created with its parent directory).
+
+    ``busy_timeout_s`` bounds how long a call waits for another process's write
+    lock before it fails with ``BackendError``; ``clock`` gives lease time (seconds,
+    the same clock in every process sharing the file).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self._busy_ms = int(busy_timeout_s * 1000)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pid = os.getpid()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendError(f"cannot create the directory of {self.path}: {exc}") from exc
+        self._db = self._connect()
+
+    def __repr__(self) -> str:
+        return f"SqliteRunStore({str(self.path)!r})"
+
+    # -- connection ---------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open the run store {self.path}: {exc}") from exc
+        try:
+            db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(db)
+        except sqlite3.Error as exc:
+            db.close()
+            raise BackendError(f"cannot open the run store {self.path}: {exc}") from exc
+        except ConfigError:
+            db.close()
+            raise
+        return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+            found = row[0]
+            if found is None:
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif found > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"run store {self.path} has schema version {found}; "
+                    f"this scd knows up to {SCHEMA_VERSION}"
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _use(self, what: str) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock; sqlite3 errors become ``BackendError``."""
+        with self._lock:
+            if self._closed:
+                raise BackendError("the run store is closed")
+            if os.getpid() != self._pid:
+                # forked: the parent's connection must not be used (nor closed) here
+                self._pid = os.getpid()
+                self._db = self._connect()
+            try:
+                yield self._db
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"{what}: {exc}") from exc
+            except sqlite3.Error as exc:
+                raise BackendError(f"run store {what} failed: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                if os.getpid() == self._pid:
+                    self._db.close()
+
+    # -- runs -----------------------------------------------------------------------
+
+    def create_run(self, run: Run) -> tuple[Run, bool]:
+        run = normalise_run(run)
+        row = (
+            run.id,
+            run.dedup_key,
+            run.app,
+            run.status,
+            epoch_us(run.created_at),
+            run.version,
+            run.model_dump_json(),
+        )
+        with self._use("create_run") as db:
+            try:
+                if db.execute(_INSERT_RUN, row).rowcount == 1:
+                    return run, True
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"run id {run.id!r} is taken by another dedup key") from exc
+            found = db.execute("SELECT data FROM runs WHERE dedup_key = ?", (run.dedup_key,))
+            existing = found.fetchone()
+        if existing is None:  # pragma: no cover - runs are never deleted
+            raise BackendError("create_run: the conflicting run vanished")
+        return _load_run(existing[0]), False
+
+    def get_run(self, run_id: str) -> Run:
+        with self._use("get_run") as db:
+            row = db.execute("SELECT data FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no run {run_id!r}")
+        return _load_run(row[0])
+
+    def find_run(self, dedup_key: str) -> Run | None:
+        with self._use("find_run") as db:
+            row = db.execute("SELECT data FROM runs WHERE dedup_key = ?", (dedup_key,)).fetchone()
+        return None if row is None else _load_run(row[0])
+
+    def update_run(self, run: Run) -> Run:
+        new = normalise_run(run).model_copy(update={"version": run.version + 1})
+        created = epoch_us(new.created_at)
+        args = (new.status, new.version, new.model_dump_json())
+        key = (run.id, run.version, run.app, run.dedup_key, created)
+        with self._use("update_run") as db:
+            if db.execute(_UPDATE_RUN, args + key).rowcount == 1:
+                return new
+            row = db.execute(
+                "SELECT version, app, dedup_key, created_us FROM runs WHERE id = ?", (run.id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no run {run.id!r}")
+        if row[0] != run.version:
+            raise Conflict(
+                f"run {run.id!r} is at version {row[0]}, the update was based on {run.version}"
+            )
+        raise BadRequest(f"run {run.id!r}: app, dedup_key and created_at cannot change")
+
+    def list_runs(
+        self,
+        *,
+        app: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        check_list_args(status, limit)
+        where: list[str] = []
+        params: list[object] = []
+        if app is not None:
+            where.append("app = ?")
+            params.append(app)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if cursor is not None:
+            where.append("(created_us, id) < (?, ?)")
+            params.extend(decode_cursor(cursor))
+        sql = "SELECT created_us, id, data FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_us DESC, id DESC LIMIT ?"
+        params.append(limit + 1)
+        with self._use("list_runs") as db:
+            rows = db.execute(sql, params).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        runs = [_load_run(data) for _, _, data in rows]
+        next_cursor = encode_cursor(rows[-1][0], rows[-1][1]) if more else None
+        return runs, next_cursor
+
+    # -- steps and control ----------------------------------------------------------------
+
+    def put_step(self, run_id: str, step: StepState) -> None:
+        step = normalise_step(step)
+        row = (run_id, step.id, step.index, step.model_dump_json())
+        with self._use("put_step") as db:
+            db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?)", row)
+
+    def list_steps(self, run_id: str) -> list[StepState]:
+        with self._use("list_steps") as db:
+            rows = db.execute(
+                "SELECT data FROM steps WHERE run_id = ? ORDER BY idx, step_id", (run_id,)
+            ).fetchall()
+        return [normalise_step(StepState.model_validate_json(data)) for (data,) in rows]
+
+    def request_control(self, run_id: str, action: str) -> None:
+        check_control_action(action)
+        with self._use("request_control") as db:
+            # runs are never deleted, so the existence check cannot go stale
+            if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                raise NotFound(f"no run {run_id!r}")
+            db.execute(_REQUEST, (run_id, action))
+
+    def get_control(self, run_id: str) -> str | None:
+        with self._use("get_control") as db:
+            row = db.execute("SELECT action FROM controls WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- leases and claims ------------------------------------------------------------------
+
+    def acquire_lease(self, key: str, owner: str, ttl_s: float) -> bool:
+        now = self._clock()
+        with self._use("acquire_lease") as db:
+            return db.execute(_ACQUIRE, (key, owner, now + ttl_s, now)).rowcount == 1
+
+    def renew_lease(self, key: str, owner: str, ttl_s: float) -> bool:
+        now = self._clock()
+        with self._use("renew_lease") as db:
+            cur = db.execute(
+                "UPDATE leases SET expires = ? WHERE key = ? AND owner = ? AND expires > ?",
+                (now + ttl_s, key, owner, now),
+            )
+            return cur.rowcount == 1
+
+    def release_lease(self, key: str, owner: str) -> None:
+        with self._use("release_lease") as db:
+            db.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
+
+    def claim_once(self, key: str) -> bool:
+        with self._use("claim_once") as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO claims (key, claimed) VALUES (?, ?)", (key, self._clock())
+            )
+            return cur.rowcount == 1
+
+
+def _load_run(data: str) -> Run:
+    return normalise_run(Run.model_validate_json(data))
