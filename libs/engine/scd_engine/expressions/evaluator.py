@@ -100,7 +100,9 @@ class Evaluator:
         try:
             return self.eval(node, 0)
         except builtin.FunctionError as exc:
-            raise ExpressionError("evaluation", str(exc), expression=self.source) from exc
+            # Chain the root cause (a custom function's own exception) when there is one.
+            cause = exc.__cause__ or exc
+            raise ExpressionError("evaluation", str(exc), expression=self.source) from cause
         except RecursionError as exc:  # deeply nested context data in toJSON and the like
             raise ExpressionError(
                 "evaluation", "Exceeded max depth while evaluating", expression=self.source
@@ -167,7 +169,8 @@ class Evaluator:
 
             if name == "case":
                 return builtin.case_(arg, len(node.args))
-            return builtin.format_(arg, len(node.args), self.max_memory)
+            literal = isinstance(node.args[0], Literal)
+            return builtin.format_(arg, len(node.args), self.max_memory, literal=literal)
         args = [self.eval(a, level + 1) for a in node.args]
         if custom is not None:
             try:

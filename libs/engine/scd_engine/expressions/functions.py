@@ -145,9 +145,9 @@ def _placeholder(fmt: str, lbrace: int) -> tuple[int, str, int] | None:
     return None if found is None else (index, found[0], found[1])
 
 
-def _segments(fmt: str, count: int) -> list[str | tuple[int, str]]:
+def _segments(fmt: str, count: int, shown: str) -> list[str | tuple[int, str]]:
     """Split a format string into literal text and (argument index, specifiers), validating
-    the whole string before any argument is evaluated."""
+    the whole string before any argument is evaluated. Errors quote ``shown``."""
     out: list[str | tuple[int, str]] = []
     i, n = 0, len(fmt)
     while i < n:
@@ -159,12 +159,12 @@ def _segments(fmt: str, count: int) -> list[str | tuple[int, str]]:
                 continue
             found = _placeholder(fmt, lbrace) if rbrace > lbrace + 1 else None
             if found is None:
-                raise FunctionError(f"The following format string is invalid: {fmt}")
+                raise FunctionError(f"The following format string is invalid: {shown}")
             index, spec, end = found
             if index > count - 2:
                 raise FunctionError(
                     f"The following format string references more arguments than were "
-                    f"supplied: {fmt}"
+                    f"supplied: {shown}"
                 )
             if lbrace > i:
                 out.append(fmt[i:lbrace])
@@ -175,21 +175,24 @@ def _segments(fmt: str, count: int) -> list[str | tuple[int, str]]:
                 out.append(fmt[i : rbrace + 1])
                 i = rbrace + 2
             else:
-                raise FunctionError(f"The following format string is invalid: {fmt}")
+                raise FunctionError(f"The following format string is invalid: {shown}")
         else:
             out.append(fmt[i:])
             break
     return out
 
 
-def format_(arg: Callable[[int], Any], count: int, max_memory: int) -> str:
+def format_(arg: Callable[[int], Any], count: int, max_memory: int, *, literal: bool = True) -> str:
     """``format('{0} {{x}}', a)``: ``{N}`` takes argument N as text, ``{{``/``}}`` escape.
-    Format specifiers (``{0:x}``) are rejected, as GitHub rejects them for these kinds."""
+    Format specifiers (``{0:x}``) are rejected, as GitHub rejects them for these kinds.
+    Errors quote the format string only when it is a ``literal`` in the source: a computed
+    one may hold a secret."""
     fmt = coerce_string(arg(0))
+    shown = fmt if literal else "(computed by the expression)"
     cache: dict[int, Any] = {}
     used = 0
     parts: list[str] = []
-    for segment in _segments(fmt, count):
+    for segment in _segments(fmt, count, shown):
         if isinstance(segment, tuple):
             index, spec = segment
             if index not in cache:
