@@ -1,0 +1,133 @@
+"""Turn pydantic's validation errors into located, readable problems.
+
+Contract: :func:`validation_problems` maps each error's ``loc`` back to the
+YAML node it is about (the key's node for an unknown key, the parent mapping
+for a missing one, the value's node otherwise) and rewrites pydantic's wording
+into a sentence with a hint. Errors about combinations of keys (``scd_step_
+structure``, ``scd_duplicate_id``) are skipped: :mod:`scd_engine.spec.checks`
+reports those from the raw YAML, so they appear even when a value is invalid.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic_core import ErrorDetails
+from scd_core.errors import Problem
+
+from scd_engine.spec.pipeline import PIPELINE_KEYS, SHELLS, STEP_KEYS, yaml_type
+from scd_engine.spec.yamlsource import Loc, YamlSource
+
+__all__ = ["did_you_mean", "validation_problems"]
+
+_SKIPPED = {"scd_step_structure", "scd_duplicate_id"}
+_PARTNERS = {"plugin": "uses", "uses": "plugin", "inputs": "with", "with": "inputs"}
+_KEY_HINTS = {
+    "on": "triggers belong to the app's trigger spec (scd.yaml), not to the pipeline",
+    "true": "triggers belong to the app's trigger spec (scd.yaml), not to the pipeline",
+    "jobs": "scd pipelines list 'steps' at the top level",
+    "runs-on": "a step runs on the worker; there is no 'runs-on'",
+    "runtimes": "serverless-cd's 'runtimes' is not supported: install tools in a run step",
+}
+
+
+def did_you_mean(word: str, choices: tuple[str, ...]) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice, or ``""``."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def validation_problems(errors: list[ErrorDetails], source: YamlSource) -> list[Problem]:
+    """Located problems for pydantic ``errors`` raised validating ``source.data``."""
+    problems: list[Problem] = []
+    for error in errors:
+        if error["type"] in _SKIPPED or _is_double_spelling(error, source):
+            continue
+        loc: Loc = tuple(error["loc"])
+        on_key = error["type"] == "extra_forbidden"
+        parent = error["type"] == "missing"
+        where = source.locate(loc[:-1] if parent else loc, key=on_key)
+        problems.append(Problem(source.file, where.line, where.column, _message(error, loc)))
+    return problems
+
+
+def _raw(source: YamlSource, loc: Loc) -> Any:
+    value = source.data
+    for element in loc:
+        in_list = isinstance(value, list) and isinstance(element, int) and element < len(value)
+        if not in_list and not (isinstance(value, dict) and element in value):
+            return None
+        value = value[element]
+    return value
+
+
+def _is_double_spelling(error: ErrorDetails, source: YamlSource) -> bool:
+    """``uses`` next to ``plugin`` (or ``with`` next to ``inputs``) is reported by the checks."""
+    if error["type"] != "extra_forbidden":
+        return False
+    key = error["loc"][-1]
+    mapping = _raw(source, tuple(error["loc"][:-1]))
+    return isinstance(mapping, dict) and _PARTNERS.get(str(key)) in mapping
+
+
+def _field(loc: Loc) -> str:
+    names = [str(e) for e in loc if isinstance(e, str) and not e.startswith("[")]
+    if len(names) >= 2 and names[-2] in ("env", "with", "inputs"):
+        return f"{names[-2]}.{names[-1]}"
+    return names[-1] if names else "value"
+
+
+def _in_step(loc: Loc) -> bool:
+    return len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int)
+
+
+def _message(error: ErrorDetails, loc: Loc) -> str:
+    kind, value = error["type"], error["input"]
+    if kind.startswith("scd_"):
+        return error["msg"]
+    if kind == "extra_forbidden":
+        return _unknown_key(str(loc[-1]), loc[:-1])
+    if kind == "missing":
+        return (
+            f"missing required key '{loc[-1]}'; hint: a pipeline lists its steps, "
+            "for example:\n  steps:\n    - run: make test"
+        )
+    if kind == "too_short" and loc == ("steps",):
+        return "'steps' is empty; hint: a pipeline needs at least one step, e.g. '- run: make'"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return _not_a_mapping(loc, value)
+    if kind == "list_type":
+        return f"'{_field(loc)}' must be a list, not {yaml_type(value)}"
+    if kind == "literal_error" and loc[-1] == "shell":
+        hint = did_you_mean(str(value), SHELLS)
+        return f"'shell' must be one of {', '.join(SHELLS)}, not {value!r}{hint}"
+    if kind == "string_type" and loc and loc[-1] == "[key]":
+        return f"'{loc[-3]}' names must be strings, not {yaml_type(value)}"
+    if kind == "string_type":
+        return f"'{_field(loc)}' must be a string, not {yaml_type(value)}"
+    return f"'{_field(loc)}': {error['msg']}"
+
+
+def _unknown_key(key: str, parent: Loc) -> str:
+    in_step = _in_step(parent)
+    known = STEP_KEYS if in_step else PIPELINE_KEYS
+    where = f"in step {parent[1] + 1}" if in_step and isinstance(parent[1], int) else "at top level"
+    hint = did_you_mean(key, known)
+    if not hint and key.lower() in _KEY_HINTS:
+        hint = f"; hint: {_KEY_HINTS[key.lower()]}"
+    if not hint:
+        hint = f"; known keys: {', '.join(known)}"
+    return f"unknown key '{key}' {where}{hint}"
+
+
+def _not_a_mapping(loc: Loc, value: Any) -> str:
+    if loc == ():
+        return (
+            f"the pipeline must be a mapping with a 'steps' list, not {yaml_type(value)}; "
+            "hint: start the file with 'steps:'"
+        )
+    if _in_step(loc) and len(loc) == 2:
+        hint = f"; did you mean '- run: {value}'?" if isinstance(value, str) else ""
+        return f"a step must be a mapping such as '- run: make', not {yaml_type(value)}{hint}"
+    return f"'{_field(loc)}' must be a mapping, not {yaml_type(value)}"
