@@ -103,26 +103,28 @@ def test_function_errors_are_evaluation_errors_without_position() -> None:
     assert "references more arguments than were supplied: {1}" in str(caught.value)
 
 
-def test_format_error_does_not_quote_a_computed_format_string() -> None:
+def test_format_error_does_not_quote_a_format_string_read_from_secrets() -> None:
     with pytest.raises(ExpressionError) as caught:
         evaluate("format(secrets.TOKEN)", {"secrets": {"TOKEN": "s3cr3t{"}})
     assert "s3cr3t" not in str(caught.value)
+    with pytest.raises(ExpressionError, match=r"is invalid: x\{"):
+        evaluate("format(env.F)", {"env": {"F": "x{"}})
 
 
-def test_format_evaluates_only_the_arguments_it_uses() -> None:
-    assert evaluate("format('{0}', 'a', fromJSON(''))", {}) == "a"
+def test_format_escapes_braces_and_repeats_arguments() -> None:
+    assert evaluate("format('{{{0}}} {1}{0}', 'a', 2)", {}) == "{a} 2a"
 
 
-def test_format_rejects_format_specifiers() -> None:
-    with pytest.raises(ExpressionError, match="format specifiers 'x'"):
-        evaluate("format('{0:x}', 1)", {})
-
-
-def test_case_returns_value_of_first_true_predicate_and_evaluates_lazily() -> None:
-    assert evaluate("case(git.branch == 'main', 'prod', fromJSON(''), 'x', 'dev')", CONTEXTS) == (
-        "prod"
-    )
+def test_case_returns_value_of_first_true_predicate() -> None:
+    assert evaluate(
+        "case(git.branch == 'dev', 'dev', git.branch == 'main', 'prod', 'x')", CONTEXTS
+    ) == ("prod")
     assert evaluate("case(false, 1, false, 2, 3)", {}) == 3
+
+
+def test_error_inside_an_index_names_the_index_access() -> None:
+    with pytest.raises(ExpressionError, match="could not evaluate index for index access: empty"):
+        evaluate("env[fromJSON('')]", CONTEXTS)
 
 
 def test_default_status_functions_without_a_run() -> None:

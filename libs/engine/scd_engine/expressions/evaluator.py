@@ -38,6 +38,7 @@ from .nodes import (
     Node,
     Star,
     Unary,
+    walk,
 )
 
 __all__ = ["MAX_MEMORY", "Evaluator"]
@@ -143,9 +144,16 @@ class Evaluator:
         return result
 
     def index(self, node: IndexAccess, level: int) -> Any:
-        obj = self.eval(node.obj, level + 1)
         star = isinstance(node.index, Star)
-        key = None if star else self.eval(node.index, level + 1)
+        key = None
+        if not star:
+            try:
+                key = self.eval(node.index, level + 1)
+            except builtin.FunctionError as exc:
+                raise builtin.FunctionError(
+                    f"could not evaluate index for index access: {exc}"
+                ) from exc
+        obj = self.eval(node.obj, level + 1)
         if isinstance(obj, FilteredArray):
             return _filtered_access(obj, star, key)
         if is_array(obj):
@@ -161,32 +169,29 @@ class Evaluator:
 
     def call(self, node: FunctionCall, level: int) -> Any:
         name = node.name.lower()
-        custom = self.functions.get(name)
-        if custom is None and name in ("case", "format"):
-            # Lazy like actions/runner: only the arguments actually needed are evaluated.
-            def arg(i: int) -> Any:
-                return self.eval(node.args[i], level + 1)
-
-            if name == "case":
-                return builtin.case_(arg, len(node.args))
-            literal = isinstance(node.args[0], Literal)
-            return builtin.format_(arg, len(node.args), self.max_memory, literal=literal)
         args = [self.eval(a, level + 1) for a in node.args]
+        custom = self.functions.get(name)
         if custom is not None:
             try:
                 return custom(*args)
-            except ExpressionError:
-                raise
-            except builtin.FunctionError:
+            except (ExpressionError, builtin.FunctionError):
                 raise
             except Exception as exc:
                 raise builtin.FunctionError(f"{node.name}: {exc}") from exc
+        if name == "format":
+            quote = not _reads_secrets(node.args[0])
+            return builtin.format_(args, self.max_memory, quote=quote)
         if name == "tojson":
             return builtin.to_json_(args[0], self.max_memory)
         implementation = builtin.BUILTINS.get(name)
         if implementation is None:
             raise builtin.FunctionError(f"Unrecognized function: '{node.name}'")
         return implementation(*args)
+
+
+def _reads_secrets(node: Node) -> bool:
+    """Whether a subtree reads the ``secrets`` context (its values must not reach messages)."""
+    return any(isinstance(n, ContextAccess) and n.name.lower() == "secrets" for n in walk(node))
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:

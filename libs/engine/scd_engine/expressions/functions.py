@@ -1,14 +1,14 @@
 """Built-in functions: contains, startsWith, endsWith, format, join, toJSON, fromJSON, case.
 
-Each takes evaluated argument values (``case`` and ``format`` take a getter, so only the
-arguments they need are evaluated, as in actions/runner) and raises FunctionError, which the
-evaluator reports as an evaluation error without a position.
+Each takes evaluated argument values (all arguments are evaluated first, as GitHub's
+languageservices does) and raises FunctionError, which the evaluator reports as an evaluation
+error without a position.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .coercion import (
@@ -16,7 +16,6 @@ from .coercion import (
     equals,
     is_array,
     is_primitive,
-    kind_of,
     to_json,
     upper_special,
 )
@@ -92,7 +91,7 @@ def from_json(value: Any) -> Any:
         where = ""
         if isinstance(exc, json.JSONDecodeError):
             where = f" (line {exc.lineno}, column {exc.colno})"
-        raise FunctionError(f"Error parsing fromJson{where}") from exc
+        raise FunctionError(f"Error parsing JSON when evaluating fromJson{where}") from exc
 
 
 def to_json_(value: Any, max_memory: int) -> str:
@@ -102,53 +101,21 @@ def to_json_(value: Any, max_memory: int) -> str:
     return text
 
 
-def case_(arg: Callable[[int], Any], count: int) -> Any:
+def case_(*args: Any) -> Any:
     """``case(pred1, val1, ..., default)``: the value after the first true predicate."""
-    for i in range(0, count - 1, 2):
-        predicate = arg(i)
-        if not isinstance(predicate, bool):
+    for i in range(0, len(args) - 1, 2):
+        if not isinstance(args[i], bool):
             raise FunctionError("case predicate must evaluate to a boolean value")
-        if predicate:
-            return arg(i + 1)
-    return arg(count - 1)
+        if args[i]:
+            return args[i + 1]
+    return args[-1]
 
 
-def _specifiers(fmt: str, i: int) -> tuple[str, int] | None:
-    """Read ``:spec}`` from ``fmt[i]`` (``}}`` escapes a brace); (spec, index of '}')."""
-    spec: list[str] = []
-    i += 1
-    while i < len(fmt):
-        if fmt[i] != "}":
-            spec.append(fmt[i])
-            i += 1
-        elif i + 1 < len(fmt) and fmt[i + 1] == "}":
-            spec.append("}")
-            i += 2
-        else:
-            return "".join(spec), i
-    return None
-
-
-def _placeholder(fmt: str, lbrace: int) -> tuple[int, str, int] | None:
-    """Parse ``{N}`` or ``{N:spec}`` at ``lbrace``: (N, spec, index of '}'), None if invalid."""
-    j = lbrace + 1
-    while j < len(fmt) and "0" <= fmt[j] <= "9":
-        j += 1
-    if j == lbrace + 1 or j >= len(fmt) or int(fmt[lbrace + 1 : j]) > 255:
-        return None
-    index = int(fmt[lbrace + 1 : j])
-    if fmt[j] == "}":
-        return index, "", j
-    if fmt[j] != ":":
-        return None
-    found = _specifiers(fmt, j)
-    return None if found is None else (index, found[0], found[1])
-
-
-def _segments(fmt: str, count: int, shown: str) -> list[str | tuple[int, str]]:
-    """Split a format string into literal text and (argument index, specifiers), validating
-    the whole string before any argument is evaluated. Errors quote ``shown``."""
-    out: list[str | tuple[int, str]] = []
+def _segments(fmt: str, count: int, shown: str) -> list[str | int]:
+    """Split a format string into literal text and argument indexes. As GitHub's
+    languageservices reads it: ``{`` + digits starts a placeholder that ends at the next
+    ``}``; ``{{`` and ``}}`` are escapes; anything else with a brace is invalid."""
+    out: list[str | int] = []
     i, n = 0, len(fmt)
     while i < n:
         lbrace, rbrace = fmt.find("{", i), fmt.find("}", i)
@@ -157,19 +124,21 @@ def _segments(fmt: str, count: int, shown: str) -> list[str | tuple[int, str]]:
                 out.append(fmt[i : lbrace + 1])
                 i = lbrace + 2
                 continue
-            found = _placeholder(fmt, lbrace) if rbrace > lbrace + 1 else None
-            if found is None:
+            digits = lbrace + 1
+            while digits < n and "0" <= fmt[digits] <= "9":
+                digits += 1
+            if rbrace <= lbrace + 1 or digits == lbrace + 1:
                 raise FunctionError(f"The following format string is invalid: {shown}")
-            index, spec, end = found
+            index = int(fmt[lbrace + 1 : digits])
             if index > count - 2:
                 raise FunctionError(
-                    f"The following format string references more arguments than were "
+                    "The following format string references more arguments than were "
                     f"supplied: {shown}"
                 )
             if lbrace > i:
                 out.append(fmt[i:lbrace])
-            out.append((index, spec))
-            i = end + 1
+            out.append(index)
+            i = rbrace + 1
         elif rbrace >= 0:
             if rbrace + 1 < n and fmt[rbrace + 1] == "}":
                 out.append(fmt[i : rbrace + 1])
@@ -182,29 +151,16 @@ def _segments(fmt: str, count: int, shown: str) -> list[str | tuple[int, str]]:
     return out
 
 
-def format_(arg: Callable[[int], Any], count: int, max_memory: int, *, literal: bool = True) -> str:
+def format_(args: Sequence[Any], max_memory: int, *, quote: bool = True) -> str:
     """``format('{0} {{x}}', a)``: ``{N}`` takes argument N as text, ``{{``/``}}`` escape.
-    Format specifiers (``{0:x}``) are rejected, as GitHub rejects them for these kinds.
-    Errors quote the format string only when it is a ``literal`` in the source: a computed
-    one may hold a secret."""
-    fmt = coerce_string(arg(0))
-    shown = fmt if literal else "(computed by the expression)"
-    cache: dict[int, Any] = {}
+    Errors quote the format string unless ``quote`` is false (it may hold a secret). The
+    result may not outgrow the memory limit."""
+    fmt = coerce_string(args[0])
+    shown = fmt if quote else "(hidden: it is computed from secrets)"
     used = 0
     parts: list[str] = []
-    for segment in _segments(fmt, count, shown):
-        if isinstance(segment, tuple):
-            index, spec = segment
-            if index not in cache:
-                cache[index] = arg(index + 1)
-            if spec:
-                raise FunctionError(
-                    f"The format specifiers '{spec}' are not valid for objects of type "
-                    f"'{kind_of(cache[index])}'"
-                )
-            text = coerce_string(cache[index])
-        else:
-            text = segment
+    for segment in _segments(fmt, len(args), shown):
+        text = coerce_string(args[segment + 1]) if isinstance(segment, int) else segment
         if text:
             used += 26 + 2 * len(text)
             if used > max_memory:
@@ -219,4 +175,5 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "endswith": ends_with,
     "join": join,
     "fromjson": from_json,
+    "case": case_,
 }
