@@ -63,7 +63,8 @@ def test_an_unknown_key_far_from_any_known_one_lists_the_known_keys() -> None:
 def test_missing_and_empty_steps_are_errors_with_hints() -> None:
     missing = lint("name: x\n")
     assert missing[0].message.startswith("missing required key 'steps'")
-    assert "- run: make test" in missing[0].message
+    assert "steps: [{run: make test}]" in missing[0].message
+    assert all("\n" not in p.message for p in missing + lint(""))
     assert "'steps' is empty" in lint("steps: []\n")[0].message
 
 
@@ -212,3 +213,25 @@ def test_literal_block_expressions_are_located_on_their_own_line() -> None:
 def test_problems_print_as_file_line_column_severity_message() -> None:
     problem = lint("steps:\n  - rnu: x\n")[0]
     assert str(problem) == "p.yaml:2:5: error: unknown key 'rnu' in step 1; did you mean 'run'?"
+
+
+def test_a_key_yaml_reads_as_a_boolean_is_reported_by_its_spelling() -> None:
+    problem = lint("on: push\nsteps:\n  - run: x\n")[0]
+    assert problem.message.startswith("unknown key 'on' at top level; hint: triggers belong")
+    assert (problem.line, problem.column) == (1, 1)
+
+
+def test_a_kind_key_without_a_value_is_an_error() -> None:
+    problems = lint("steps:\n  - uses:\n")
+    assert [p.message for p in problems] == ["'uses' needs a value"]
+
+
+def test_a_non_finite_timeout_is_an_error() -> None:
+    problem = lint("steps:\n  - run: x\n    timeout-minutes: .inf\n")[0]
+    assert problem.message.startswith("'timeout-minutes' must be a positive number")
+
+
+def test_more_than_one_yaml_document_is_an_error() -> None:
+    problem = lint("steps:\n  - run: x\n---\nsteps: []\n")[0]
+    assert (problem.line, problem.message.startswith("YAML syntax error")) == (3, True)
+    assert "remove the extra '---'" in problem.message

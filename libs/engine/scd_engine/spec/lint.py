@@ -66,15 +66,21 @@ def _analyse(path: str | Path, text: str | None) -> tuple[Pipeline | None, list[
     except SpecError as exc:
         return None, list(exc.problems)
     if source.data is None:
-        message = "the file is empty; hint: a pipeline needs steps, e.g.\n  steps:\n    - run: make"
+        message = "the file is empty; hint: a pipeline needs steps, such as 'steps: [{run: make}]'"
         return None, [Problem(file, 1, 1, message)]
     problems = list(source.problems)
     pipeline: Pipeline | None = None
+    failure: ValidationError | None = None
     try:
         pipeline = Pipeline.model_validate(source.data)
     except ValidationError as exc:
+        failure = exc
         problems.extend(validation_problems(exc.errors(include_url=False), source))
     problems.extend(spec_problems(source))
+    if failure is not None and not any(p.severity == "error" for p in problems):
+        # Never an invalid pipeline without a reason: fall back to the model's own errors.
+        errors = failure.errors(include_url=False)
+        problems.extend(validation_problems(errors, source, skip_structure=False))
     problems = sorted(set(problems), key=lambda p: (p.line, p.column, p.severity, p.message))
     if pipeline is not None:
         _set_locations(pipeline, source)

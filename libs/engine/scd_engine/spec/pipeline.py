@@ -13,6 +13,7 @@ location, so the runtime can point at the step a message is about.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -141,8 +142,11 @@ def _bool_or_expression(value: Any) -> bool | str:
 
 
 def _timeout(value: Any) -> float | str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return value
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = value
+    if number is not None and number > 0 and math.isfinite(number):
+        return number
     if isinstance(value, str) and is_whole_expression(value):
         return value
     raise PydanticCustomError(
@@ -150,6 +154,13 @@ def _timeout(value: Any) -> float | str:
         "'timeout-minutes' must be a positive number or a ${{ }} expression, not {got}",
         {"got": _shown(value)},
     )
+
+
+def _given(value: Any) -> Any:
+    # "run:" with nothing after it is a mistake, not "no run".
+    if value is None:
+        raise PydanticCustomError("scd_empty", "this key needs a value")
+    return value
 
 
 def _condition(value: Any) -> bool | str:
@@ -166,6 +177,7 @@ EnvName = Annotated[str, AfterValidator(_env_name)]
 EnvValue = Annotated[str, BeforeValidator(_scalar_text)]
 Env = dict[EnvName, EnvValue]
 Name = Annotated[str | None, BeforeValidator(_name_text)]
+Given = Annotated[str | None, BeforeValidator(_given)]
 
 
 class Step(BaseModel):
@@ -185,10 +197,10 @@ class Step(BaseModel):
         None, alias="timeout-minutes"
     )
     shell: Literal["bash", "sh", "python"] | None = None
-    run: str | None = None
-    uses: str | None = Field(None, validation_alias=AliasChoices("uses", "plugin"))
+    run: Given = None
+    uses: Given = Field(None, validation_alias=AliasChoices("uses", "plugin"))
     with_: dict[str, Any] | None = Field(None, validation_alias=AliasChoices("with", "inputs"))
-    script: str | None = None
+    script: Given = None
 
     _location: SourceLocation | None = PrivateAttr(default=None)
     _field_locations: dict[str, SourceLocation] = PrivateAttr(default_factory=dict)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+import yaml
 from pydantic_core import ErrorDetails
 from scd_core.errors import Problem
 
@@ -21,6 +22,7 @@ from scd_engine.spec.yamlsource import Loc, YamlSource
 
 __all__ = ["did_you_mean", "validation_problems"]
 
+_STR_TAG = "tag:yaml.org,2002:str"
 _SKIPPED = {"scd_step_structure", "scd_duplicate_id"}
 _PARTNERS = {"plugin": "uses", "uses": "plugin", "inputs": "with", "with": "inputs"}
 _KEY_HINTS = {
@@ -38,18 +40,48 @@ def did_you_mean(word: str, choices: tuple[str, ...]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def validation_problems(errors: list[ErrorDetails], source: YamlSource) -> list[Problem]:
-    """Located problems for pydantic ``errors`` raised validating ``source.data``."""
+def validation_problems(
+    errors: list[ErrorDetails], source: YamlSource, *, skip_structure: bool = True
+) -> list[Problem]:
+    """Located problems for pydantic ``errors`` raised validating ``source.data``.
+
+    With ``skip_structure`` (the default), errors the raw-YAML checks also report
+    are left out.
+    """
     problems: list[Problem] = []
     for error in errors:
-        if error["type"] in _SKIPPED or _is_double_spelling(error, source):
+        skip = error["type"] in _SKIPPED or _is_double_spelling(error, source)
+        if skip and skip_structure:
             continue
         loc: Loc = tuple(error["loc"])
+        if error["type"] == "invalid_key":
+            problems.append(_non_string_key(error, loc, source))
+            continue
         on_key = error["type"] == "extra_forbidden"
         parent = error["type"] == "missing"
         where = source.locate(loc[:-1] if parent else loc, key=on_key)
         problems.append(Problem(source.file, where.line, where.column, _message(error, loc)))
     return problems
+
+
+def _non_string_key(error: ErrorDetails, loc: Loc, source: YamlSource) -> Problem:
+    """A key YAML read as a boolean or number (``on:`` is True in YAML 1.1)."""
+    mapping = source.node(loc[:-1])
+    node: yaml.Node | None = mapping
+    raw = str(error["input"])
+    if isinstance(mapping, yaml.MappingNode):
+        for key_node, _value in mapping.value:
+            same = isinstance(key_node, yaml.ScalarNode) and key_node.tag != _STR_TAG
+            if same and yaml.safe_load(key_node.value) == error["input"]:
+                node, raw = key_node, key_node.value
+                break
+    where = source.at(node)
+    known = STEP_KEYS if _in_step(loc[:-1]) else PIPELINE_KEYS
+    if raw in known:
+        message = f"key {raw} must be a string; hint: quote it ('{raw}')"
+    else:
+        message = _unknown_key(raw, loc[:-1])
+    return Problem(source.file, where.line, where.column, message)
 
 
 def _raw(source: YamlSource, loc: Loc) -> Any:
@@ -84,6 +116,8 @@ def _in_step(loc: Loc) -> bool:
 
 def _message(error: ErrorDetails, loc: Loc) -> str:
     kind, value = error["type"], error["input"]
+    if kind == "scd_empty":
+        return f"'{_field(loc)}' needs a value"
     if kind.startswith("scd_"):
         return error["msg"]
     if kind == "extra_forbidden":
@@ -91,7 +125,7 @@ def _message(error: ErrorDetails, loc: Loc) -> str:
     if kind == "missing":
         return (
             f"missing required key '{loc[-1]}'; hint: a pipeline lists its steps, "
-            "for example:\n  steps:\n    - run: make test"
+            "such as 'steps: [{run: make test}]'"
         )
     if kind == "too_short" and loc == ("steps",):
         return "'steps' is empty; hint: a pipeline needs at least one step, e.g. '- run: make'"
