@@ -315,12 +315,17 @@ def test_referenced_paths_lists_every_context_path_read() -> None:
     )
     assert referenced_paths(expr) == [
         "github.event.pull_request.title",
-        "event.commits.*.message",
+        "event.commits.0.message",
         "event.commits.*.author.name",
         "inputs",
         "matrix.*.x",
         "env.KEY",
     ]
+
+
+def test_referenced_paths_mark_indexes_that_could_hide_an_element_number() -> None:
+    expr = "e.c[1.7].m || e.c[' 0x01 '].m || e.c[true].m || e.c[-1].m || e.c['2'].m || e['x y']"
+    assert referenced_paths(expr) == ["e.c.1.m", "e.c.*.m", "e.c.2.m", "e.x y"]
 
 
 def test_referenced_paths_of_literal_only_expression_is_empty() -> None:

@@ -18,12 +18,13 @@ hashFiles() fails asking for a workspace. Every error is an ExpressionError with
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from .coercion import is_array, is_object, kind_of, to_bool, to_text
+from .coercion import is_array, is_object, kind_of, to_bool, to_number, to_text
 from .errors import ExpressionError
 from .evaluator import MAX_MEMORY, Evaluator
 from .functions import FunctionError
@@ -137,6 +138,23 @@ def render_value(
     )
 
 
+def _segment(index: Node) -> str:
+    """A path segment for an index: the property name, the element number of a literal
+    array index, or ``*`` for anything computed or that could select an element in a way a
+    plain number would not show (``' 0x01 '`` reads element 1 of an array)."""
+    if isinstance(index, Literal):
+        value = index.value
+        if isinstance(value, str):
+            number = to_number(value)
+            if value.isdigit() or math.isnan(number):
+                return value
+            return "*"
+        number_literal = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number_literal and math.isfinite(value) and value >= 0:
+            return str(math.floor(value))
+    return "*"
+
+
 def _path_of(node: Node) -> list[str] | None:
     """The dotted path an access chain reads, or None when it does not start at a name."""
     if isinstance(node, ContextAccess):
@@ -145,19 +163,16 @@ def _path_of(node: Node) -> list[str] | None:
         return _path_of(node.expr)
     if isinstance(node, IndexAccess):
         base = _path_of(node.obj)
-        if base is None:
-            return None
-        index = node.index
-        if isinstance(index, Literal) and isinstance(index.value, str):
-            return [*base, index.value]
-        return [*base, "*"]
+        return None if base is None else [*base, _segment(node.index)]
     return None
 
 
 def referenced_paths(expression: str) -> list[str]:
-    """Every context path the expression reads, dotted, ``*`` for filters and computed
-    indexes (``github.event.commits.*.message``), in source order without repeats. Names and
-    functions are not checked; syntax errors raise ExpressionError."""
+    """Every context path the expression reads, dotted, in source order without repeats:
+    ``*`` for filters and computed indexes (``github.event.commits.*.message``), the number
+    for a literal array index (``event.commits.0.message``). Names keep their spelling (they
+    match case-insensitively). Names and functions are not checked; syntax errors raise
+    ExpressionError."""
     node = parse(expression)
     if node is None:
         return []
