@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 from scd_core.errors import SpecError
 from scd_engine.spec import lint_pipeline, load_pipeline, untrusted_paths, untrusted_reads
@@ -132,3 +136,37 @@ def test_untrusted_paths_cover_actionlint_and_git_fields() -> None:
 def test_untrusted_reads_match_below_above_and_through_filters() -> None:
     reads = untrusted_reads(["git.pusher.email", "event", "event.*.title", "event.number"])
     assert [read for read, _ in reads] == ["git.pusher.email", "event", "event.*.title"]
+
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "webhooks"
+_FREE_TEXT = {"message", "title", "body", "description", "note", "source_branch"}
+# Text set by the repository's maintainers, not by whoever sends the event.
+_MAINTAINERS = {"project", "repository", "repo", "source", "target", "base", "milestone"}
+
+
+def _text_paths(value: Any, path: str, out: set[str]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _text_paths(item, f"{path}.{key}", out)
+    elif isinstance(value, list):
+        for item in value:
+            _text_paths(item, f"{path}.*", out)
+    elif isinstance(value, str):
+        out.add(path)
+
+
+def test_free_text_fields_of_real_webhook_payloads_are_untrusted() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"webhook corpus not found at {CORPUS}")
+    paths: set[str] = set()
+    for file in sorted(CORPUS.glob("*/*.json")):
+        payload = json.loads(file.read_text(encoding="utf-8"))
+        if isinstance(payload, dict) and "headers" not in file.name:
+            _text_paths(payload, "event", paths)
+    free_text = {
+        p for p in paths
+        if p.rsplit(".", 1)[-1] in _FREE_TEXT and not _MAINTAINERS & set(p.split(".")[1:-1])
+    }  # fmt: skip
+    assert free_text, "the corpus should hold commit messages and titles"
+    flagged = {read for read, _ in untrusted_reads(sorted(free_text))}
+    assert sorted(free_text - flagged) == []

@@ -8,10 +8,12 @@ expands ``"$MSG"`` as data, never as code.
 Contract: :func:`untrusted_paths` lists the dotted context paths treated as
 untrusted (``*`` matches any list element or property). It maps actionlint's
 ``BuiltinUntrustedInputs`` (``github.event.*``) onto our ``event`` context,
-adds GitLab, Gitee and Codeup payload fields, and the ``git`` fields whose
-text the pusher chooses. :func:`untrusted_reads` tells which of them an
-expression reads, including reads of an enclosing object (``toJSON(event)``,
-``event.commits``) and of anything below an untrusted value.
+adds other free-text fields of GitHub, GitLab, Gitee and Codeup payloads (branch
+and ref names too, which actionlint trusts: a pusher picks them and they may
+hold ``$(...)``), and the ``git`` fields whose text the pusher chooses.
+:func:`untrusted_reads` tells which of them an expression reads, including
+reads of an enclosing object (``toJSON(event)``, ``event.commits``) and of
+anything below an untrusted value.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ _ACTIONLINT = (
 # which copies GitHub's shapes.
 _GITHUB_MORE = (
     "event.pull_request.labels.*.name",
+    "event.pull_request.labels.*.description",
     "event.issue.labels.*.name",
+    "event.issue.labels.*.description",
+    "event.release.name",
+    "event.release.body",
     "event.commits.*.committer.email",
     "event.commits.*.committer.name",
     "event.head_commit.committer.email",
@@ -57,24 +63,52 @@ _GITHUB_MORE = (
     "event.workflow_run.head_commit.author.name",
     "event.pusher.name",
     "event.pusher.email",
+    "event.sender.name",
+    "event.ref",  # refs/heads/<a branch name the pusher chose>
+    "event.base_ref",
 )
-# GitLab and Codeup webhooks (merge request, note, push events).
+# GitLab and Codeup webhooks (push, merge request, issue, note, pipeline events),
+# checked against the payloads in ../shared/corpus/webhooks.
 _GITLAB = (
     "event.object_attributes.title",
     "event.object_attributes.description",
     "event.object_attributes.note",
     "event.object_attributes.source_branch",
+    "event.object_attributes.target_branch",
+    "event.object_attributes.ref",
     "event.object_attributes.last_commit.message",
     "event.object_attributes.last_commit.title",
     "event.object_attributes.last_commit.author.name",
     "event.object_attributes.last_commit.author.email",
     "event.commits.*.title",
+    "event.commit.message",
+    "event.commit.author.name",
+    "event.commit.author.email",
     "event.merge_request.title",
     "event.merge_request.description",
     "event.merge_request.source_branch",
+    "event.merge_request.target_branch",
+    "event.merge_request.last_commit.message",
+    "event.merge_request.last_commit.author.name",
+    "event.merge_request.last_commit.author.email",
+    "event.issue.description",
     "event.labels.*.title",
+    "event.user.name",
     "event.user_name",
     "event.user_email",
+)
+# Gitee repeats some of them at the top level of its payloads.
+_GITEE = (
+    "event.title",
+    "event.body",
+    "event.description",
+    "event.note",
+    "event.source_branch",
+    "event.target_branch",
+    "event.author.name",
+    "event.pull_request.base.ref",
+    "event.pull_request.base.label",
+    "event.pull_request.merge_reference_name",
 )
 # serverless-cd's normalised fields holding names and text chosen by the pusher.
 _GIT = (
@@ -87,7 +121,7 @@ _GIT = (
     "git.ref",
 )
 
-_UNTRUSTED: tuple[str, ...] = _ACTIONLINT + _GITHUB_MORE + _GITLAB + _GIT
+_UNTRUSTED: tuple[str, ...] = _ACTIONLINT + _GITHUB_MORE + _GITLAB + _GITEE + _GIT
 _PATTERNS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split(".")) for p in _UNTRUSTED)
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
 _SHORT = {"message": "MSG"}
