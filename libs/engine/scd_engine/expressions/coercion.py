@@ -50,16 +50,27 @@ class FilteredArray(list[Any]):
     """The result of a ``*`` filter: a new array whose further indexing maps over its items."""
 
 
+# Exact-type fast paths first: ABC isinstance checks dominate evaluation time otherwise.
+_SCALARS = (str, int, float, bool, type(None))
+_NOT_ARRAY = (str, bytes, bytearray, int, float, bool, type(None), dict)
+
+
 def is_object(value: Any) -> bool:
-    return isinstance(value, Mapping)
+    if isinstance(value, dict):
+        return True
+    return not isinstance(value, _SCALARS) and isinstance(value, Mapping)
 
 
 def is_array(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+    if isinstance(value, (list, tuple)):
+        return True
+    return not isinstance(value, _NOT_ARRAY) and isinstance(value, Sequence)
 
 
 def is_primitive(value: Any) -> bool:
     """Null, Boolean, Number or String (anything that is not an Object or Array)."""
+    if isinstance(value, _SCALARS):
+        return True
     return not (is_object(value) or is_array(value))
 
 

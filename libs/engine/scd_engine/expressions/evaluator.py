@@ -115,24 +115,25 @@ class Evaluator:
         return result
 
     def core(self, node: Node, level: int) -> Any:
+        # Ordered by how often each node kind occurs in real expressions.
         if isinstance(node, Literal):
             return node.value
         if isinstance(node, ContextAccess):
             return lookup(self.contexts, node.name)[1]
-        if isinstance(node, Grouping):
-            return self.eval(node.expr, level + 1)
-        if isinstance(node, Unary):
-            return not to_bool(self.eval(node.operand, level + 1))
+        if isinstance(node, IndexAccess):
+            return self.index(node, level)
         if isinstance(node, Binary):
             return _compare(
                 node.op, self.eval(node.left, level + 1), self.eval(node.right, level + 1)
             )
         if isinstance(node, Logical):
             return self.logical(node, level)
-        if isinstance(node, IndexAccess):
-            return self.index(node, level)
         if isinstance(node, FunctionCall):
             return self.call(node, level)
+        if isinstance(node, Unary):
+            return not to_bool(self.eval(node.operand, level + 1))
+        if isinstance(node, Grouping):
+            return self.eval(node.expr, level + 1)
         raise TypeError(f"not an expression node: {node!r}")  # pragma: no cover
 
     def logical(self, node: Logical, level: int) -> Any:
