@@ -1,0 +1,32 @@
+"""The engine runtime: run a pipeline's steps on this machine.
+
+Embeddable: the worker function and ``scd run`` both build a :class:`Runner`
+with a workspace, a log sink, a run id, the event, secrets, inputs and a cancel
+token, then call ``Runner.run(pipeline)`` and get a :class:`RunResult`.
+Names are loaded on first use, so importing a submodule (``process``,
+``commands``) does not import the whole engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scd_engine.runtime.commands import FileCommandError, parse_file_command
+    from scd_engine.runtime.runner import RunResult, Runner
+
+__all__ = ["FileCommandError", "RunResult", "Runner", "parse_file_command"]
+
+_HOMES = {
+    "FileCommandError": "scd_engine.runtime.commands",
+    "parse_file_command": "scd_engine.runtime.commands",
+    "RunResult": "scd_engine.runtime.runner",
+    "Runner": "scd_engine.runtime.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
