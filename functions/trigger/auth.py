@@ -1,0 +1,88 @@
+"""API tokens: the ``tokens`` of scd.yaml and the bearer check.
+
+Contract: scd.yaml stores only each token's SHA-256 hex digest. ``Tokens.require``
+hashes the presented bearer token and compares it with every configured digest
+in constant time (no early exit, so timing does not reveal which digest nearly
+matched). A missing or unknown token is ``AuthError`` (401); a known token
+without the scope is ``Forbidden`` (403). ``admin`` implies every scope. Token
+values never appear in messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from scd_core.errors import AuthError, Forbidden
+
+__all__ = ["Scope", "TokenSpec", "Tokens", "hash_token", "new_token"]
+
+Scope = Literal["read", "trigger", "admin"]
+
+
+class TokenSpec(BaseModel):
+    """One API token as scd.yaml declares it: a name, a digest and its scopes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    scopes: tuple[Scope, ...] = ("read",)
+
+    @field_validator("sha256")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+    def allows(self, scope: Scope) -> bool:
+        """Whether this token carries ``scope`` (``admin`` carries all)."""
+        return scope in self.scopes or "admin" in self.scopes
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest scd.yaml stores for ``token``."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh random token (256 bits, URL-safe, prefixed so scanners can spot it)."""
+    return "scd_" + secrets.token_urlsafe(32)
+
+
+class Tokens:
+    """The configured tokens, checked in constant time."""
+
+    def __init__(self, specs: Iterable[TokenSpec]) -> None:
+        self._specs = tuple(specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def identify(self, authorization: str | None) -> TokenSpec:
+        """The token named by an ``Authorization: Bearer`` header, or ``AuthError``."""
+        if not authorization:
+            raise AuthError("missing Authorization: Bearer token")
+        scheme, _, presented = authorization.strip().partition(" ")
+        presented = presented.strip()
+        if scheme.lower() != "bearer" or not presented:
+            raise AuthError("Authorization must be 'Bearer <token>'")
+        digest = hash_token(presented).encode("ascii")
+        found: TokenSpec | None = None
+        for spec in self._specs:
+            # Compare against every digest: the loop's length never depends on the token.
+            if hmac.compare_digest(digest, spec.sha256.encode("ascii")) and found is None:
+                found = spec
+        if found is None:
+            raise AuthError("invalid token")
+        return found
+
+    def require(self, authorization: str | None, scope: Scope) -> TokenSpec:
+        """The token if it carries ``scope``; ``AuthError`` or ``Forbidden`` otherwise."""
+        spec = self.identify(authorization)
+        if not spec.allows(scope):
+            raise Forbidden(f"token {spec.name!r} lacks the {scope!r} scope")
+        return spec

@@ -1,0 +1,69 @@
+"""Recording an accepted event as a run and handing it to the invoker (hops 2 and 3).
+
+Contract: ``Launcher.launch(app, accepted)`` is blocking (store and invoker
+I/O); callers on the event loop run it in a worker thread. It creates the run
+if no run has the accepted dedup key yet and then dispatches exactly one job
+with ``job.id == run.id``; for a duplicate it returns the existing run and
+dispatches nothing. Run ids are 32 hex digits, ordered by creation time
+(48-bit milliseconds then 80 random bits, like UUIDv7).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from scd_core.invoker import Invoker
+from scd_core.models import Job, Run
+from scd_core.store import RunStore
+from scd_trigger_spec import Accepted, App
+
+__all__ = ["Launched", "Launcher", "new_run_id"]
+
+
+def new_run_id() -> str:
+    """A fresh run id: sortable by creation time, unique without coordination."""
+    millis = time.time_ns() // 1_000_000
+    return f"{millis:012x}{os.urandom(10).hex()}"
+
+
+@dataclass(frozen=True)
+class Launched:
+    """The run an accepted event maps to, and whether this call created it."""
+
+    run: Run
+    created: bool
+
+
+class Launcher:
+    """Records runs in ``store`` and dispatches new ones through ``invoker``."""
+
+    def __init__(self, store: RunStore, invoker: Invoker) -> None:
+        self.store = store
+        self.invoker = invoker
+
+    def launch(self, app: App, accepted: Accepted) -> Launched:
+        """Create-if-absent the run for ``accepted``; dispatch it only if created."""
+        event = accepted.event
+        run = Run(
+            id=new_run_id(),
+            app=app.name,
+            dedup_key=accepted.dedup_key,
+            event=event,
+            pipeline=app.pipeline,
+        )
+        stored, created = self.store.create_run(run)
+        if created:
+            self.invoker.dispatch(
+                Job(
+                    id=stored.id,
+                    app=app.name,
+                    event=event,
+                    clone_url=event.clone_url or app.repo,
+                    ref=event.ref,
+                    commit=event.commit,
+                    pipeline=app.pipeline,
+                )
+            )
+        return Launched(stored, created)

@@ -1,0 +1,96 @@
+"""Process settings read from the environment.
+
+Contract: ``Settings.from_env(environ)`` reads only ``SCD_*`` variables and never
+touches the file system; defaults are derived (``store`` from ``data_dir``). The
+settings hold locations and switches, never secret values, so ``repr`` is safe
+to log. A malformed value is a ``ConfigError`` naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from scd_core.errors import ConfigError
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "Settings"]
+
+# GitHub caps webhook payloads at 25 MB; anything larger is not a real delivery.
+DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class Settings(BaseModel):
+    """Where scd finds its config and state, and which backends it opens."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: Path = Path("scd.yaml")
+    data_dir: Path = Path(".scd")
+    store: str = ""  # empty: sqlite:///<data_dir>/scd.db, filled in at validation
+    invoker: str = "memory://"
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    scheduler: bool = False
+    scheduler_grace_seconds: float = 300.0
+    # Trust FC's x-fc-control-path header on /invoke (clients cannot set x-fc-* on FC).
+    trust_fc_headers: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_store(cls, data: Any) -> Any:
+        # The store lives in data_dir unless named, so one variable moves all state.
+        if isinstance(data, dict) and not data.get("store"):
+            data = dict(data)
+            data["store"] = f"sqlite:///{Path(data.get('data_dir', '.scd')) / 'scd.db'}"
+        return data
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``SCD_*`` variables (``os.environ`` by default).
+
+        Raises ``ConfigError`` naming the variable whose value is malformed.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name, field in (
+            ("SCD_CONFIG", "config"),
+            ("SCD_DATA_DIR", "data_dir"),
+            ("SCD_STORE", "store"),
+            ("SCD_INVOKER", "invoker"),
+        ):
+            if env.get(name):
+                values[field] = env[name]
+        for name, field in (
+            ("SCD_MAX_BODY_BYTES", "max_body_bytes"),
+            ("SCD_SCHEDULER_GRACE_SECONDS", "scheduler_grace_seconds"),
+        ):
+            if env.get(name):
+                values[field] = env[name]
+        if "SCD_SCHEDULER" in env:
+            values["scheduler"] = _flag("SCD_SCHEDULER", env["SCD_SCHEDULER"])
+        if "SCD_TRUST_FC_HEADERS" in env:
+            values["trust_fc_headers"] = _flag("SCD_TRUST_FC_HEADERS", env["SCD_TRUST_FC_HEADERS"])
+        elif env.get("FC_FUNCTION_NAME"):
+            values["trust_fc_headers"] = True  # running on Function Compute
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            var = "SCD_" + field.upper()
+            raise ConfigError(f"environment variable {var}: {err['msg']}") from exc
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"environment variable {name}: expected true or false")
