@@ -211,6 +211,7 @@ def test_parse_without_allowed_names_accepts_any_name() -> None:
         ("text", "text"),
         ([1, "a"], '[\n  1,\n  "a"\n]'),
         ({"a": None}, '{\n  "a": null\n}'),
+        (["é\u2028\ud800"], '[\n  "é\u2028\\ud800"\n]'),
     ],
 )
 def test_to_text_writes_values_as_github_does(value: Any, text: str) -> None:

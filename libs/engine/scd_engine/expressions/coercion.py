@@ -307,7 +307,7 @@ def _write_json(value: Any, level: int, out: list[str]) -> None:
         x = float(value)
         out.append("null" if math.isnan(x) or math.isinf(x) else js_number_text(x))
     elif isinstance(value, str):
-        out.append(json.dumps(value, ensure_ascii=False))
+        out.append(_json_string(value))
     elif is_object(value) or is_array(value):
         items = list(value.items()) if is_object(value) else list(value)
         if not items:
@@ -318,9 +318,21 @@ def _write_json(value: Any, level: int, out: list[str]) -> None:
         for i, item in enumerate(items):
             out.append(inner if i == 0 else "," + inner)
             if is_object(value):
-                out.append(json.dumps(str(item[0]), ensure_ascii=False) + ": ")
+                out.append(_json_string(str(item[0])) + ": ")
                 item = item[1]
             _write_json(item, level + 1, out)
         out.append("\n" + "  " * level + ("}" if is_object(value) else "]"))
     else:
-        out.append(json.dumps(str(value), ensure_ascii=False))
+        out.append(_json_string(str(value)))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_string(text: str) -> str:
+    """A JSON string literal as JSON.stringify writes it: non-ASCII kept, lone surrogates
+    escaped (a Python str holds a surrogate only when it is unpaired)."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    if _LONE_SURROGATE.search(quoted) is None:
+        return quoted
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
