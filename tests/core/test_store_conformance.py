@@ -584,3 +584,53 @@ def test_open_store_rejects_unknown_or_incomplete_urls(url: str) -> None:
     with pytest.raises(ConfigError) as caught:
         open_store(url)
     assert "sqlite:///" in str(caught.value)
+
+
+def test_sqlite_store_checkpoints_in_a_thread_that_stops_on_close(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    store = SqliteRunStore(path, checkpoint_interval_s=0.01)
+    empty_size = path.stat().st_size
+    for i in range(20):
+        store.create_run(make_run(i, payload={"blob": "x" * 8000}))
+    deadline = time.monotonic() + 30
+    while path.stat().st_size < empty_size + 20 * 8000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.stat().st_size >= empty_size + 20 * 8000  # the WAL was copied back
+    assert "scd-sqlite-checkpoint" in {t.name for t in threading.enumerate()}
+    store.close()
+    assert "scd-sqlite-checkpoint" not in {t.name for t in threading.enumerate()}
+
+
+_FORKER = textwrap.dedent(
+    """
+    import os, sys, warnings
+    from pathlib import Path
+    from scd_core.models import Event, Run
+    from scd_core.stores.sqlite import SqliteRunStore
+
+    warnings.simplefilter("ignore")
+    store = SqliteRunStore(Path(sys.argv[1]))
+    event = Event(provider="github", event_name="push")
+    store.create_run(Run(id="run-parent", app="web", dedup_key="parent", event=event))
+    pid = os.fork()
+    if pid == 0:
+        store.create_run(Run(id="run-child", app="web", dedup_key="child", event=event))
+        store.close()
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    print(os.waitstatus_to_exitcode(status), store.get_run("run-child").id)
+    store.close()
+    """
+)
+
+
+def test_a_sqlite_store_used_after_fork_works_in_both_processes(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    done = subprocess.run(
+        [sys.executable, "-c", _FORKER, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["0", "run-child"]

@@ -6,6 +6,9 @@ call returns) and the database can never be corrupted; only an OS crash or power
 loss may roll back the last few commits. That keeps ``create_run``, which is on the
 webhook hot path, to one WAL append without an fsync.
 
+Checkpoints (copying the WAL back into the database, with an fsync) run in a
+background thread (``Checkpointer``), so no caller's commit pays for one.
+
 Concurrency: each process holds one connection per store object, guarded by a lock,
 so threads (the trigger's threadpool) take turns in Python instead of spinning in
 SQLite's busy handler; processes coordinate through SQLite's file locks with a busy
@@ -36,10 +39,13 @@ from scd_core.store import (
     normalise_run,
     normalise_step,
 )
+from scd_core.stores.checkpointer import Checkpointer
 
 __all__ = ["SCHEMA_VERSION", "SqliteRunStore"]
 
 SCHEMA_VERSION = 1
+# The safety net of the Checkpointer (pages of 4 KiB, so about 32 MB of WAL).
+_AUTOCHECKPOINT_PAGES = 8_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -101,7 +107,8 @@ class SqliteRunStore:
 
     ``busy_timeout_s`` bounds how long a call waits for another process's write
     lock before it fails with ``BackendError``; ``clock`` gives lease time (seconds,
-    the same clock in every process sharing the file).
+    the same clock in every process sharing the file); ``checkpoint_interval_s`` is
+    the period of the background WAL checkpoint.
     """
 
     def __init__(
@@ -110,8 +117,10 @@ class SqliteRunStore:
         *,
         busy_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.time,
+        checkpoint_interval_s: float = 0.05,
     ) -> None:
         self.path = Path(path)
+        self._checkpoint_interval = checkpoint_interval_s
         self._busy_ms = int(busy_timeout_s * 1000)
         self._clock = clock
         self._lock = threading.Lock()
@@ -122,6 +131,7 @@ class SqliteRunStore:
         except OSError as exc:
             raise BackendError(f"cannot create the directory of {self.path}: {exc}") from exc
         self._db = self._connect()
+        self._checkpointer = self._start_checkpointer()
 
     def __repr__(self) -> str:
         return f"SqliteRunStore({str(self.path)!r})"
@@ -137,6 +147,7 @@ class SqliteRunStore:
             db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
+            db.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
             self._migrate(db)
         except sqlite3.Error as exc:
             db.close()
@@ -145,6 +156,11 @@ class SqliteRunStore:
             db.close()
             raise
         return db
+
+    def _start_checkpointer(self) -> Checkpointer:
+        checkpointer = Checkpointer(self.path, interval_s=self._checkpoint_interval)
+        checkpointer.start()
+        return checkpointer
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
@@ -176,6 +192,7 @@ class SqliteRunStore:
                 # forked: the parent's connection must not be used (nor closed) here
                 self._pid = os.getpid()
                 self._db = self._connect()
+                self._checkpointer = self._start_checkpointer()
             try:
                 yield self._db
             except sqlite3.IntegrityError as exc:
@@ -188,6 +205,7 @@ class SqliteRunStore:
             if not self._closed:
                 self._closed = True
                 if os.getpid() == self._pid:
+                    self._checkpointer.stop()
                     self._db.close()
 
     # -- runs -----------------------------------------------------------------------
