@@ -235,3 +235,16 @@ def test_more_than_one_yaml_document_is_an_error() -> None:
     problem = lint("steps:\n  - run: x\n---\nsteps: []\n")[0]
     assert (problem.line, problem.message.startswith("YAML syntax error")) == (3, True)
     assert "remove the extra '---'" in problem.message
+
+
+def test_columns_count_characters_after_non_ascii_text() -> None:
+    text = 'steps:\n  - run: "héllo wörld ${{ 1 + }}"\n  - run: ok ${{ 1 + }}\n'
+    assert [(p.line, p.column) for p in lint(text)] == [(2, 23), (3, 13)]
+
+
+def test_a_large_pipeline_reports_each_problem_once() -> None:
+    step = "  - id: s{0}\n    run: echo ${{{{ steps.s{0}.outcome }}}}\n"
+    steps = "".join(step.format(i) for i in range(300))
+    problems = lint("steps:\n" + steps)
+    assert len(problems) == 300  # each step reads itself, which is not an earlier step
+    assert {p.severity for p in problems} == {"warning"}

@@ -12,6 +12,7 @@ Values of the wrong type are skipped here: the model validation reports them.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ from scd_engine.spec.pipeline import (
     step_structure_messages,
 )
 from scd_engine.spec.problems import did_you_mean
-from scd_engine.spec.yamlsource import Loc, YamlSource
+from scd_engine.spec.yamlsource import Loc, SourceLocation, YamlSource
 
 __all__ = ["CONTEXTS", "spec_problems"]
 
@@ -43,6 +44,7 @@ CONTEXTS: tuple[str, ...] = (
 )  # fmt: skip
 _TEMPLATED = ("name", "working-directory", "continue-on-error", "timeout-minutes", "run", "script")
 _SCRIPTS = ("run", "script")
+_Add = Callable[..., None]
 
 
 @dataclass
@@ -50,6 +52,7 @@ class _Checker:
     source: YamlSource
     problems: list[Problem] = field(default_factory=list)
     ids: dict[str, int] = field(default_factory=dict)
+    earlier: set[str] = field(default_factory=set)  # ids so far, lower case
 
     def add(self, node: yaml.Node | None, message: str, severity: str = "error") -> None:
         where = self.source.at(node)
@@ -85,7 +88,13 @@ def _check_step(checker: _Checker, index: int, step: dict[Any, Any]) -> None:
         if first in keys and second in keys:
             message = f"give '{first}' or '{second}' (serverless-cd's spelling), not both"
             checker.add_at((*loc, second), message, key=True)
-    earlier = {known.lower() for known in checker.ids}
+    earlier = checker.earlier  # this step's own id joins it only below
+    _check_templates(checker, loc, step, _TEMPLATED, earlier)
+    condition = step.get("if")
+    if isinstance(condition, str):
+        _check_condition(checker, (*loc, "if"), condition, earlier)
+    for key in ("with", "inputs"):
+        _check_nested(checker, (*loc, key), step.get(key), earlier)
     step_id = step.get("id")
     if isinstance(step_id, str) and ID_PATTERN.fullmatch(step_id):
         if step_id in checker.ids:
@@ -93,12 +102,7 @@ def _check_step(checker: _Checker, index: int, step: dict[Any, Any]) -> None:
             checker.add_at((*loc, "id"), message)
         else:
             checker.ids[step_id] = index
-    _check_templates(checker, loc, step, _TEMPLATED, earlier)
-    condition = step.get("if")
-    if isinstance(condition, str):
-        _check_condition(checker, (*loc, "if"), condition, earlier)
-    for key in ("with", "inputs"):
-        _check_nested(checker, (*loc, key), step.get(key), earlier)
+            checker.earlier.add(step_id.lower())
 
 
 def _misspelt_kind(keys: set[str]) -> bool:
@@ -135,6 +139,8 @@ def _check_nested(checker: _Checker, loc: Loc, value: Any, earlier: set[str]) ->
 def _check_template(
     checker: _Checker, loc: Loc, text: str, earlier: set[str], *, field: str
 ) -> None:
+    if "${{" not in text:
+        return
     node = checker.source.node(loc)
     try:
         found = find_expressions(text)
@@ -165,7 +171,7 @@ def _check_condition(checker: _Checker, loc: Loc, text: str, earlier: set[str]) 
 def _check_expression(
     checker: _Checker,
     node: yaml.Node | None,
-    at: Any,
+    at: SourceLocation | None,
     expression: str,
     earlier: set[str],
     *,
@@ -193,7 +199,7 @@ def _check_expression(
             "warning")  # fmt: skip
 
 
-def _check_path(add: Any, path: str, earlier: set[str]) -> None:
+def _check_path(add: _Add, path: str, earlier: set[str]) -> None:
     head, _, rest = path.lower().partition(".")
     if head not in CONTEXTS:
         hint = did_you_mean(head, CONTEXTS) or f"; known contexts: {', '.join(CONTEXTS)}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from pydantic import ValidationError
 from scd_core.errors import ConfigError, NotFound, Problem, SpecError
 
@@ -89,8 +90,12 @@ def _analyse(path: str | Path, text: str | None) -> tuple[Pipeline | None, list[
 
 def _set_locations(pipeline: Pipeline, source: YamlSource) -> None:
     pipeline._location = source.locate(())
-    for index, step in enumerate(pipeline.steps):
-        step._location = source.locate(("steps", index))
-        for key, name in _STEP_FIELDS.items():
-            if key in source.data["steps"][index]:
-                step._field_locations[name] = source.locate(("steps", index, key))
+    steps = source.node(("steps",))
+    if not isinstance(steps, yaml.SequenceNode):
+        return
+    for step, node in zip(pipeline.steps, steps.value, strict=False):
+        step._location = source.at(node)
+        for key_node, value_node in node.value if isinstance(node, yaml.MappingNode) else ():
+            name = _STEP_FIELDS.get(str(key_node.value))
+            if name is not None:
+                step._field_locations[name] = source.at(value_node)

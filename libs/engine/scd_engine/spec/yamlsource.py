@@ -10,6 +10,7 @@ hides mistakes). Locations are 1-based.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from scd_core.errors import Problem, SpecError
 __all__ = ["Loc", "SourceLocation", "YamlSource", "read_yaml"]
 
 Loc = tuple["str | int", ...]
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class YamlSource:
     data: Any
     root: yaml.Node | None
     problems: list[Problem] = field(default_factory=list)
+    _lines: list[str] | None = field(default=None, repr=False)
 
     def at(self, node: yaml.Node | None) -> SourceLocation:
         """The location where ``node`` starts (line 1, column 1 without a node)."""
@@ -80,23 +83,30 @@ class YamlSource:
         start = self.at(node)
         if not isinstance(node, yaml.ScalarNode) or not isinstance(node.value, str):
             return start
-        value = node.value
-        begin, end = node.start_mark.index, node.end_mark.index
-        raw = self.text[begin:end]
-        if node.style in ("'", '"'):
-            raw = raw[1:-1]
-            if raw == value:
-                return SourceLocation(self.file, start.line, start.column + 1 + offset)
-        elif node.style is None and raw == value:
-            return SourceLocation(self.file, start.line, start.column + offset)
-        elif node.style == "|":
+        value, begin, end = node.value, node.start_mark, node.end_mark
+        if node.style == "|":
             return self._block_position(node, value, offset) or start
+        if begin.line != end.line:
+            return start
+        # Marks' columns count characters (libyaml's indexes count bytes).
+        raw = self.lines[begin.line][begin.column : end.column]
+        if node.style in ("'", '"') and raw[1:-1] == value:
+            return SourceLocation(self.file, start.line, start.column + 1 + offset)
+        if not node.style and raw == value:  # plain: None (PyYAML) or "" (libyaml)
+            return SourceLocation(self.file, start.line, start.column + offset)
         return start
+
+    @property
+    def lines(self) -> list[str]:
+        """The source text split at YAML's line breaks."""
+        if self._lines is None:
+            self._lines = _LINE_BREAK.split(self.text)
+        return self._lines
 
     def _block_position(self, node: yaml.Node, value: str, offset: int) -> SourceLocation | None:
         line_index = value.count("\n", 0, offset)
         column = offset - (value.rfind("\n", 0, offset) + 1)
-        lines = self.text.splitlines()
+        lines = self.lines
         first = node.start_mark.line + 1  # the content starts below the "|" header
         content = [line for line in lines[first:] if line.strip()]
         if not content or first + line_index >= len(lines):
@@ -120,9 +130,22 @@ def _child(node: yaml.Node | None, element: str | int, *, want_key: bool) -> yam
     return None
 
 
+# libyaml is ~10x faster; the pure-Python loader words errors better (see _HINTS).
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(text: str, file: str) -> YamlSource:
     """Parse ``text`` (one YAML document); raise ``SpecError`` on a syntax error."""
-    loader = yaml.SafeLoader(text)
+    try:
+        return _read(text, file, _FAST_LOADER)
+    except SpecError:
+        if _FAST_LOADER is yaml.SafeLoader:
+            raise
+        return _read(text, file, yaml.SafeLoader)  # raises again, with PyYAML's wording
+
+
+def _read(text: str, file: str, loader_class: type[yaml.SafeLoader]) -> YamlSource:
+    loader = loader_class(text)
     try:
         root = loader.get_single_node()
         # Before construction: it flattens merge keys ("<<") in place.
