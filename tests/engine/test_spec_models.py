@@ -139,3 +139,11 @@ def test_warnings_alone_do_not_stop_loading() -> None:
     text = "steps:\n  - run: echo ${{ steps.later.outputs.x }}\n  - id: later\n    run: 'true'\n"
     pipeline = load_pipeline("p.yaml", text)
     assert len(pipeline.steps) == 2
+
+
+def test_a_pipeline_dumped_with_yaml_spellings_loads_back_equal() -> None:
+    pipeline = load_pipeline("p.yaml", SPEC)
+    dumped = pipeline.model_dump(by_alias=True, exclude_none=True)
+    assert "with" in dumped["steps"][2]
+    assert dumped["steps"][5]["working-directory"] == "app"
+    assert Pipeline.model_validate(dumped).model_dump() == pipeline.model_dump()

@@ -141,7 +141,7 @@ def _bool_or_expression(value: Any) -> bool | str:
     )
 
 
-def _timeout(value: Any) -> float | str:
+def _timeout(value: Any) -> int | float | str:
     number: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = value
@@ -193,13 +193,16 @@ class Step(BaseModel):
     continue_on_error: Annotated[bool | str, PlainValidator(_bool_or_expression)] = Field(
         False, alias="continue-on-error"
     )
-    timeout_minutes: Annotated[float | str, PlainValidator(_timeout)] | None = Field(
+    # int | float: 10 stays 10 (PEP 484 reads float as int | float; pydantic does not).
+    timeout_minutes: Annotated[int | float | str, PlainValidator(_timeout)] | None = Field(
         None, alias="timeout-minutes"
     )
     shell: Literal["bash", "sh", "python"] | None = None
     run: Given = None
     uses: Given = Field(None, validation_alias=AliasChoices("uses", "plugin"))
-    with_: dict[str, Any] | None = Field(None, validation_alias=AliasChoices("with", "inputs"))
+    with_: dict[str, Any] | None = Field(
+        None, validation_alias=AliasChoices("with", "inputs"), serialization_alias="with"
+    )
     script: Given = None
 
     _location: SourceLocation | None = PrivateAttr(default=None)
