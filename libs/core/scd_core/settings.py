@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from scd_core.errors import ConfigError
 
@@ -40,6 +40,10 @@ class Settings(BaseModel):
     scheduler_grace_seconds: float = 300.0
     # Trust FC's x-fc-control-path header on /invoke (clients cannot set x-fc-* on FC).
     trust_fc_headers: bool = False
+    # Worker: a run's lease lasts this long unless renewed (every third of it).
+    lease_ttl_seconds: float = Field(default=30.0, gt=0)
+    # Worker: seconds between SIGTERM and SIGKILL when a step is cancelled.
+    step_grace_seconds: float = Field(default=10.0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -69,6 +73,8 @@ class Settings(BaseModel):
         for name, field in (
             ("SCD_MAX_BODY_BYTES", "max_body_bytes"),
             ("SCD_SCHEDULER_GRACE_SECONDS", "scheduler_grace_seconds"),
+            ("SCD_LEASE_TTL_SECONDS", "lease_ttl_seconds"),
+            ("SCD_STEP_GRACE_SECONDS", "step_grace_seconds"),
         ):
             if env.get(name):
                 values[field] = env[name]
