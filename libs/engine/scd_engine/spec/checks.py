@@ -11,7 +11,6 @@ Values of the wrong type are skipped here: the model validation reports them.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,8 +106,7 @@ def _check_step(checker: _Checker, index: int, step: dict[Any, Any]) -> None:
 
 def _misspelt_kind(keys: set[str]) -> bool:
     kinds = ("run", "uses", "plugin", "script")
-    unknown = [k for k in keys if k not in STEP_KEYS]
-    return any(difflib.get_close_matches(k, kinds, n=1, cutoff=0.6) for k in unknown)
+    return any(did_you_mean(k, kinds) for k in keys if k not in STEP_KEYS)
 
 
 def _check_templates(

@@ -10,7 +10,6 @@ reports those from the raw YAML, so they appear even when a value is invalid.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import yaml
@@ -36,6 +35,8 @@ _KEY_HINTS = {
 
 def did_you_mean(word: str, choices: tuple[str, ...]) -> str:
     """``"; did you mean 'x'?"`` for the closest choice, or ``""``."""
+    import difflib  # only when something is wrong: keeps start-up short
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
