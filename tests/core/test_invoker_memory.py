@@ -95,7 +95,9 @@ def test_open_invoker_opens_memory_urls() -> None:
     assert isinstance(open_invoker("memory://"), MemoryInvoker)
 
 
-@pytest.mark.parametrize("url", ["local://", "fc://acme/worker", "memory", "memory://x", ""])
+@pytest.mark.parametrize(
+    "url", ["fc://acme/worker", "redis://localhost", "memory", "memory://x", ""]
+)
 def test_open_invoker_rejects_unknown_urls_naming_the_accepted_ones(url: str) -> None:
     with pytest.raises(ConfigError, match="memory://"):
         open_invoker(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 import subprocess
@@ -538,7 +539,7 @@ def test_sqlite_processes_racing_each_get_exactly_one_winner(tmp_path: Path) -> 
             stdout=subprocess.PIPE,
             text=True,
         )
-        for i in range(6)
+        for i in range(4)
     ]
     for proc in procs:
         assert proc.stdout is not None
@@ -634,3 +635,43 @@ def test_a_sqlite_store_used_after_fork_works_in_both_processes(tmp_path: Path) 
         check=True,
     )
     assert done.stdout.split() == ["0", "run-child"]
+
+
+def test_strings_that_are_not_utf8_round_trip(store: RunStore) -> None:
+    payload = json.loads('{"title": "half an emoji \\ud83d", "ok": "\\ud83d\\ude00"}')
+    run = make_run(1, payload=payload)
+    run.event.message = "\udcff"
+    store.create_run(run)
+    store.put_step("run-1", StepState(id="s", message="\ud800", outputs={"k": "\udfff"}))
+    stored = store.get_run("run-1")
+    assert stored.event == run.event
+    (step,) = store.list_steps("run-1")
+    assert (step.message, step.outputs) == ("\ud800", {"k": "\udfff"})
+    updated = store.update_run(stored.model_copy(update={"message": "\ud801"}))
+    assert store.get_run("run-1") == updated
+
+
+def test_a_sqlite_store_dropped_without_close_stops_its_thread(tmp_path: Path) -> None:
+    before = sum(t.name == "scd-sqlite-checkpoint" for t in threading.enumerate())
+    store = SqliteRunStore(tmp_path / "runs.db", checkpoint_interval_s=0.01)
+    store.claim_once("x")
+    del store
+    gc.collect()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if sum(t.name == "scd-sqlite-checkpoint" for t in threading.enumerate()) == before:
+            break
+        time.sleep(0.01)
+    assert sum(t.name == "scd-sqlite-checkpoint" for t in threading.enumerate()) == before
+
+
+def test_a_sqlite_store_without_checkpoint_thread_still_checkpoints(tmp_path: Path) -> None:
+    before = sum(t.name == "scd-sqlite-checkpoint" for t in threading.enumerate())
+    path = tmp_path / "runs.db"
+    store = SqliteRunStore(path, checkpoint_interval_s=0)
+    assert sum(t.name == "scd-sqlite-checkpoint" for t in threading.enumerate()) == before
+    empty_size = path.stat().st_size
+    for i in range(300):  # past SQLite's own threshold of 1000 WAL pages
+        store.create_run(make_run(i, payload={"blob": "x" * 8000}))
+    assert path.stat().st_size > empty_size
+    store.close()

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import datetime, timezone
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
-from scd_core.errors import BadRequest
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
+
+from scd_core.errors import BackendError, BadRequest
 from scd_core.models import STATUSES, Run, StepState
 
 __all__ = [
@@ -27,12 +31,16 @@ __all__ = [
     "check_control_action",
     "check_list_args",
     "decode_cursor",
+    "dump_model",
     "encode_cursor",
     "epoch_us",
+    "load_model",
     "normalise_run",
     "normalise_step",
     "to_utc",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 CONTROL_ACTIONS: tuple[str, ...] = ("cancel", "pause", "resume")
 MAX_LIST_LIMIT = 1000
@@ -62,7 +70,9 @@ class RunStore(Protocol):
     (``time.time()``), so processes sharing a store need roughly synchronised clocks.
 
     **Values.** Datetimes come back timezone-aware in UTC (naive ones given are taken
-    as UTC). A run's ``event`` (payload included) round-trips exactly. Returned
+    as UTC). A run's ``event`` (payload included) round-trips exactly, even strings
+    that are not valid UTF-8 (lone surrogates from JSON escapes); only non-finite
+    floats (``NaN``, ``Infinity``, which JSON lacks) come back as None. Returned
     models are copies: mutating them changes nothing stored.
 
     **Errors.** ``NotFound``, ``Conflict`` and ``BadRequest`` as stated per method;
@@ -186,6 +196,28 @@ class RunStore(Protocol):
     def close(self) -> None:
         """Release connections; idempotent. Later calls raise ``BackendError``."""
         ...
+
+
+def dump_model(model: BaseModel) -> str:
+    """``model`` as JSON text for a store row; ASCII-escaped if it holds lone surrogates."""
+    try:
+        return model.model_dump_json()
+    except PydanticSerializationError:
+        # pydantic cannot encode a lone surrogate (valid in a JSON escape, so a webhook
+        # may carry one); json.dumps escapes it and the text stays ASCII
+        return json.dumps(model.model_dump(mode="json"))
+
+
+def load_model(cls: type[M], data: str) -> M:
+    """The model stored by ``dump_model``; ``BackendError`` if the row is corrupt."""
+    try:
+        return cls.model_validate_json(data)
+    except ValidationError:
+        pass  # an escaped lone surrogate, which pydantic's JSON parser refuses
+    try:
+        return cls.model_validate(json.loads(data))
+    except (ValueError, ValidationError) as exc:
+        raise BackendError(f"a stored {cls.__name__} is unreadable") from exc
 
 
 def to_utc(value: datetime) -> datetime:

@@ -42,6 +42,10 @@ class Checkpointer:
     def start(self) -> None:
         self._thread.start()
 
+    def halt(self) -> None:
+        """Ask the thread to stop without waiting (safe from a finaliser)."""
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop the thread and wait for it; idempotent."""
         self._stop.set()

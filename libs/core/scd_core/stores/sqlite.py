@@ -24,6 +24,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,8 +35,10 @@ from scd_core.store import (
     check_control_action,
     check_list_args,
     decode_cursor,
+    dump_model,
     encode_cursor,
     epoch_us,
+    load_model,
     normalise_run,
     normalise_step,
 )
@@ -108,7 +111,9 @@ class SqliteRunStore:
     ``busy_timeout_s`` bounds how long a call waits for another process's write
     lock before it fails with ``BackendError``; ``clock`` gives lease time (seconds,
     the same clock in every process sharing the file); ``checkpoint_interval_s`` is
-    the period of the background WAL checkpoint.
+    the period of the background WAL checkpoint, and 0 runs no thread (SQLite then
+    checkpoints inside commits, every 1000 pages: for a process that must ``fork``
+    without threads, which Python 3.12 warns about).
     """
 
     def __init__(
@@ -147,7 +152,8 @@ class SqliteRunStore:
             db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
-            db.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
+            if self._checkpoint_interval > 0:
+                db.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
             self._migrate(db)
         except sqlite3.Error as exc:
             db.close()
@@ -157,9 +163,13 @@ class SqliteRunStore:
             raise
         return db
 
-    def _start_checkpointer(self) -> Checkpointer:
+    def _start_checkpointer(self) -> Checkpointer | None:
+        if self._checkpoint_interval <= 0:
+            return None
         checkpointer = Checkpointer(self.path, interval_s=self._checkpoint_interval)
         checkpointer.start()
+        # a store dropped without close() must not leave its thread polling forever
+        weakref.finalize(self, checkpointer.halt)
         return checkpointer
 
     def _migrate(self, db: sqlite3.Connection) -> None:
@@ -199,13 +209,16 @@ class SqliteRunStore:
                 raise Conflict(f"{what}: {exc}") from exc
             except sqlite3.Error as exc:
                 raise BackendError(f"run store {what} failed: {exc}") from exc
+            except UnicodeEncodeError as exc:  # a key SQLite cannot store as UTF-8
+                raise BadRequest(f"run store {what}: a key is not valid Unicode") from exc
 
     def close(self) -> None:
         with self._lock:
             if not self._closed:
                 self._closed = True
                 if os.getpid() == self._pid:
-                    self._checkpointer.stop()
+                    if self._checkpointer is not None:
+                        self._checkpointer.stop()
                     self._db.close()
 
     # -- runs -----------------------------------------------------------------------
@@ -219,7 +232,7 @@ class SqliteRunStore:
             run.status,
             epoch_us(run.created_at),
             run.version,
-            run.model_dump_json(),
+            dump_model(run),
         )
         with self._use("create_run") as db:
             try:
@@ -248,7 +261,7 @@ class SqliteRunStore:
     def update_run(self, run: Run) -> Run:
         new = normalise_run(run).model_copy(update={"version": run.version + 1})
         created = epoch_us(new.created_at)
-        args = (new.status, new.version, new.model_dump_json())
+        args = (new.status, new.version, dump_model(new))
         key = (run.id, run.version, run.app, run.dedup_key, created)
         with self._use("update_run") as db:
             if db.execute(_UPDATE_RUN, args + key).rowcount == 1:
@@ -301,7 +314,7 @@ class SqliteRunStore:
 
     def put_step(self, run_id: str, step: StepState) -> None:
         step = normalise_step(step)
-        row = (run_id, step.id, step.index, step.model_dump_json())
+        row = (run_id, step.id, step.index, dump_model(step))
         with self._use("put_step") as db:
             db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?)", row)
 
@@ -310,7 +323,7 @@ class SqliteRunStore:
             rows = db.execute(
                 "SELECT data FROM steps WHERE run_id = ? ORDER BY idx, step_id", (run_id,)
             ).fetchall()
-        return [normalise_step(StepState.model_validate_json(data)) for (data,) in rows]
+        return [normalise_step(load_model(StepState, data)) for (data,) in rows]
 
     def request_control(self, run_id: str, action: str) -> None:
         check_control_action(action)
@@ -354,4 +367,4 @@ class SqliteRunStore:
 
 
 def _load_run(data: str) -> Run:
-    return normalise_run(Run.model_validate_json(data))
+    return normalise_run(load_model(Run, data))
