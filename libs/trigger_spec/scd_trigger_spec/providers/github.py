@@ -1,0 +1,159 @@
+"""GitHub webhooks: ``X-GitHub-Event``, ``X-GitHub-Delivery``, ``X-Hub-Signature-256``.
+
+The signature is ``sha256=`` + hex HMAC-SHA256 of the raw body under the app's secret; the
+legacy SHA-1 ``X-Hub-Signature`` counts only for apps with ``allow_sha1``, and only when no
+SHA-256 signature is sent. ``ping`` answers ``Pong``. A closed pull request that was merged has
+the action ``merged`` (serverless-cd's meaning), a closed one that was not, ``closed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from scd_core.errors import AuthError
+
+from scd_trigger_spec.providers.base import Parsed, not_a_trigger
+from scd_trigger_spec.providers.common import equal_secret, make_event, secret_bytes
+from scd_trigger_spec.providers.fields import (
+    ZERO_SHA,
+    body_digest,
+    changed_files,
+    get_bool,
+    get_dict,
+    get_int,
+    get_list,
+    get_str,
+    need_int,
+    need_str,
+    split_ref,
+)
+from scd_trigger_spec.results import Ignored, Pong
+from scd_trigger_spec.spec import App
+
+__all__ = ["GitHub"]
+
+# GitHub's webhook push payload lists at most 2048 commits
+_MAX_COMMITS = 2048
+
+
+class GitHub:
+    """The GitHub provider (stateless)."""
+
+    name = "github"
+    event_header = "x-github-event"
+
+    def detect(self, headers: Mapping[str, str]) -> bool:
+        return self.event_header in headers
+
+    def verify(self, app: App, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        secret = secret_bytes(app)
+        received = headers.get("x-hub-signature-256")
+        if received is not None:
+            expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+            if not equal_secret(expected, received.strip().lower()):
+                raise AuthError("X-Hub-Signature-256 does not match the body")
+            return
+        legacy = headers.get("x-hub-signature")
+        if app.allow_sha1 and legacy is not None:
+            expected = "sha1=" + hmac.new(secret, body, hashlib.sha1).hexdigest()
+            if not equal_secret(expected, legacy.strip().lower()):
+                raise AuthError("X-Hub-Signature does not match the body")
+            return
+        if legacy is not None:
+            raise AuthError(
+                f"app '{app.name}' accepts only X-Hub-Signature-256 (SHA-1 needs allow_sha1)"
+            )
+        raise AuthError("missing X-Hub-Signature-256 header")
+
+    def delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
+        return headers.get("x-github-delivery") or body_digest(body)
+
+    def parse(
+        self, event: str, payload: dict[str, Any], headers: Mapping[str, str], delivery: str
+    ) -> Parsed | Ignored | Pong:
+        if event == "ping":
+            return Pong(self.name, delivery)
+        if event == "push":
+            return _push(payload, delivery)
+        if event == "pull_request":
+            return _pull_request(payload, delivery)
+        return not_a_trigger(event)
+
+
+def _repository(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "clone_url": get_str(payload, "repository.clone_url"),
+        "repository": get_str(payload, "repository.full_name"),
+        "repo_owner": get_str(payload, "repository.owner.login")
+        or get_str(payload, "repository.owner.name"),
+    }
+
+
+def _push(payload: dict[str, Any], delivery: str) -> Parsed | Ignored:
+    ref = need_str(payload, "ref")
+    branch, tag = split_ref(ref)
+    if branch is None and tag is None:
+        return Ignored(f"ref '{ref}' is neither a branch nor a tag")
+    after = get_str(payload, "after")
+    deleted = bool(get_bool(payload, "deleted")) or after == ZERO_SHA
+    commits = get_list(payload, "commits")
+    added, modified, removed = changed_files(commits)
+    head = get_dict(payload, "head_commit") or {}
+    action = "deleted" if deleted else ("created" if get_bool(payload, "created") else None)
+    event = make_event(
+        provider="github",
+        event_name="tag" if tag is not None else "push",
+        action=action,
+        ref=ref,
+        branch=branch,
+        tag=tag,
+        commit=None if deleted else (after or get_str(head, "id")),
+        before=get_str(payload, "before"),
+        message=get_str(head, "message"),
+        pusher=get_str(payload, "pusher.name") or get_str(payload, "sender.login"),
+        added=added,
+        modified=modified,
+        removed=removed,
+        delivery_id=delivery,
+        payload=payload,
+        **_repository(payload),
+    )
+    return Parsed(event, files_complete=0 < len(commits) < _MAX_COMMITS)
+
+
+def _pull_request(payload: dict[str, Any], delivery: str) -> Parsed:
+    raw_action = need_str(payload, "action")
+    number = get_int(payload, "number") or need_int(payload, "pull_request.number")
+    source = need_str(payload, "pull_request.head.ref")
+    target = need_str(payload, "pull_request.base.ref")
+    merged = bool(get_bool(payload, "pull_request.merged"))
+    action = ("merged" if merged else "closed") if raw_action == "closed" else raw_action
+    if action == "merged":
+        ref, branch = f"refs/heads/{target}", target
+        commit = get_str(payload, "pull_request.merge_commit_sha")
+    else:
+        ref, branch = f"refs/pull/{number}/head", source
+        commit = get_str(payload, "pull_request.head.sha")
+    event = make_event(
+        provider="github",
+        event_name="pull_request",
+        action=action,
+        ref=ref,
+        branch=branch,
+        commit=commit,
+        before=get_str(payload, "before"),
+        message=get_str(payload, "pull_request.title"),
+        pusher=get_str(payload, "sender.login"),
+        pr_number=number,
+        source_branch=source,
+        target_branch=target,
+        merged=merged,
+        draft=get_bool(payload, "pull_request.draft"),
+        delivery_id=delivery,
+        payload=payload,
+        **_repository(payload),
+    )
+    return Parsed(event, files_complete=False)

@@ -1,0 +1,170 @@
+"""GitLab webhooks: ``X-Gitlab-Event``, ``X-Gitlab-Token``, ``X-Gitlab-Event-UUID``.
+
+The token header carries the secret itself (compared in constant time). ``Push Hook`` and
+``Tag Push Hook`` are pushes, ``Merge Request Hook`` a pull request (``System Hook`` deliveries
+of the same payloads are read by ``object_kind``). Merge request actions map to scd's words:
+open → opened, reopen → reopened, update with new commits (``oldrev``) → synchronize, other
+updates → edited, close → closed, merge → merged. Codeup's payloads are GitLab-shaped; its
+provider (``codeup``) reuses this code with its own header names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scd_trigger_spec.providers.base import Parsed, not_a_trigger
+from scd_trigger_spec.providers.common import make_event, token_check
+from scd_trigger_spec.providers.fields import (
+    ZERO_SHA,
+    body_digest,
+    changed_files,
+    get_bool,
+    get_dict,
+    get_int,
+    get_list,
+    get_str,
+    need_int,
+    need_str,
+    split_ref,
+)
+from scd_trigger_spec.results import Ignored, Pong
+from scd_trigger_spec.spec import App
+
+__all__ = ["GitLab"]
+
+_KINDS = {
+    "push hook": "push",
+    "tag push hook": "tag_push",
+    "merge request hook": "merge_request",
+}
+_MR_ACTIONS = {
+    "open": "opened",
+    "reopen": "reopened",
+    "close": "closed",
+    "merge": "merged",
+    "approval": "approved",
+    "approved": "approved",
+    "unapproval": "unapproved",
+    "unapproved": "unapproved",
+}
+
+
+class GitLab:
+    """The GitLab provider (stateless); subclassed by Codeup."""
+
+    name = "gitlab"
+    event_header = "x-gitlab-event"
+    token_header = "X-Gitlab-Token"  # noqa: S105 - a header name
+    delivery_headers: tuple[str, ...] = ("x-gitlab-event-uuid", "idempotency-key")
+
+    def detect(self, headers: Mapping[str, str]) -> bool:
+        return self.event_header in headers
+
+    def verify(self, app: App, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        token_check(app, self.token_header, headers.get(self.token_header.lower()))
+
+    def delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
+        for header in self.delivery_headers:
+            value = headers.get(header)
+            if value:
+                return value
+        return body_digest(body)
+
+    def parse(
+        self, event: str, payload: dict[str, Any], headers: Mapping[str, str], delivery: str
+    ) -> Parsed | Ignored | Pong:
+        kind = _KINDS.get(event.lower())
+        if event.lower() == "system hook":
+            kind = get_str(payload, "object_kind")
+        if kind in ("push", "tag_push"):
+            return self._push(payload, delivery)
+        if kind == "merge_request":
+            return self._merge_request(payload, delivery)
+        return not_a_trigger(event)
+
+    def _repository(self, payload: dict[str, Any]) -> dict[str, Any]:
+        path = get_str(payload, "project.path_with_namespace")
+        return {
+            "clone_url": get_str(payload, "project.git_http_url")
+            or get_str(payload, "repository.git_http_url"),
+            "repository": path,
+            "repo_owner": path.rsplit("/", 1)[0] if path and "/" in path else None,
+        }
+
+    def mr_ref(self, iid: int, source: str) -> str:
+        """The ref that holds a merge request's head commit."""
+        return f"refs/merge-requests/{iid}/head"
+
+    def sync_action(self, attributes: dict[str, Any]) -> str:
+        """The action of an ``update``: new commits are ``synchronize``."""
+        return "synchronize" if get_str(attributes, "oldrev") else "edited"
+
+    def _push(self, payload: dict[str, Any], delivery: str) -> Parsed | Ignored:
+        ref = need_str(payload, "ref")
+        branch, tag = split_ref(ref)
+        if branch is None and tag is None:
+            return Ignored(f"ref '{ref}' is neither a branch nor a tag")
+        after = get_str(payload, "after")
+        deleted = after == ZERO_SHA
+        commits = get_list(payload, "commits")
+        added, modified, removed = changed_files(commits)
+        head = next((c for c in commits if c.get("id") == after), commits[-1] if commits else {})
+        total = get_int(payload, "total_commits_count")
+        created = get_str(payload, "before") == ZERO_SHA
+        event = make_event(
+            provider=self.name,
+            event_name="tag" if tag is not None else "push",
+            action="deleted" if deleted else ("created" if created else None),
+            ref=ref,
+            branch=branch,
+            tag=tag,
+            commit=None if deleted else (get_str(payload, "checkout_sha") or after),
+            before=get_str(payload, "before"),
+            message=get_str(head, "message"),
+            pusher=get_str(payload, "user_username") or get_str(payload, "user_name"),
+            added=added,
+            modified=modified,
+            removed=removed,
+            delivery_id=delivery,
+            payload=payload,
+            **self._repository(payload),
+        )
+        complete = bool(commits) and (total is None or total <= len(commits))
+        return Parsed(event, files_complete=complete)
+
+    def _merge_request(self, payload: dict[str, Any], delivery: str) -> Parsed:
+        attributes = get_dict(payload, "object_attributes") or {}
+        raw = get_str(attributes, "action") or get_str(attributes, "state") or ""
+        iid = need_int(attributes, "iid")
+        source = need_str(attributes, "source_branch")
+        target = need_str(attributes, "target_branch")
+        action = self.sync_action(attributes) if raw == "update" else _MR_ACTIONS.get(raw, raw)
+        merged = action == "merged" or get_str(attributes, "state") == "merged"
+        last_commit = get_str(attributes, "last_commit.id")
+        if action == "merged":
+            ref, branch = f"refs/heads/{target}", target
+            commit = get_str(attributes, "merge_commit_sha") or last_commit
+        else:
+            ref, branch, commit = self.mr_ref(iid, source), source, last_commit
+        draft = get_bool(attributes, "draft")
+        event = make_event(
+            provider=self.name,
+            event_name="pull_request",
+            action=action,
+            ref=ref,
+            branch=branch,
+            commit=commit,
+            before=get_str(attributes, "oldrev"),
+            message=get_str(attributes, "title"),
+            pusher=get_str(payload, "user.username") or get_str(payload, "user.name"),
+            pr_number=iid,
+            source_branch=source,
+            target_branch=target,
+            merged=merged,
+            draft=draft if draft is not None else get_bool(attributes, "work_in_progress"),
+            delivery_id=delivery,
+            payload=payload,
+            **self._repository(payload),
+        )
+        return Parsed(event, files_complete=False)

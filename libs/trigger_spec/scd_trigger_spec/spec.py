@@ -1,0 +1,255 @@
+"""The App spec (one entry of ``scd.yaml`` ``apps:``) and its trigger spec.
+
+Contract: models validate at load, so a bad pattern, a bad cron or an app without a secret
+is a configuration error naming the app and the field, never a surprise at delivery time.
+
+Choices, where GitHub Actions and serverless-cd leave room:
+
+- ``App.trigger`` omitted means every push (branches and tags) triggers, pull requests do
+  not, manual runs are allowed. A written ``trigger:`` lists the events it wants, as
+  GitHub's ``on:`` does: ``trigger: {pull_request: {}}`` ignores pushes. ``push:`` with no
+  value (YAML null) means "every push".
+- ``push.deletions: true`` lets branch and tag deletions through (ignored by default).
+- ``pull_request.types`` defaults to ``opened, synchronize, reopened`` (GitHub's default);
+  ``merged`` is a closed pull request that was merged, ``closed`` one that was not
+  (serverless-cd's meaning). ``sources``/``sources-ignore`` filter the source branch.
+- ``dialect: serverless-cd`` marks filters converted from serverless-cd's own form (see
+  ``serverless_cd``): their branch and tag lists are micromatch globs with micromatch's list
+  rule, and a missing list matches nothing, as there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from scd_trigger_spec.cron import parse_cron
+from scd_trigger_spec.globs import glob_regex
+from scd_trigger_spec.patterns import compile_pattern
+
+__all__ = [
+    "PR_TYPES",
+    "App",
+    "Dialect",
+    "ProviderName",
+    "PullRequestFilter",
+    "PullRequestRule",
+    "PushFilter",
+    "Schedule",
+    "TriggerSpec",
+]
+
+ProviderName = Literal["github", "gitee", "gitlab", "codeup"]
+Dialect = Literal["github", "serverless-cd"]
+PR_TYPES: frozenset[str] = frozenset(
+    {
+        "opened",
+        "reopened",
+        "synchronize",
+        "closed",
+        "merged",
+        "edited",
+        "ready_for_review",
+        "converted_to_draft",
+        "assigned",
+        "unassigned",
+        "labeled",
+        "unlabeled",
+        "review_requested",
+        "review_request_removed",
+        "locked",
+        "unlocked",
+        "approved",
+        "unapproved",
+        "auto_merge_enabled",
+        "auto_merge_disabled",
+        "milestoned",
+        "demilestoned",
+        "enqueued",
+        "dequeued",
+    }
+)
+_APP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_PATTERN_LISTS = (
+    "branches",
+    "branches_ignore",
+    "tags",
+    "tags_ignore",
+    "sources",
+    "sources_ignore",
+    "paths",
+    "paths_ignore",
+)
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _check_patterns(field: str, patterns: list[str], dialect: str) -> None:
+    compile_one = glob_regex if dialect == "serverless-cd" and "path" not in field else None
+    for pattern in patterns:
+        try:
+            if compile_one is not None:
+                compile_one(pattern.removeprefix("!"))
+            else:
+                compile_pattern(pattern)
+        except ValueError as exc:
+            raise ValueError(f"{field.replace('_', '-')}: {exc}") from exc
+
+
+class _Filter(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    dialect: Dialect = "github"
+    paths: list[str] | None = None
+    paths_ignore: list[str] | None = Field(default=None, alias="paths-ignore")
+
+    @field_validator(*_PATTERN_LISTS, mode="before", check_fields=False)
+    @classmethod
+    def _one_pattern_is_a_list(cls, value: Any) -> Any:
+        return _as_list(value)
+
+    @model_validator(mode="after")
+    def _valid_patterns(self) -> _Filter:
+        for field in _PATTERN_LISTS:
+            patterns = getattr(self, field, None)
+            if patterns is not None:
+                _check_patterns(field, patterns, self.dialect)
+        for positive in ("branches", "tags", "sources", "paths"):
+            if getattr(self, positive, None) and getattr(self, f"{positive}_ignore", None):
+                raise ValueError(
+                    f"{positive} and {positive}-ignore cannot both be set for one event "
+                    f"(use '!' patterns in {positive} instead)"
+                )
+        return self
+
+
+class PushFilter(_Filter):
+    """``push`` filters: GitHub's rules (branch filters ignore tags and vice versa)."""
+
+    branches: list[str] | None = None
+    branches_ignore: list[str] | None = Field(default=None, alias="branches-ignore")
+    tags: list[str] | None = None
+    tags_ignore: list[str] | None = Field(default=None, alias="tags-ignore")
+    deletions: bool = False
+
+
+class PullRequestRule(BaseModel):
+    """One serverless-cd pull-request rule: globs for the target and (optional) source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["exclude", "precise", "prefix", "include"]
+    target: str
+    source: str | None = None
+
+
+class PullRequestFilter(_Filter):
+    """``pull_request`` filters; ``branches`` apply to the target branch."""
+
+    types: list[str] = Field(default_factory=lambda: ["opened", "synchronize", "reopened"])
+    branches: list[str] | None = None
+    branches_ignore: list[str] | None = Field(default=None, alias="branches-ignore")
+    sources: list[str] | None = None
+    sources_ignore: list[str] | None = Field(default=None, alias="sources-ignore")
+    rules: list[PullRequestRule] | None = None
+
+    @field_validator("types", mode="before")
+    @classmethod
+    def _known_types(cls, value: Any) -> Any:
+        value = _as_list(value)
+        if isinstance(value, list):
+            unknown = [t for t in value if isinstance(t, str) and t not in PR_TYPES]
+            if unknown:
+                raise ValueError(f"unknown pull_request types {unknown}")
+        return value
+
+
+class Schedule(BaseModel):
+    """One FC-format timer: ``cron`` is checked at load (see ``cron.parse_cron``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cron: str
+    name: str | None = None
+    ref: str | None = None  # None: the repository's default branch
+    inputs: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_string(cls, value: Any) -> Any:
+        return {"cron": value} if isinstance(value, str) else value
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        parse_cron(value)
+        return value
+
+
+class TriggerSpec(BaseModel):
+    """Which events start a run. ``None`` for ``push``/``pull_request`` means "not wanted"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    push: PushFilter | None = None
+    pull_request: PullRequestFilter | None = None
+    schedule: list[Schedule] = Field(default_factory=list)
+    manual: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_enabled(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: ({} if v is None and k in ("push", "pull_request") else v)
+                for k, v in value.items()
+            }
+        return value
+
+
+def _default_trigger() -> TriggerSpec:
+    return TriggerSpec(push=PushFilter())
+
+
+class App(BaseModel):
+    """One app of ``scd.yaml``: where its webhooks come from and what they trigger."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    repo: str
+    provider: ProviderName | None = None
+    secret: SecretStr | None = None
+    insecure_no_secret: bool = False
+    allow_sha1: bool = False
+    pipeline: str = "serverless-pipeline.yaml"
+    trigger: TriggerSpec = Field(default_factory=_default_trigger)
+    gitee_timestamp_window_s: int = Field(default=3600, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _serverless_cd_form(cls, value: Any) -> Any:
+        from scd_trigger_spec.serverless_cd import convert_app_fields
+
+        return convert_app_fields(value) if isinstance(value, dict) else value
+
+    @field_validator("name")
+    @classmethod
+    def _url_safe_name(cls, value: str) -> str:
+        if not _APP_NAME.fullmatch(value):
+            raise ValueError(f"app name '{value}' must match [a-z0-9][a-z0-9-_]*")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_or_opt_out(self) -> App:
+        has_secret = self.secret is not None and self.secret.get_secret_value() != ""
+        if not has_secret and not self.insecure_no_secret:
+            raise ValueError(
+                f"app '{self.name}' has no webhook secret: set 'secret' "
+                "(e.g. ${env:NAME}) or 'insecure_no_secret: true'"
+            )
+        return self
