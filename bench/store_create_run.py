@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = ["main"]
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 PUSH = CORPUS / "webhooks" / "github" / "push__with-new-branch.payload.json"
 WARMUP = 300
+ROUNDS = 10
 
 
 def payload() -> dict[str, Any]:
@@ -56,30 +58,28 @@ def make_run(n: int, body: dict[str, Any]) -> Run:
     return Run(id=f"run-{n:08d}", app="web", dedup_key=f"github:delivery-{n}", event=event)
 
 
-def time_calls(calls: int, action: Any) -> list[float]:
-    """Microseconds per call of ``action(i)`` for i in range(calls), after a warm-up."""
-    for i in range(WARMUP):
-        action(-1 - i)
+Action = Callable[[int], object]
+
+
+def time_calls(indices: range, action: Action) -> list[float]:
+    """Microseconds per call of ``action(i)`` for each i in ``indices``."""
     times = []
-    for i in range(calls):
+    for i in indices:
         start = time.perf_counter_ns()
         action(i)
         times.append((time.perf_counter_ns() - start) / 1000)
     return times
 
 
-def ours(directory: Path, calls: int, body: dict[str, Any]) -> list[float]:
+def ours(directory: Path, calls: int, body: dict[str, Any]) -> tuple[Action, Callable[[], None]]:
     store = SqliteRunStore(directory / "ours.db")
     runs = {i: make_run(i, body) for i in range(-WARMUP, calls)}  # building one is the caller's
-    try:
-        return time_calls(calls, lambda i: store.create_run(runs[i]))
-    finally:
-        store.close()
+    return (lambda i: store.create_run(runs[i])), store.close
 
 
 def baseline(
     directory: Path, calls: int, body: dict[str, Any], *, autocheckpoint: bool
-) -> list[float]:
+) -> tuple[Action, Callable[[], None]]:
     db = sqlite3.connect(directory / f"bare-{autocheckpoint}.db", isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
@@ -101,19 +101,17 @@ def baseline(
         for i in range(-WARMUP, calls)
     }
     sql = "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)"
-    try:
-        return time_calls(calls, lambda i: db.execute(sql, rows[i]))
-    finally:
-        db.close()
+    return (lambda i: db.execute(sql, rows[i])), db.close
 
 
-def summary(name: str, times: list[float]) -> float:
+def summary(name: str, times: list[float]) -> tuple[float, float]:
+    """Print mean, p50 and p99; return (mean, p50)."""
     ordered = sorted(times)
     mean = statistics.fmean(times)
     p50 = ordered[len(ordered) // 2]
     p99 = ordered[int(len(ordered) * 0.99)]
-    print(f"{name:<44} mean {mean:7.1f} us   p50 {p50:7.1f} us   p99 {p99:7.1f} us")
-    return mean
+    print(f"{name:<40} mean {mean:7.1f} us   p50 {p50:7.1f} us   p99 {p99:8.1f} us")
+    return mean, p50
 
 
 def main() -> None:
@@ -121,14 +119,30 @@ def main() -> None:
     body = payload()
     size = len(json.dumps(body))
     print(f"create_run on SQLite (WAL, synchronous=NORMAL), {calls} calls, payload {size} bytes")
+    print(f"(the three writers take turns in {ROUNDS} rounds, so machine noise hits them alike)")
     with tempfile.TemporaryDirectory() as tmp:
-        bare = baseline(Path(tmp), calls, body, autocheckpoint=True)
-        bare_mean = summary("baseline: bare INSERT", bare)
-        unchecked = baseline(Path(tmp), calls, body, autocheckpoint=False)
-        unchecked_mean = summary("baseline: bare INSERT, checkpoints off", unchecked)
-        mine = summary("SqliteRunStore.create_run", ours(Path(tmp), calls, body))
-    print(f"ratio create_run / bare INSERT: {mine / bare_mean:.2f}x (mean per call)")
-    print(f"ratio create_run / bare INSERT, checkpoints off: {mine / unchecked_mean:.2f}x")
+        writers = {
+            "baseline: bare INSERT": baseline(Path(tmp), calls, body, autocheckpoint=True),
+            "baseline: bare INSERT, checkpoints off": baseline(
+                Path(tmp), calls, body, autocheckpoint=False
+            ),
+            "SqliteRunStore.create_run": ours(Path(tmp), calls, body),
+        }
+        times: dict[str, list[float]] = {name: [] for name in writers}
+        for action, _ in writers.values():
+            time_calls(range(-WARMUP, 0), action)
+        step = -(-calls // ROUNDS)
+        for start in range(0, calls, step):
+            for name, (action, _) in writers.items():
+                times[name] += time_calls(range(start, min(start + step, calls)), action)
+        for _, close in writers.values():
+            close()
+    (bare, bare50), (off, off50), (mine, mine50) = (summary(n, t) for n, t in times.items())
+    print(f"ratio create_run / bare INSERT: mean {mine / bare:.2f}x, p50 {mine50 / bare50:.2f}x")
+    print(
+        f"ratio create_run / bare INSERT, checkpoints off: "
+        f"mean {mine / off:.2f}x, p50 {mine50 / off50:.2f}x"
+    )
 
 
 if __name__ == "__main__":
