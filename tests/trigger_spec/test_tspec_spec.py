@@ -153,3 +153,15 @@ def test_gitee_password_becomes_the_secret() -> None:
     app = _app(secret=None, gitee={"password": "pw", "push": {"branches": {"precise": ["main"]}}})
     assert app.secret is not None
     assert app.secret.get_secret_value() == "pw"
+
+
+def test_serverless_cd_rule_with_invalid_glob_is_a_config_error() -> None:
+    with pytest.raises(ValidationError, match="invalid glob"):
+        _app(
+            github={
+                "pull_request": {
+                    "types": ["opened"],
+                    "branches": {"precise": [{"target": "[z-a]"}]},
+                }
+            }
+        )

@@ -146,6 +146,13 @@ class PullRequestRule(BaseModel):
     target: str
     source: str | None = None
 
+    @field_validator("target", "source")
+    @classmethod
+    def _valid_glob(cls, value: str | None) -> str | None:
+        if value is not None:
+            glob_regex(value)
+        return value
+
 
 class PullRequestFilter(_Filter):
     """``pull_request`` filters; ``branches`` apply to the target branch."""
