@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scd_engine.runtime.commands import FileCommandError, parse_file_command
-    from scd_engine.runtime.runner import RunResult, Runner
+    from scd_engine.runtime.runner import Runner, RunResult
 
 __all__ = ["FileCommandError", "RunResult", "Runner", "parse_file_command"]
 
