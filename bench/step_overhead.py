@@ -1,0 +1,88 @@
+"""Per-step overhead: 200 trivial steps through `scd run` against a bash loop.
+
+Baseline: a bash loop running `bash -e -o pipefail -c true` N times (what a step
+costs at least: one shell start). Ours: one `scd run` process (the real console
+script, start-up included) running a pipeline of N `run: "true"` steps, logs to
+the file sink, output to /dev/null. Prints ms per step of each, our overhead
+per step ((ours - baseline) / N) against the 3 ms goal, and, apart, the
+start-up of `scd run` on a one-step pipeline. Each side runs --repeat times; the
+best run counts (the least disturbed by other work on the machine).
+
+Needs: bash, and scd installed in the running interpreter's environment
+(`uv run python bench/step_overhead.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GOAL_MS = 3.0
+
+
+def scd_command() -> str:
+    beside = Path(sys.executable).parent / "scd"
+    found = str(beside) if beside.exists() else shutil.which("scd")
+    if found is None:
+        sys.exit("scd is not installed here: run with `uv run python bench/step_overhead.py`")
+    return found
+
+
+def installed_env() -> dict[str, str]:
+    """The environment of an installed scd: bytecode caches may be written and used
+    (PYTHONDONTWRITEBYTECODE would make every start compile every module again)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def best_of(repeat: int, argv: list[str], cwd: Path) -> float:
+    env = installed_env()
+    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, check=True, env=env)  # warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, check=True, env=env)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("bash") is None:
+        print("skipped: bash is not installed")
+        return
+    scd = scd_command()
+    n = args.steps
+    with tempfile.TemporaryDirectory(prefix="scd-bench-") as tmp:
+        work = Path(tmp)
+        steps = "".join('  - run: "true"\n' for _ in range(n))
+        (work / "many.yaml").write_text(f"name: overhead\nsteps:\n{steps}")
+        (work / "one.yaml").write_text('name: one\nsteps:\n  - run: "true"\n')
+        loop = f"for i in $(seq {n}); do bash -e -o pipefail -c true; done"
+        baseline = best_of(args.repeat, ["bash", "-c", loop], work)
+        ours = best_of(args.repeat, [scd, "run", "many.yaml", "--data-dir", "d"], work)
+        one = best_of(args.repeat, [scd, "run", "one.yaml", "--data-dir", "d"], work)
+    base_ms, ours_ms = baseline * 1000 / n, ours * 1000 / n
+    overhead = (ours - baseline) * 1000 / n
+    startup_ms = one * 1000 - base_ms
+    steady = (ours - one) * 1000 / (n - 1) - base_ms if n > 1 else float("nan")
+    print(f"steps: {n} (best of {args.repeat})")
+    print(f"baseline  bash loop : {baseline:7.3f} s  {base_ms:6.2f} ms/step")
+    print(f"ours      scd run   : {ours:7.3f} s  {ours_ms:6.2f} ms/step")
+    print(f"ratio ours/baseline : {ours / baseline:7.2f}x")
+    verdict = "meets" if overhead < GOAL_MS else "misses"
+    print(f"overhead per step   : {overhead:6.2f} ms ({verdict} the {GOAL_MS:g} ms goal)")
+    print(f"  of which start-up : {startup_ms:6.0f} ms once ({startup_ms / n:.2f} ms/step)")
+    print(f"  steady per step   : {steady:6.2f} ms over the shell start")
+
+
+if __name__ == "__main__":
+    main()
