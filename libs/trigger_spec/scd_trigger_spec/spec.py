@@ -43,34 +43,13 @@ __all__ = [
 
 ProviderName = Literal["github", "gitee", "gitlab", "codeup"]
 Dialect = Literal["github", "serverless-cd"]
-PR_TYPES: frozenset[str] = frozenset(
-    {
-        "opened",
-        "reopened",
-        "synchronize",
-        "closed",
-        "merged",
-        "edited",
-        "ready_for_review",
-        "converted_to_draft",
-        "assigned",
-        "unassigned",
-        "labeled",
-        "unlabeled",
-        "review_requested",
-        "review_request_removed",
-        "locked",
-        "unlocked",
-        "approved",
-        "unapproved",
-        "auto_merge_enabled",
-        "auto_merge_disabled",
-        "milestoned",
-        "demilestoned",
-        "enqueued",
-        "dequeued",
-    }
-)
+# GitHub's pull_request activity types, plus serverless-cd's "merged" and GitLab's approvals
+_PR_TYPE_WORDS = """opened reopened synchronize closed merged edited ready_for_review
+    converted_to_draft
+    assigned unassigned labeled unlabeled review_requested review_request_removed locked
+    unlocked approved unapproved auto_merge_enabled auto_merge_disabled milestoned demilestoned
+    enqueued dequeued"""
+PR_TYPES: frozenset[str] = frozenset(_PR_TYPE_WORDS.split())
 _APP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _PATTERN_LISTS = (
     "branches",
@@ -236,6 +215,12 @@ class App(BaseModel):
     pipeline: str = "serverless-pipeline.yaml"
     trigger: TriggerSpec = Field(default_factory=_default_trigger)
     gitee_timestamp_window_s: int = Field(default=3600, gt=0)
+    # Resolved by the worker where it runs, never carried in a job or run: NAME -> value
+    # (usually ``${env:VAR}``), the token for cloning a private repository, and whether
+    # steps may see the platform's credentials (ALIBABA_CLOUD_*, FC_*).
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    checkout_token: SecretStr | None = None
+    allow_platform_env: bool = False
 
     @model_validator(mode="before")
     @classmethod
