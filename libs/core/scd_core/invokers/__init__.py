@@ -1,16 +1,31 @@
 """Invoker backends and ``open_invoker``, which picks one from a URL.
 
-URLs: ``memory://``. The ``local``, ``fc`` and ``redis`` backends come later.
+URLs: ``memory://``; ``local://PATH?endpoint=URL&endpoint=URL&max_retries=N&...``
+(a ``LocalInvoker`` on the SQLite file PATH, relative or absolute as in
+``local:///var/scd/queue.db``; the other options are ``max_event_age_s``,
+``lease_s``, ``retry_backoff_s`` and ``request_timeout_s``; with at least one
+``endpoint`` it is started, without any it only enqueues). The ``fc`` and ``redis``
+backends come later.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs
 
 from scd_core.errors import ConfigError
 from scd_core.invoker import Invoker
 
 __all__ = ["ACCEPTED_URLS", "open_invoker"]
 
-ACCEPTED_URLS = ("memory://",)
+ACCEPTED_URLS = ("memory://", "local://PATH?endpoint=URL")
+# local:// options holding seconds, with LocalInvoker's defaults
+_LOCAL_SECONDS = {
+    "max_event_age_s": 86400.0,
+    "lease_s": 30.0,
+    "retry_backoff_s": 1.0,
+    "request_timeout_s": 86400.0,
+}
 
 
 def open_invoker(url: str) -> Invoker:
@@ -22,4 +37,42 @@ def open_invoker(url: str) -> Invoker:
         from scd_core.invokers.memory import MemoryInvoker
 
         return MemoryInvoker()
+    if sep and scheme == "local":
+        return _open_local(url, rest)
     raise ConfigError(f"unknown invoker URL {url!r} (accepted: {', '.join(ACCEPTED_URLS)})")
+
+
+def _open_local(url: str, rest: str) -> Invoker:
+    from scd_core.invokers.local import LocalInvoker
+
+    path, _, query = rest.partition("?")
+    if not path:
+        raise ConfigError(f"invoker URL {url!r}: local:// needs a file path")
+    try:
+        options = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError as exc:
+        raise ConfigError(f"invoker URL {url!r}: bad query") from exc
+    endpoints = options.pop("endpoint", [])
+    unknown = set(options) - {"max_retries", *_LOCAL_SECONDS}
+    if unknown or any(len(values) != 1 for values in options.values()):
+        raise ConfigError(f"invoker URL {url!r}: unknown or repeated option")
+    try:
+        f = {
+            key: float(options[key][0]) if key in options else default
+            for key, default in _LOCAL_SECONDS.items()
+        }
+        retries = int(options.get("max_retries", ["0"])[0])
+    except ValueError as exc:
+        raise ConfigError(f"invoker URL {url!r}: options must be numbers") from exc
+    invoker = LocalInvoker(
+        Path(path),
+        endpoints,
+        max_retries=retries,
+        max_event_age_s=f["max_event_age_s"],
+        lease_s=f["lease_s"],
+        retry_backoff_s=f["retry_backoff_s"],
+        request_timeout_s=f["request_timeout_s"],
+    )
+    if endpoints:
+        invoker.start()
+    return invoker
