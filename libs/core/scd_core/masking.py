@@ -15,20 +15,23 @@ two forms overlap is masked as a whole, so a secret contained in, or overlapping
 another one never leaks a fragment. ``add`` is thread-safe and may run while
 other threads mask: a masking call sees either the old or the new set of forms.
 
-Speed: text that holds no secret (nearly all of it) costs one C-level substring
-scan per *key*, where a key is a substring shared by a family of forms (the
-longest URL- and JSON-safe run of a value stands for all five of its plain
-encodings, the unpadded base64 for both base64 forms). Only when a key is found
-are that key's forms looked for and replaced, each with one ``bytes.replace``.
+Speed: text that holds no secret (nearly all of it) costs, per *key*, a few
+one-character ``in`` tests (memchr) and at most one substring scan. A key is a
+substring shared by a family of forms (the longest URL- and JSON-safe run of a
+value stands for all five of its plain encodings, the unpadded base64 for both
+base64 forms); its test characters are its rarest ones, judged by a sample of
+recent output taken every 64 ``mask_bytes`` calls, so a key whose characters do
+not all occur in a chunk is ruled out without a scan. Only when a key is found
+are its forms looked for and replaced, each with one ``bytes.replace``.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import AnyStr, Generic
 from urllib.parse import quote, quote_plus
 
@@ -46,6 +49,10 @@ _COMMON = (
     b"ETAOINSRHLDCUMFPGWYBVKXJQZ\t\r~^`"
 )
 _RARE_CHARS = 3
+# Every so many mask_bytes calls, a sample of the data tells which characters are rare now.
+_SAMPLE_EVERY = 64
+_SAMPLE_MIN = 1024
+_SAMPLE_SIZE = 4096
 # A shorter safe run would make a slow, noisy key; such a value's forms are their own keys.
 _MIN_KEY = 6
 
@@ -109,7 +116,7 @@ def _unions(a: AnyStr, b: AnyStr) -> tuple[AnyStr, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Plan(Generic[AnyStr]):
     """An immutable snapshot of what to look for; swapped whole by ``Masker.add``."""
 
@@ -149,15 +156,20 @@ class _Plan(Generic[AnyStr]):
         return data
 
 
-def _rank(code: int) -> int:
-    """How rare a character is in typical log output: higher is rarer."""
+def _rank(code: int, seen: frozenset[int]) -> int:
+    """How rare a character is in log output: higher is rarer.
+
+    A character missing from the latest sample of the output outranks any seen
+    one; the static table orders the rest.
+    """
     index = _COMMON.find(code) if code < 128 else -1
-    return len(_COMMON) if index < 0 else index
+    static = len(_COMMON) if index < 0 else index
+    return static if code in seen else static + 1024
 
 
-def _rarest(units: list[tuple[int, AnyStr]]) -> tuple[AnyStr, ...]:
+def _rarest(units: list[tuple[int, AnyStr]], seen: frozenset[int]) -> tuple[AnyStr, ...]:
     distinct = {code: unit for code, unit in units}
-    ranked = sorted(distinct, key=lambda code: (-_rank(code), code))
+    ranked = sorted(distinct, key=lambda code: (-_rank(code, seen), code))
     return tuple(distinct[code] for code in ranked[:_RARE_CHARS])
 
 
@@ -165,7 +177,7 @@ def _longest_first(forms: Iterable[AnyStr]) -> tuple[AnyStr, ...]:
     return tuple(sorted(forms, key=lambda f: (-len(f), f)))
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Entry:
     """One key with everything a plan needs about it, in bytes and in text."""
 
@@ -186,6 +198,8 @@ class Masker:
         # key -> its forms; a key never contains another key (it would be redundant).
         self._groups: dict[bytes, set[bytes]] = {}
         self._entries: dict[bytes, _Entry] = {}  # parallel to _groups: what plans are made of
+        self._seen: frozenset[int] = frozenset()  # bytes in the latest sample of the output
+        self._calls = 0
         # Overlap caches filled while masking; plans share them (dict get and set are atomic).
         self._unions: dict[tuple[bytes, bytes], tuple[bytes, ...]] = {}
         self._unions_text: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -221,8 +235,8 @@ class Masker:
         self._entries[key] = _Entry(
             key=key,
             text_key=text_key,
-            rare=_rarest([(b, bytes([b])) for b in key]),
-            text_rare=_rarest([(ord(c), c) for c in text_key]),
+            rare=_rarest([(b, bytes([b])) for b in key], self._seen),
+            text_rare=_rarest([(ord(c), c) for c in text_key], frozenset()),
             forms=ordered,
             text_forms=tuple(_decode(f) for f in ordered),
         )
@@ -251,7 +265,25 @@ class Masker:
 
     def mask_bytes(self, data: bytes) -> bytes:
         """``data`` with every registered form replaced by MASK (the hot path)."""
+        self._calls += 1  # a lost increment under threads only shifts the next sample
+        if self._calls % _SAMPLE_EVERY == 1 and len(data) >= _SAMPLE_MIN:
+            self._sample(data)
         return self._bytes_plan.apply(data)
+
+    def _sample(self, data: bytes) -> None:
+        """Re-pick each key's test characters from those absent in a sample of ``data``."""
+        # Two contiguous windows: a stride would alias with a fixed line length.
+        half = _SAMPLE_SIZE // 2
+        middle = max(half, len(data) // 2)
+        seen = frozenset(data[:half]) | frozenset(data[middle : middle + half])
+        if seen == self._seen:
+            return
+        with self._lock:
+            self._seen = seen
+            for key, entry in self._entries.items():
+                rare = _rarest([(b, bytes([b])) for b in key], seen)
+                self._entries[key] = dataclasses.replace(entry, rare=rare)
+            self._publish()
 
     @property
     def active(self) -> bool:

@@ -79,12 +79,17 @@ class FileLogSink:
 
     def append(self, run_id: str, step: str, data: bytes) -> None:
         """Append complete framed lines with one ``os.write``; Conflict once closed."""
-        log, marker = self._paths(run_id, step)
+        validate_id("run id", run_id)
+        validate_id("step key", step)
         if data and not data.endswith(b"\n"):
             raise BadRequest("a log append must end with a newline")
         with self._lock:
             try:
-                fd = self._open(run_id, step, log, marker)
+                fd = self._fds.get((run_id, step))
+                if fd is None:
+                    fd = self._open(run_id, step, *self._paths(run_id, step))
+                else:
+                    self._fds.move_to_end((run_id, step))
                 view = memoryview(data)
                 while view:  # a regular file writes everything at once; loop for safety
                     view = view[os.write(fd, view) :]
