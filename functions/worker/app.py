@@ -1,0 +1,177 @@
+"""The worker function: an FC custom-runtime event function that runs one job per ``/invoke``.
+
+Routes (Function Compute's custom runtime contract, ``reference/FC.md`` §1):
+
+- ``POST /invoke``: the body is a Job (JSON). Runs it in a worker thread (so the
+  event loop stays free for ``/pre-stop``) and answers 200 ``{"run_id", "status"}``
+  for every user outcome, or 200 ``{"run_id", "skipped"}`` for a run already
+  final or held by another worker. A malformed job answers 400 and a crash of
+  the worker itself 500, both with ``x-fc-status: 404`` (FC's function error)
+  and a short message, never a traceback.
+- ``POST /initialize``: opens the store and the sink, creates the directories; 200.
+- ``GET /pre-stop``: the instance is going away: every running job is killed, its
+  logs flushed and closed, its run ended ``error`` "worker interrupted" and its
+  lease released; 200.
+
+``create_app(settings)`` builds the app; ``app`` is the one ``uvicorn
+functions.worker.app:app`` serves, configured from ``SCD_*`` variables (FC
+wants it on ``0.0.0.0:9000``). State and logs live under ``settings.data_dir``
+(logs in ``<data_dir>/logs``, mirrors and plugin caches in ``<data_dir>/cache``,
+workspaces in ``<data_dir>/work``); apps come from ``settings.config``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from scd_core.errors import ScdError
+from scd_core.logsink import LogSink
+from scd_core.models import Job
+from scd_core.settings import Settings
+from scd_core.store import RunStore
+
+from functions.worker.execute import Execution, WorkerEnv
+
+__all__ = ["WorkerState", "app", "create_app"]
+
+_log = logging.getLogger("scd.worker")
+_FC_ERROR = {"x-fc-status": "404"}
+
+
+class WorkerState:
+    """The instance's store, sink and the jobs it is running (opened lazily, once)."""
+
+    def __init__(self, settings: Settings, store: RunStore | None = None) -> None:
+        self.settings = settings
+        self.instance = os.environ.get("FC_INSTANCE_ID") or f"{socket.gethostname()}-{os.getpid()}"
+        self._store = store
+        self._env: WorkerEnv | None = None
+        self._lock = threading.Lock()
+        self.active: dict[str, Execution] = {}
+
+    def env(self) -> WorkerEnv:
+        """The worker environment, opening the store and sink on first use."""
+        with self._lock:
+            if self._env is None:
+                from scd_core.sinks.file import FileLogSink
+                from scd_core.stores import open_store
+
+                data_dir = Path(self.settings.data_dir).resolve()
+                for sub in ("logs", "cache", "work"):
+                    (data_dir / sub).mkdir(parents=True, exist_ok=True)
+                store = self._store or open_store(self.settings.store)
+                sink: LogSink = FileLogSink(data_dir / "logs")
+                self._env = WorkerEnv(
+                    store=store,
+                    sink=sink,
+                    data_dir=data_dir,
+                    lease_ttl_s=self.settings.lease_ttl_seconds,
+                    grace_s=self.settings.step_grace_seconds,
+                    load_app=self.load_app,
+                    environ=os.environ,
+                )
+            return self._env
+
+    def load_app(self, name: str) -> object | None:
+        """The App ``name`` from scd.yaml (read per job, so edits apply), or None.
+
+        None when there is no config file or it does not name the app: the job then
+        runs with the worker's environment secrets only. ``ConfigError`` if invalid.
+        """
+        path = Path(self.settings.config)
+        if not path.is_file():
+            return None
+        from functions.trigger.config import load_config
+
+        return load_config(path).apps.get(name)
+
+    def execute(self, job: Job, request_id: str) -> dict[str, str]:
+        """Run ``job`` (blocking); the answer body."""
+        execution = Execution(self.env(), job, owner=f"{self.instance}/{request_id}")
+        with self._lock:
+            self.active[job.id] = execution
+        try:
+            return execution.run().answer()
+        finally:
+            with self._lock:
+                if self.active.get(job.id) is execution:
+                    del self.active[job.id]
+
+    def pre_stop(self) -> list[str]:
+        """Interrupt every running job; the run ids interrupted."""
+        with self._lock:
+            running = list(self.active.values())
+        wait_s = min(self.settings.step_grace_seconds, 5.0) + 1.0
+        for execution in running:
+            execution.interrupt(wait_s)
+        return [execution.run_id for execution in running]
+
+    def close(self) -> None:
+        if self._env is not None and self._store is None:
+            self._env.store.close()
+
+
+def create_app(settings: Settings | None = None, *, store: RunStore | None = None) -> FastAPI:
+    """The worker app; ``settings`` default to ``Settings.from_env()`` at start-up."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        state = WorkerState(settings or Settings.from_env(), store)
+        api.state.worker = state
+        try:
+            yield
+        finally:
+            state.close()
+
+    api = FastAPI(title="scd worker", version="0.1.0", lifespan=lifespan)
+
+    @api.post("/invoke")
+    async def invoke(request: Request) -> JSONResponse:
+        state: WorkerState = request.app.state.worker
+        request_id = request.headers.get("x-fc-request-id") or uuid.uuid4().hex
+        body = await request.body()
+        try:
+            job = Job.model_validate_json(body)
+        except ValidationError:
+            return JSONResponse({"error": "the body is not a valid job"}, 400, _FC_ERROR)
+        print(f"FC Invoke Start RequestId: {request_id}", flush=True)
+        try:
+            answer = await anyio.to_thread.run_sync(state.execute, job, request_id)
+        except Exception as exc:  # a crash of ours: the run was ended `error` already
+            _log.error("request %s: worker crashed (%s)", request_id, type(exc).__name__)
+            message = f"worker crashed: {type(exc).__name__}"
+            return JSONResponse({"run_id": job.id, "error": message}, 500, _FC_ERROR)
+        finally:
+            print(f"FC Invoke End RequestId: {request_id}", flush=True)
+        return JSONResponse(answer)
+
+    @api.post("/initialize")
+    async def initialize(request: Request) -> JSONResponse:
+        state: WorkerState = request.app.state.worker
+        try:
+            await anyio.to_thread.run_sync(state.env)
+        except ScdError as exc:
+            return JSONResponse({"error": str(exc)}, 500, _FC_ERROR)
+        return JSONResponse({"ok": True})
+
+    @api.get("/pre-stop")
+    async def pre_stop(request: Request) -> JSONResponse:
+        state: WorkerState = request.app.state.worker
+        interrupted = await anyio.to_thread.run_sync(state.pre_stop)
+        return JSONResponse({"interrupted": interrupted})
+
+    return api
+
+
+app = create_app()

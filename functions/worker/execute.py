@@ -1,0 +1,265 @@
+"""One job, from claim to final status: hops 4 and 5 of the design.
+
+Contract: :meth:`Execution.run` is blocking (call it in a worker thread) and
+returns an :class:`Outcome` for every user outcome, a failing step, an invalid
+spec or a failed checkout included; it raises only when the worker itself broke,
+after ending the run ``error`` with a short message. It claims the run with the
+lease ``run:<id>`` and a conditional ``queued→running`` update; a run already
+final, or leased by another live worker, is skipped (FC delivers at least once).
+While the job runs a :class:`Heartbeat` renews the lease and turns a cancel
+request into the Runner's cancel event. Every StepState change is ``put_step``
+to the store and every output line goes through the run's masker into the sink.
+
+If the lease is lost (the reaper judged us dead) or :meth:`Execution.interrupt`
+was called (pre-stop), the job stops and the ending is not this thread's to
+write, except that an interrupt ends the run ``error`` "worker interrupted".
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from scd_core.errors import NotFound, ScdError
+from scd_core.logs import LogWriter
+from scd_core.logsink import LogSink
+from scd_core.masking import Masker
+from scd_core.models import FINAL_STATUSES, Job, Run, Status, StepState, utcnow
+from scd_core.store import RunStore
+
+from functions.worker.checkout import credential_values
+from functions.worker.heartbeat import Heartbeat, lease_key
+from functions.worker.lost import close_logs
+from functions.worker.records import end_open_steps, end_run, update_run
+from functions.worker.secrets import checkout_token, platform_env, resolve_secrets
+from functions.worker.setup import SETUP_INDEX, SETUP_KEY, Checkout, SetupFailed, prepare
+
+__all__ = ["INTERRUPTED", "Execution", "Outcome", "WorkerEnv"]
+
+INTERRUPTED = "worker interrupted"
+_log = logging.getLogger("scd.worker")
+
+
+@dataclass(frozen=True)
+class WorkerEnv:
+    """What a job needs from the worker instance."""
+
+    store: RunStore
+    sink: LogSink
+    data_dir: Path
+    lease_ttl_s: float
+    grace_s: float
+    load_app: Callable[[str], object | None]  # the App named, or None; may raise ConfigError
+    environ: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``/invoke`` answers: the run's final status, or why it was skipped."""
+
+    run_id: str
+    status: str | None = None
+    skipped: str | None = None
+
+    def answer(self) -> dict[str, str]:
+        if self.skipped is not None:
+            return {"run_id": self.run_id, "skipped": self.skipped}
+        return {"run_id": self.run_id, "status": self.status or "error"}
+
+
+class Execution:
+    """Runs one job once; see the module docstring."""
+
+    def __init__(self, env: WorkerEnv, job: Job, owner: str) -> None:
+        self.env = env
+        self.job = job
+        self.owner = owner
+        self.cancel = threading.Event()
+        self.done = threading.Event()
+        self.interrupted = threading.Event()
+        self.masker = Masker()
+        self._runner: object | None = None
+        self._heartbeat: Heartbeat | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.job.id
+
+    def run(self) -> Outcome:
+        """Claim, set up, run and record the job; see the module docstring."""
+        try:
+            skipped = self._claim()
+            if skipped is not None:
+                return Outcome(self.run_id, skipped=skipped)
+            return self._guarded()
+        finally:
+            self.done.set()
+
+    def interrupt(self, wait_s: float) -> None:
+        """Stop the job now (the instance is going away) and end the run ``error``."""
+        self.interrupted.set()
+        self._kill()
+        if not self.done.wait(wait_s):
+            # The job thread is stuck: write the ending ourselves and let the lease go.
+            self._end_interrupted()
+            self.env.store.release_lease(lease_key(self.run_id), self.owner)
+
+    # -- claim -----------------------------------------------------------------
+
+    def _claim(self) -> str | None:
+        store, run_id = self.env.store, self.run_id
+        try:
+            run = store.get_run(run_id)
+        except NotFound:
+            return "no such run"
+        if run.status in FINAL_STATUSES:
+            return f"run already {run.status}"
+        if not store.acquire_lease(lease_key(run_id), self.owner, self.env.lease_ttl_s):
+            return "run is being run by another worker"
+        if update_run(store, run_id, self._start) is None:
+            store.release_lease(lease_key(run_id), self.owner)
+            return f"run already {store.get_run(run_id).status}"
+        if store.get_control(run_id) == "cancel":
+            self.cancel.set()
+        return None
+
+    def _start(self, run: Run) -> Run | None:
+        if run.status in FINAL_STATUSES:
+            return None
+        taken_over = run.status == "running"  # its worker died before the reaper came by
+        run.attempt = max(self.job.attempt, run.attempt + 1 if taken_over else run.attempt)
+        run.status, run.started_at, run.finished_at, run.message = "running", utcnow(), None, None
+        return run
+
+    # -- the run -------------------------------------------------------------------
+
+    def _guarded(self) -> Outcome:
+        heartbeat = Heartbeat(
+            self.env.store, self.run_id, self.owner, self.env.lease_ttl_s, self.cancel
+        )
+        self._heartbeat = heartbeat
+        heartbeat.start()
+        workspace = self.env.data_dir / "work" / self.run_id
+        try:
+            status, message = self._work(workspace)
+        except BaseException as exc:
+            if self.interrupted.is_set():
+                return Outcome(self.run_id, status=self._end_interrupted())
+            self._crashed(exc)
+            raise
+        finally:
+            heartbeat.stop()
+            shutil.rmtree(workspace, ignore_errors=True)
+        return Outcome(self.run_id, status=self._finish(status, message, heartbeat))
+
+    def _work(self, workspace: Path) -> tuple[Status, str | None]:
+        env, job = self.env, self.job
+        setup = StepState(id=SETUP_KEY, name="Set up", index=SETUP_INDEX)
+        setup.status, setup.started_at = "running", utcnow()
+        env.store.put_step(self.run_id, setup)
+        writer = LogWriter(env.sink, self.run_id, SETUP_KEY, masker=self.masker)
+        try:
+            try:
+                app = env.load_app(job.app)
+            except ScdError as exc:
+                writer.line(f"error: {exc}")
+                raise SetupFailed(f"cannot load the app's config: {exc}") from exc
+            secrets = resolve_secrets(app, env.environ)
+            token = checkout_token(app, env.environ)
+            for value in (*secrets.values(), *credential_values(token, job.clone_url or "")):
+                self.masker.add(value)
+            shutil.rmtree(workspace, ignore_errors=True)  # left by an earlier attempt
+            where = Checkout(workspace, env.data_dir / "cache", token)
+            pipeline, sha = prepare(job, where, writer, self.cancel)
+        except SetupFailed as exc:
+            cancelled = self.cancel.is_set()
+            self._conclude(setup, writer, "cancelled" if cancelled else "error", str(exc))
+            return ("cancelled", None) if cancelled else ("error", str(exc))
+        self._conclude(setup, writer, "success", None)
+        if self.cancel.is_set():
+            return "cancelled", None
+        return self._engine(workspace, pipeline, secrets, platform_env(app, env.environ), sha)
+
+    def _engine(
+        self,
+        workspace: Path,
+        pipeline: object,
+        secrets: dict[str, str],
+        extra_env: dict[str, str],
+        sha: str,
+    ) -> tuple[Status, str | None]:
+        from scd_engine.runtime import Runner
+
+        env, job = self.env, self.job
+        runner = Runner(
+            workspace,
+            sink=env.sink,
+            run_id=self.run_id,
+            event=job.event.model_copy(update={"commit": job.event.commit or sha}),
+            secrets=secrets,
+            inputs=job.event.inputs,
+            env=extra_env,
+            cancel=self.cancel,
+            observer=lambda state: env.store.put_step(self.run_id, state),
+            grace=env.grace_s,
+            cache_dir=env.data_dir / "cache",
+            app={"name": job.app, "pipeline": job.pipeline},
+            masker=self.masker,
+        )
+        self._runner = runner
+        if self.interrupted.is_set():
+            runner.kill()
+        result = runner.run(pipeline)  # type: ignore[arg-type]  # a Pipeline from prepare()
+        return result.status, None
+
+    def _conclude(
+        self, state: StepState, writer: LogWriter, status: Status, message: str | None
+    ) -> None:
+        state.status = state.outcome = state.conclusion = status
+        state.finished_at, state.message = utcnow(), message
+        writer.close()
+        self.env.store.put_step(self.run_id, state)
+
+    # -- endings ---------------------------------------------------------------
+
+    def _finish(self, status: Status, message: str | None, heartbeat: Heartbeat) -> str:
+        store = self.env.store
+        if self.interrupted.is_set():
+            return self._end_interrupted()
+        if heartbeat.lost.is_set():
+            # The reaper (or a new attempt) owns the run now; its record stands.
+            return store.get_run(self.run_id).status
+        ended = end_run(store, self.run_id, status, message)
+        store.release_lease(lease_key(self.run_id), self.owner)
+        return ended.status if ended is not None else store.get_run(self.run_id).status
+
+    def _end_interrupted(self) -> str:
+        store = self.env.store
+        end_run(store, self.run_id, "error", INTERRUPTED)
+        end_open_steps(store, self.run_id, INTERRUPTED)
+        close_logs(self.env.sink, self.run_id)
+        store.release_lease(lease_key(self.run_id), self.owner)
+        return store.get_run(self.run_id).status
+
+    def _crashed(self, exc: BaseException) -> None:
+        text = self.masker.mask("".join(traceback.format_exception(exc)))
+        _log.error("run %s: worker crashed\n%s", self.run_id, text)
+        message = f"worker crashed: {type(exc).__name__}"
+        try:
+            end_run(self.env.store, self.run_id, "error", message)
+            end_open_steps(self.env.store, self.run_id, message)
+            close_logs(self.env.sink, self.run_id)
+            self.env.store.release_lease(lease_key(self.run_id), self.owner)
+        except ScdError as store_exc:  # the store itself may be what broke
+            _log.error("run %s: could not record the crash: %s", self.run_id, store_exc)
+
+    def _kill(self) -> None:
+        self.cancel.set()
+        kill = getattr(self._runner, "kill", None)
+        if kill is not None:
+            kill()

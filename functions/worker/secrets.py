@@ -1,0 +1,67 @@
+"""Secrets and platform variables, resolved where the worker runs.
+
+Contract: nothing here reads a job or a run record (they never hold secret
+values). A run's secrets are the ``SCD_SECRET_<NAME>`` variables of the worker's
+environment, overlaid by the app's ``secrets:`` mapping in scd.yaml (the app is
+more specific, so it wins). The checkout token is the app's ``checkout_token``,
+else ``SCD_CHECKOUT_TOKEN``. Platform credentials (``ALIBABA_CLOUD_*``,
+``ALIYUN_*``, ``FC_*``) reach steps only when the app sets
+``allow_platform_env: true``; the engine strips them otherwise.
+
+The App fields are read with ``getattr`` so that an App model without them
+(an older ``scd_trigger_spec``) means "none configured".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import SecretStr
+
+__all__ = [
+    "CHECKOUT_TOKEN_VAR",
+    "PLATFORM_PREFIXES",
+    "SECRET_PREFIX",
+    "checkout_token",
+    "platform_env",
+    "resolve_secrets",
+]
+
+SECRET_PREFIX = "SCD_SECRET_"  # noqa: S105  (a variable name, not a value)
+CHECKOUT_TOKEN_VAR = "SCD_CHECKOUT_TOKEN"  # noqa: S105
+PLATFORM_PREFIXES = ("ALIBABA_CLOUD_", "ALIYUN_", "FC_")
+
+
+def _reveal(value: object) -> str | None:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return value if isinstance(value, str) else None
+
+
+def resolve_secrets(app: object | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """Secret NAME → value for a run of ``app`` (None: environment only); empty values dropped."""
+    found = {
+        name[len(SECRET_PREFIX) :]: value
+        for name, value in environ.items()
+        if name.startswith(SECRET_PREFIX) and len(name) > len(SECRET_PREFIX) and value
+    }
+    configured = getattr(app, "secrets", None) or {}
+    if isinstance(configured, Mapping):
+        for name, secret in configured.items():
+            value = _reveal(secret)
+            if value:
+                found[str(name)] = value
+    return found
+
+
+def checkout_token(app: object | None, environ: Mapping[str, str]) -> str | None:
+    """The token for cloning ``app``'s private repository, or None."""
+    value = _reveal(getattr(app, "checkout_token", None))
+    return value or environ.get(CHECKOUT_TOKEN_VAR) or None
+
+
+def platform_env(app: object | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """The platform variables to hand to steps: all of them if the app allows it, else none."""
+    if getattr(app, "allow_platform_env", False) is not True:
+        return {}
+    return {k: v for k, v in environ.items() if k.startswith(PLATFORM_PREFIXES)}

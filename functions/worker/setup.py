@@ -1,0 +1,96 @@
+"""The set-up step of a run: check the code out, then load and validate its pipeline.
+
+Contract: :func:`prepare` either returns the validated pipeline or raises
+:class:`SetupFailed` after writing the reason to the set-up log: each spec
+problem as ``file:line:column: severity: message`` (the file named as in the
+job, relative to the repository), or git's masked message. It never runs user
+code. The set-up step is recorded under the key ``setup`` with index ``-1``, so
+that the pipeline's own steps keep their indexes from 0.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scd_core.errors import ScdError, SpecError
+from scd_core.logs import LogWriter
+from scd_core.models import Job
+
+from functions.worker.checkout import CheckoutError, checkout
+
+if TYPE_CHECKING:
+    from scd_engine.spec import Pipeline
+
+__all__ = ["SETUP_INDEX", "SETUP_KEY", "SetupFailed", "prepare"]
+
+SETUP_KEY = "setup"
+SETUP_INDEX = -1
+
+
+class SetupFailed(ScdError):
+    """The set-up step failed; ``str(exc)`` is the run's short message."""
+
+    code = "setup_failed"
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """Where to put the code and the cache that speeds it up."""
+
+    workspace: Path
+    cache_dir: Path
+    token: str | None
+
+
+def prepare(
+    job: Job, where: Checkout, writer: LogWriter, cancel: threading.Event
+) -> tuple[Pipeline, str]:
+    """Check out ``job``'s commit and load its pipeline; (pipeline, checked-out sha)."""
+    if not job.clone_url:
+        writer.line("error: the job names no repository to clone")
+        raise SetupFailed("the job names no repository to clone")
+    try:
+        sha = checkout(
+            job.clone_url,
+            commit=job.commit,
+            ref=job.ref,
+            dest=where.workspace,
+            cache_dir=where.cache_dir,
+            token=where.token,
+            log=writer.line,
+            cancel=cancel,
+        )
+    except (CheckoutError, ValueError) as exc:
+        writer.line(f"error: {exc}")
+        raise SetupFailed(f"checkout failed: {exc}") from exc
+    return _load(job.pipeline, where.workspace, writer), sha
+
+
+def _load(name: str, workspace: Path, writer: LogWriter) -> Pipeline:
+    from scd_engine.spec import load_pipeline
+
+    path = (workspace / name).resolve()
+    if not path.is_relative_to(workspace.resolve()):
+        writer.line(f"error: the pipeline path {name!r} leaves the repository")
+        raise SetupFailed(f"pipeline path {name!r} leaves the repository")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        writer.line(f"error: pipeline file {name} not found in the repository")
+        raise SetupFailed(f"pipeline file {name} not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        writer.line(f"error: cannot read pipeline file {name}: {type(exc).__name__}")
+        raise SetupFailed(f"cannot read pipeline file {name}") from exc
+    writer.line(f"Loading pipeline {name}")
+    try:
+        pipeline = load_pipeline(name, text=text)
+    except SpecError as exc:
+        for problem in exc.problems:
+            writer.line(str(problem))
+        count = len(exc.problems)
+        raise SetupFailed(f"invalid pipeline {name}: {count} problem{'s' * (count != 1)}") from exc
+    writer.line(f"Pipeline {pipeline.name or name}: {len(pipeline.steps)} steps")
+    return pipeline
