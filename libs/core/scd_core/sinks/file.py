@@ -35,7 +35,6 @@ class FileLogSink:
         self.root = Path(root)
         self._lock = threading.Lock()
         self._fds: OrderedDict[tuple[str, str], int] = OrderedDict()
-        self._closed: set[tuple[str, str]] = set()
 
     # -- paths ---------------------------------------------------------------
 
@@ -48,13 +47,8 @@ class FileLogSink:
     # -- writing ---------------------------------------------------------------
 
     def _open(self, run_id: str, step: str, log: Path, marker: Path) -> int:
-        """The append descriptor of a step's log, creating the log (and its index line)."""
-        key = (run_id, step)
-        fd = self._fds.get(key)
-        if fd is not None:
-            self._fds.move_to_end(key)
-            return fd
-        if key in self._closed or marker.exists():
+        """Open (and cache) the step's log for appending, creating it and its index line."""
+        if marker.exists():
             raise Conflict(f"log of step {step!r} of run {run_id!r} is closed")
         log.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
@@ -64,7 +58,7 @@ class FileLogSink:
             fd = os.open(log, flags)
         else:
             self._index(log.parent, step)
-        self._fds[key] = fd
+        self._fds[run_id, step] = fd
         if len(self._fds) > _MAX_OPEN:
             os.close(self._fds.popitem(last=False)[1])
         return fd
@@ -99,25 +93,20 @@ class FileLogSink:
     def close(self, run_id: str, step: str) -> None:
         """Close the step's log (creating an empty one if needed); idempotent."""
         log, marker = self._paths(run_id, step)
-        key = (run_id, step)
         with self._lock:
-            if key in self._closed:
-                return
             try:
-                if marker.exists():
-                    self._closed.add(key)
-                    return
-                fd = self._fds.pop(key, None)
+                fd = self._fds.pop((run_id, step), None)
                 if fd is None:
-                    fd = self._open(run_id, step, log, marker)
-                    self._fds.pop(key, None)
+                    if marker.exists():
+                        return
+                    self._open(run_id, step, log, marker)
+                    fd = self._fds.pop((run_id, step))
                 # No fsync: closing the descriptor before creating the marker is enough for
                 # readers here and, by close-to-open consistency, on an NFS mount.
                 os.close(fd)
                 marker.touch()
             except OSError as exc:
                 raise BackendError(f"cannot close the log of step {step!r}") from exc
-            self._closed.add(key)
 
     # -- reading ---------------------------------------------------------------
 
