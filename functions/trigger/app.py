@@ -1,4 +1,4 @@
-"""The trigger function: a FastAPI app serving webhooks, manual runs and schedules.
+"""The trigger function's ASGI app: webhooks, manual runs, FC timers, health.
 
 Contract: ``create_app(settings)`` returns an ASGI app whose lifespan loads
 scd.yaml, opens the run store and the invoker (and starts the local
@@ -6,7 +6,13 @@ scd.yaml, opens the run store and the invoker (and starts the local
 config fails start-up with the ``ConfigError``. ``app`` is the app for
 ``uvicorn functions.trigger.app:app``, configured from ``SCD_*`` variables at
 start-up. Tests may pass ``config``, ``store`` and ``invoker`` ready-made.
-Nothing heavy is imported here: backends import their SDKs when opened.
+
+Shape, for cold starts: a bare Starlette front serves the hot routes
+(``POST /webhooks/{app}``, ``POST /api/v1/apps/{app}/runs``, ``POST /invoke``,
+``GET /healthz``); any other request goes to the FastAPI app of ``api.py``
+(``/openapi.json``, ``/docs``, later routers), built on first use with the
+same state. So an instance woken by a webhook never imports FastAPI, and
+nothing heavy is imported here: backends import their SDKs when opened.
 """
 
 from __future__ import annotations
@@ -15,19 +21,48 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
 from scd_core.invoker import Invoker
 from scd_core.settings import Settings
 from scd_core.store import RunStore
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from functions.trigger import manual, schedules, webhooks
-from functions.trigger.answers import Health
 from functions.trigger.config import Config, load_config
-from functions.trigger.errors import install
+from functions.trigger.errors import error_response, install
 from functions.trigger.launcher import Launcher
+from functions.trigger.manual import start_manual_run
 from functions.trigger.state import TriggerState
+from functions.trigger.timers import invoke
+from functions.trigger.webhooks import receive_webhook
 
 __all__ = ["app", "create_app"]
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return JSONResponse({"ok": True})
+
+
+class _LazyApi:
+    """The FastAPI app of ``api.py``, built on the first request that needs it."""
+
+    def __init__(self) -> None:
+        self.state: TriggerState | None = None
+        self._api: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._api is None:
+            if self.state is None:
+                response = error_response(503, "starting", "the trigger is not started")
+                await response(scope, receive, send)
+                return
+            from functions.trigger.api import build_api
+
+            self._api = build_api(self.state)
+        await self._api(scope, receive, send)
 
 
 def create_app(
@@ -36,39 +71,35 @@ def create_app(
     config: Config | None = None,
     store: RunStore | None = None,
     invoker: Invoker | None = None,
-) -> FastAPI:
+) -> Starlette:
     """The trigger app; ``settings`` default to ``Settings.from_env()`` at start-up."""
+    lazy = _LazyApi()
 
     @contextlib.asynccontextmanager
-    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(front: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             state = _open(settings or Settings.from_env(), config, store, invoker, stack)
-            api.state.scd = state
+            stack.callback(state.launcher.close)  # runs first: finish launches, then close
+            front.state.scd = lazy.state = state
             if state.settings.scheduler:
-                scheduler = schedules.Scheduler(
-                    state.config.apps.values(), state.launcher.store, state.launcher.invoker
-                )
+                from functions.trigger.schedules import Scheduler
+
+                launcher = state.launcher
+                scheduler = Scheduler(state.config.apps.values(), launcher.store, launcher.invoker)
                 scheduler.start()
                 stack.push_async_callback(scheduler.stop)
             yield
 
-    api = FastAPI(
-        title="scd trigger",
-        summary="Webhooks, manual runs and schedules for scd pipelines.",
-        version="0.1.0",
-        lifespan=lifespan,
-    )
-    install(api)
-    api.include_router(webhooks.router)
-    api.include_router(manual.router)
-    api.include_router(schedules.router)
-    api.add_api_route("/healthz", _healthz, methods=["GET"], response_model=Health)
-    return api
-
-
-async def _healthz() -> dict[str, bool]:
-    """Liveness: the process answers."""
-    return {"ok": True}
+    routes = [
+        Route("/webhooks/{app}", receive_webhook, methods=["POST"]),
+        Route("/api/v1/apps/{app}/runs", start_manual_run, methods=["POST"]),
+        Route("/invoke", invoke, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    front = Starlette(routes=routes, lifespan=lifespan)
+    install(front)
+    front.router.default = lazy
+    return front
 
 
 def _open(

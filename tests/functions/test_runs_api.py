@@ -1,0 +1,228 @@
+"""The read API over real HTTP on loopback: runs, step logs and cancel, with a SQLite store."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from scd_core.invokers.memory import MemoryInvoker
+from scd_core.models import Event, Job, Run, StepState
+from scd_core.settings import Settings
+from scd_core.sinks.file import FileLogSink
+from scd_core.store import RunStore
+from scd_core.stores import open_store
+
+from functions.trigger.app import create_app
+from functions.trigger.config import parse_config
+from functions.trigger.testing import serve
+
+READ, TRIGGER = "read-token-value", "trigger-token-value"
+RUN_ID = "0" * 12 + "a" * 20
+STAMP = b"2026-11-27T07:20:25.123456Z "
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+CONFIG = f"""
+apps:
+  - name: web
+    repo: https://github.com/acme/web.git
+    insecure_no_secret: true
+tokens:
+  - {{name: reader, sha256: {_digest(READ)}, scopes: [read]}}
+  - {{name: ci, sha256: {_digest(TRIGGER)}, scopes: [trigger]}}
+"""
+
+
+@dataclass
+class Api:
+    url: str
+    store: RunStore
+    sink: FileLogSink
+    invoker: MemoryInvoker
+
+    def get(self, path: str, token: str | None = READ) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(self.url + path, headers=headers, timeout=10)
+
+    def post(self, path: str, token: str | None = TRIGGER) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(self.url + path, headers=headers, timeout=10)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    settings = Settings(data_dir=tmp_path, config=tmp_path / "scd.yaml")
+    store = open_store(settings.store)
+    invoker = MemoryInvoker()
+    app = create_app(settings, config=parse_config(CONFIG), store=store, invoker=invoker)
+    try:
+        with serve(app) as url:
+            yield Api(url, store, FileLogSink(tmp_path / "logs"), invoker)
+    finally:
+        store.close()
+
+
+def _run(store: RunStore, status: str = "running", run_id: str = RUN_ID) -> Run:
+    event = Event(
+        provider="github",
+        event_name="push",
+        ref="refs/heads/main",
+        branch="main",
+        commit="6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        payload={"secret_looking": "do-not-show"},
+    )
+    run, _ = store.create_run(Run(id=run_id, app="web", dedup_key=f"d-{run_id}", event=event))
+    if status != "queued":
+        run.status = status  # type: ignore[assignment]
+        run.started_at = datetime(2026, 11, 27, 7, 0, tzinfo=timezone.utc)
+        run = store.update_run(run)
+    return run
+
+
+def _steps(store: RunStore) -> None:
+    store.put_step(RUN_ID, StepState(id="setup", name="Set up", index=-1, status="success"))
+    store.put_step(RUN_ID, StepState(id="0", name="echo hi", index=0, status="success"))
+    store.put_step(RUN_ID, StepState(id="test", name="Test", index=1, status="running"))
+
+
+def test_get_run_answers_the_documented_fields_and_no_payload(api: Api) -> None:
+    _run(api.store)
+    _steps(api.store)
+    answer = api.get(f"/api/v1/runs/{RUN_ID}")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert set(body) >= {
+        "id",
+        "app",
+        "status",
+        "event",
+        "ref",
+        "commit",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "steps",
+    }
+    assert (body["id"], body["app"], body["status"], body["event"]) == (
+        RUN_ID,
+        "web",
+        "running",
+        "push",
+    )
+    assert body["ref"] == "refs/heads/main"
+    assert body["commit"] == "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
+    assert body["started_at"].startswith("2026-11-27T07:00:00")
+    assert [s["id"] for s in body["steps"]] == ["setup", "0", "test"]
+    assert set(body["steps"][0]) == {
+        "id",
+        "name",
+        "status",
+        "outcome",
+        "conclusion",
+        "started_at",
+        "finished_at",
+    }
+    assert "do-not-show" not in answer.text
+
+
+def test_unknown_run_is_404_json_and_a_malformed_id_is_400(api: Api) -> None:
+    missing = api.get("/api/v1/runs/" + "f" * 32)
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "not_found"
+    bad = api.get("/api/v1/runs/bad%20id!")
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "bad_request"
+
+
+def test_reading_needs_a_token_with_the_read_scope(api: Api) -> None:
+    _run(api.store)
+    assert api.get(f"/api/v1/runs/{RUN_ID}", token=None).status_code == 401
+    assert api.get(f"/api/v1/runs/{RUN_ID}", token="wrong").status_code == 401
+    assert api.get(f"/api/v1/runs/{RUN_ID}", token=TRIGGER).status_code == 403
+
+
+def test_step_log_is_plain_text_with_timestamps_stripped_unless_asked(api: Api) -> None:
+    _run(api.store)
+    _steps(api.store)
+    api.sink.append(RUN_ID, "test", STAMP + b"first line\n" + STAMP + b"second line\n")
+    plain = api.get(f"/api/v1/runs/{RUN_ID}/steps/test/logs")
+    assert plain.status_code == 200
+    assert plain.headers["content-type"].startswith("text/plain")
+    assert plain.text == "first line\nsecond line\n"
+    stamped = api.get(f"/api/v1/runs/{RUN_ID}/steps/test/logs?timestamps=true")
+    assert stamped.text == (STAMP + b"first line\n" + STAMP + b"second line\n").decode()
+
+
+def test_step_log_by_index_from_zero_and_the_setup_step_by_id(api: Api) -> None:
+    _run(api.store)
+    _steps(api.store)
+    api.sink.append(RUN_ID, "0", STAMP + b"hi\n")
+    api.sink.append(RUN_ID, "test", STAMP + b"testing\n")
+    api.sink.append(RUN_ID, "setup", STAMP + b"Checked out\n")
+    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/0/logs").text == "hi\n"
+    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/1/logs").text == "testing\n"
+    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/setup/logs").text == "Checked out\n"
+
+
+def test_a_long_log_comes_back_whole_across_read_chunks(api: Api) -> None:
+    _run(api.store)
+    _steps(api.store)
+    lines = [f"line {i:06d} " + "x" * 90 for i in range(6000)]  # about 600 KB
+    for start in range(0, len(lines), 500):
+        chunk = b"".join(STAMP + line.encode() + b"\n" for line in lines[start : start + 500])
+        api.sink.append(RUN_ID, "test", chunk)
+    answer = api.get(f"/api/v1/runs/{RUN_ID}/steps/test/logs")
+    assert answer.text.splitlines() == lines
+
+
+def test_a_recorded_step_without_a_log_yet_answers_empty(api: Api) -> None:
+    _run(api.store)
+    _steps(api.store)
+    answer = api.get(f"/api/v1/runs/{RUN_ID}/steps/test/logs")
+    assert answer.status_code == 200
+    assert answer.text == ""
+
+
+def test_unknown_step_or_run_of_a_log_is_404(api: Api) -> None:
+    _run(api.store)
+    _steps(api.store)
+    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/nope/logs").status_code == 404
+    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/7/logs").status_code == 404
+    assert api.get(f"/api/v1/runs/{'f' * 32}/steps/0/logs").status_code == 404
+    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/..%2F..%2Fetc/logs").status_code in (400, 404)
+
+
+def test_cancel_of_a_queued_run_ends_it_cancelled_and_stops_the_job(api: Api) -> None:
+    run = _run(api.store, status="queued")
+    api.invoker.dispatch(Job(id=run.id, app=run.app, event=run.event))
+    answer = api.post(f"/api/v1/runs/{RUN_ID}/cancel")
+    assert answer.status_code == 202
+    assert answer.json() == {"run_id": RUN_ID, "status": "cancelled"}
+    assert api.store.get_run(RUN_ID).status == "cancelled"
+    assert api.store.get_control(RUN_ID) == "cancel"
+    assert api.invoker.stopped == [RUN_ID]
+
+
+def test_cancel_of_a_running_run_records_the_request_for_its_worker(api: Api) -> None:
+    run = _run(api.store, status="running")
+    api.invoker.dispatch(Job(id=run.id, app=run.app, event=run.event))
+    answer = api.post(f"/api/v1/runs/{RUN_ID}/cancel")
+    assert answer.status_code == 202
+    assert answer.json()["status"] == "running"
+    assert api.store.get_control(RUN_ID) == "cancel"
+    assert api.invoker.stopped == [RUN_ID]
+
+
+def test_cancel_of_an_ended_run_is_409_and_needs_the_trigger_scope(api: Api) -> None:
+    _run(api.store, status="success")
+    assert api.post(f"/api/v1/runs/{RUN_ID}/cancel", token=READ).status_code == 403
+    assert api.post(f"/api/v1/runs/{RUN_ID}/cancel").status_code == 409
+    assert api.store.get_control(RUN_ID) is None
