@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from functions.commands import run, spec, token
+from functions.commands import demo, run, serve, spec, token
 
 __all__ = ["app", "main"]
 
@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (spec, run, token):
+for _module in (spec, run, token, serve, demo):
     _module.register(app)
 
 

@@ -1,0 +1,314 @@
+"""``scd serve``: the trigger, the worker processes, the local invoker, the scheduler
+and the reaper, on one machine.
+
+Contract: :func:`serve` blocks until SIGINT or SIGTERM, then shuts down in order:
+the trigger stops accepting (uvicorn's shutdown), the invoker stops starting
+jobs, running jobs get ``grace_s`` to finish, then each running run gets a cancel
+request (recorded, so it ends ``cancelled``) and the workers their pre-stop; the
+worker processes are stopped last. Queued jobs stay in ``<data_dir>/queue.db``
+and run after the next start. A second signal skips the waiting. Start-up
+problems (a bad config, a port in use, the embedded defaults on a public
+address) raise ``ConfigError`` before anything runs. Returns 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from scd_core.errors import ConfigError, ScdError
+from scd_core.settings import Settings
+from scd_core.store import RunStore
+
+from functions.serve.defaults import ConfigChoice, choose_config, demo_secret
+from functions.serve.workers import WorkerPool
+
+__all__ = ["ServeOptions", "serve"]
+
+log = logging.getLogger("scd.serve")
+_TICK_S = 0.5
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What ``scd serve`` was asked for; ``environ`` defaults to ``os.environ``."""
+
+    config: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 9000
+    data_dir: Path = Path(".scd")
+    workers: int = 2
+    grace_s: float = 10.0
+    environ: Mapping[str, str] | None = field(default=None, repr=False)
+
+
+class _Signals:
+    """SIGINT/SIGTERM: the first asks to stop, a second to hurry."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.hurry = threading.Event()
+        self._old: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        (self.hurry if self.stop.is_set() else self.stop).set()
+
+
+def serve(options: ServeOptions, echo: Callable[[str], None] = print) -> int:
+    """Run everything until a signal; see the module docstring."""
+    environ = dict(os.environ if options.environ is None else options.environ)
+    if options.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    data_dir = options.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    choice = choose_config(options.config, data_dir, environ)
+    if choice.embedded:
+        _require_loopback(options.host)
+        environ["SCD_DEMO_SECRET"] = demo_secret(environ)
+    from functions.trigger.config import load_config
+
+    config = load_config(choice.path, environ)
+    settings = _settings(environ, choice, data_dir)
+    listener = _bind(options.host, options.port)
+    signals = _Signals()
+    signals.install()
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.callback(listener.close)
+            _Instance(settings, config, options, environ, listener, signals, stack).run(
+                choice, echo
+            )
+    finally:
+        signals.restore()
+    return 0
+
+
+class _Instance:
+    """The running parts of one ``scd serve`` and their order of stopping."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: Any,
+        options: ServeOptions,
+        environ: dict[str, str],
+        listener: socket.socket,
+        signals: _Signals,
+        stack: contextlib.ExitStack,
+    ) -> None:
+        from scd_core.invokers.local import LocalInvoker
+        from scd_core.sinks.file import FileLogSink
+        from scd_core.stores import open_store
+
+        from functions.serve.wiring import Destinations, Reaper
+
+        self.settings = settings
+        self.config = config
+        self.options = options
+        self.signals = signals
+        self.listener = listener
+        self.store: RunStore = open_store(settings.store)
+        stack.callback(self.store.close)
+        self.sink = FileLogSink(settings.data_dir / "logs")
+        self.pool = WorkerPool(options.workers, _worker_env(environ, settings), _log_dir(settings))
+        destinations = Destinations(self.store, self.sink)
+        self.invoker = LocalInvoker(
+            settings.data_dir / "queue.db",
+            self.pool.urls,
+            on_failure=destinations.on_failure,
+            on_stop=destinations.on_stop,
+        )
+        self.reaper = Reaper(self.store, self.sink)
+
+    def run(self, choice: ConfigChoice, echo: Callable[[str], None]) -> None:
+        import uvicorn
+
+        from functions.trigger.app import create_app
+
+        self.pool.start()
+        self.invoker.start()
+        self.reaper.start()
+        api = create_app(self.settings, config=self.config, store=self.store, invoker=self.invoker)
+        api.state.scd_log_sink = self.sink
+        server = uvicorn.Server(
+            uvicorn.Config(
+                api,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=5,
+            )
+        )
+        thread = threading.Thread(target=_run_server, args=(server, self.listener), daemon=True)
+        thread.start()
+        try:
+            while not server.started:
+                if not thread.is_alive():
+                    raise ConfigError("the trigger did not start (see the log above)")
+                time.sleep(0.02)
+            echo(_banner(self.url, self.settings, choice, self.pool, self.config))
+            while not self.signals.stop.wait(_TICK_S):
+                self.pool.check()
+            echo("scd serve: stopping (Ctrl-C again to skip the grace period)")
+        finally:
+            server.should_exit = True
+            thread.join(15)
+            self._shut_down(echo)
+
+    @property
+    def url(self) -> str:
+        host, port = self.listener.getsockname()[:2]
+        return f"http://{_url_host(host)}:{port}"
+
+    def _shut_down(self, echo: Callable[[str], None]) -> None:
+        grace = self.options.grace_s
+        cancel_wait = min(self.settings.step_grace_seconds, 10.0) + 5.0
+        closer = threading.Thread(
+            target=self.invoker.close, kwargs={"timeout_s": grace + cancel_wait}, daemon=True
+        )
+        closer.start()
+        if not self._wait(closer, grace):
+            running = self._running()
+            echo(f"scd serve: grace period over; cancelling {len(running)} running run(s)")
+            for run_id in running:
+                with contextlib.suppress(ScdError):
+                    self.store.request_control(run_id, "cancel")
+            self._wait(closer, cancel_wait)
+        if self._running():
+            self._pre_stop()
+        self._wait(closer, 5.0)
+        self.pool.stop(timeout_s=10.0)
+        self.reaper.stop()
+        echo("scd serve: stopped")
+
+    def _wait(self, thread: threading.Thread, seconds: float) -> bool:
+        """Join ``thread`` for up to ``seconds`` (less after a second signal); whether it ended."""
+        deadline = time.monotonic() + seconds
+        while thread.is_alive() and time.monotonic() < deadline:
+            if self.signals.hurry.is_set():
+                break
+            thread.join(0.1)
+        return not thread.is_alive()
+
+    def _running(self) -> list[str]:
+        try:
+            runs, _ = self.store.list_runs(status="running", limit=1000)
+        except ScdError:
+            return []
+        return [run.id for run in runs]
+
+    def _pre_stop(self) -> None:
+        """FC's pre-stop on every worker: running jobs end ``error`` "worker interrupted"."""
+        import httpx
+
+        for url in self.pool.urls:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"{url}/pre-stop", timeout=15.0)
+
+
+def _run_server(server: Any, listener: socket.socket) -> None:
+    # uvicorn raises SystemExit when the lifespan fails; the caller sees the thread end.
+    with contextlib.suppress(SystemExit):
+        server.run(sockets=[listener])
+
+
+def _settings(environ: Mapping[str, str], choice: ConfigChoice, data_dir: Path) -> Settings:
+    base = Settings.from_env(environ)
+    values = base.model_dump()
+    values.update(config=choice.path.resolve(), data_dir=data_dir, scheduler=True)
+    if not environ.get("SCD_STORE"):
+        values["store"] = ""  # derived from data_dir
+    return Settings.model_validate(values)
+
+
+def _worker_env(environ: Mapping[str, str], settings: Settings) -> dict[str, str]:
+    env = dict(environ)
+    env.update(
+        SCD_CONFIG=str(settings.config),
+        SCD_DATA_DIR=str(settings.data_dir),
+        SCD_STORE=settings.store,
+        SCD_SCHEDULER="false",
+        SCD_LEASE_TTL_SECONDS=repr(settings.lease_ttl_seconds),
+        SCD_STEP_GRACE_SECONDS=repr(settings.step_grace_seconds),
+    )
+    env.pop("SCD_INVOKER", None)
+    return env
+
+
+def _log_dir(settings: Settings) -> Path:
+    return settings.data_dir / "serve"
+
+
+def _require_loopback(host: str) -> None:
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConfigError(
+            f"refusing to serve the embedded demo defaults on {host}: their webhook secret "
+            "and token are public; pass --config with your own scd.yaml"
+        )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _banner(
+    url: str, settings: Settings, choice: ConfigChoice, pool: WorkerPool, config: Any
+) -> str:
+    source = (
+        f"embedded defaults (no scd.yaml found; written to {choice.path})"
+        if choice.embedded
+        else str(choice.path)
+    )
+    lines = [
+        f"scd serve: listening on {url}",
+        f"  data dir  {settings.data_dir}  (state, logs, queue)",
+        f"  config    {source}",
+        f"  workers   {len(pool.urls)}  ({', '.join(pool.urls)})",
+        "  apps      (webhook URL)",
+    ]
+    width = max((len(name) for name in config.apps), default=0)
+    for name in config.apps:
+        lines.append(f"    {name:<{width}}  POST {url}/webhooks/{name}")
+    if not config.apps:
+        lines.append("    (none)")
+    if choice.embedded:
+        lines.append("  try it    scd demo   (in another terminal: a real run in seconds)")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
