@@ -77,6 +77,13 @@ def parse_line(line: bytes) -> tuple[datetime, bytes]:
     return moment.replace(tzinfo=timezone.utc), text
 
 
+def _has_add_mask(body: bytes) -> bool:
+    """Whether a line after the first starts with the add-mask marker."""
+    # Two memchr tests for the marker's least common letters rule most chunks out at
+    # once; the scan itself looks for a newline before the marker, twice as fast.
+    return b"k" in body and b"-" in body and _NL_ADD_MASK in body
+
+
 def _unescape_command(value: bytes) -> bytes:
     # GitHub's workflow-command data escaping, so `::add-mask::a%0Ab` registers a two-line value.
     return value.replace(b"%0D", b"\r").replace(b"%0A", b"\n").replace(b"%25", b"%")
@@ -145,8 +152,7 @@ class LogWriter:
                 buf = buf.replace(b"\r\n", b"\n")
             nl = buf.rfind(b"\n") + 1
             body, rest = buf[:nl], buf[nl:]
-            # Scanning for the marker after a newline is twice as fast as for the bare marker.
-            if body.startswith(ADD_MASK) or _NL_ADD_MASK in body:
+            if body.startswith(ADD_MASK) or _has_add_mask(body):
                 body = self._add_masks(body)
             body = self._mask(body)
             if len(rest) > MAX_LINE:
