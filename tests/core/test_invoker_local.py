@@ -707,7 +707,7 @@ def test_open_invoker_builds_a_started_local_invoker_from_a_url(
     workers: Callable[..., Worker], db: Path
 ) -> None:
     worker = workers()
-    invoker = open_invoker(f"local://{db}?endpoint={worker.url}&max_retries=2&lease_s=5")
+    invoker = open_invoker(f"local:///{db}?endpoint={worker.url}&max_retries=2&lease_s=5")
     try:
         assert isinstance(invoker, LocalInvoker)
         invoker.dispatch(make_job(1))
@@ -718,7 +718,13 @@ def test_open_invoker_builds_a_started_local_invoker_from_a_url(
 
 @pytest.mark.parametrize(
     "url",
-    ["local://", "local:///tmp/q.db?colour=red", "local:///tmp/q.db?max_retries=x"],
+    [
+        "local://",
+        "local://q.db",
+        "local:////tmp/q.db?colour=red",
+        "local:////tmp/q.db?max_retries=x",
+        "local:////tmp/q.db?lease_s=1&lease_s=2",
+    ],
 )
 def test_open_invoker_rejects_bad_local_urls(url: str) -> None:
     with pytest.raises(ConfigError):

@@ -1,11 +1,12 @@
 """Invoker backends and ``open_invoker``, which picks one from a URL.
 
-URLs: ``memory://``; ``local://PATH?endpoint=URL&endpoint=URL&max_retries=N&...``
-(a ``LocalInvoker`` on the SQLite file PATH, relative or absolute as in
-``local:///var/scd/queue.db``; the other options are ``max_event_age_s``,
-``lease_s``, ``retry_backoff_s`` and ``request_timeout_s``; with at least one
-``endpoint`` it is started, without any it only enqueues). The ``fc`` and ``redis``
-backends come later.
+URLs: ``memory://``; ``local:///PATH?endpoint=URL&endpoint=URL&max_retries=N&...``,
+a ``LocalInvoker`` on the SQLite file PATH: everything after ``local:///`` up to
+``?``, as for ``sqlite:///`` run stores, so ``local:////var/scd/queue.db`` is
+absolute and ``f"local:///{data_dir}/queue.db"`` works for both. Its other options
+are ``max_event_age_s``, ``lease_s``, ``retry_backoff_s`` and ``request_timeout_s``;
+with at least one ``endpoint`` it is started, without any it only enqueues (as a
+trigger does). The ``fc`` and ``redis`` backends come later.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from scd_core.invoker import Invoker
 
 __all__ = ["ACCEPTED_URLS", "open_invoker"]
 
-ACCEPTED_URLS = ("memory://", "local://PATH?endpoint=URL")
+ACCEPTED_URLS = ("memory://", "local:///PATH?endpoint=URL")
 # local:// options holding seconds, with LocalInvoker's defaults
 _LOCAL_SECONDS = {
     "max_event_age_s": 86400.0,
@@ -46,8 +47,9 @@ def _open_local(url: str, rest: str) -> Invoker:
     from scd_core.invokers.local import LocalInvoker
 
     path, _, query = rest.partition("?")
-    if not path:
-        raise ConfigError(f"invoker URL {url!r}: local:// needs a file path")
+    if not path.startswith("/") or path == "/":
+        raise ConfigError(f"invoker URL {url!r}: expected local:///PATH")
+    path = path[1:]
     try:
         options = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:

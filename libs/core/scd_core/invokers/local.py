@@ -212,10 +212,14 @@ class LocalInvoker:
     # -- delivery ----------------------------------------------------------------------
 
     def _deliver_loop(self, owner: str, endpoint: str) -> None:
+        step: Transition | None = None
         while not self._stopping.is_set():
             generation = self._generation
             try:
-                step = self._queue.next_transition(owner, endpoint, self._clock(), self._policy)
+                # right after a step more work is likely: skip the read-only probe
+                step = self._queue.next_transition(
+                    owner, endpoint, self._clock(), self._policy, probe=step is None
+                )
             except BackendError:
                 if self._stopping.is_set():
                     return

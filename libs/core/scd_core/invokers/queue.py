@@ -3,7 +3,8 @@
 One row per task (the job id, FC's ``x-fc-async-task-id``) with its FC status:
 ``Enqueued`` → ``Running`` → ``Succeeded`` | ``Retrying`` (→ ``Running`` again) |
 ``Failed``; ``Enqueued``/``Retrying`` → ``Expired`` (max event age) or ``Stopped``;
-``Running`` → ``Stopping`` → ``Stopped``. ``task_events`` keeps each transition.
+``Running`` → ``Stopping`` → ``Stopped``. ``task_events`` keeps each transition;
+``payloads`` keeps each job apart, so status updates never rewrite it.
 
 Concurrency: every transition is one ``BEGIN IMMEDIATE`` transaction, so SQLite's
 write lock makes "read the candidate, update it" atomic across threads and processes:
@@ -43,7 +44,6 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
-    payload TEXT NOT NULL,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     enqueued_at REAL NOT NULL,
@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     result TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, enqueued_at);
+CREATE TABLE IF NOT EXISTS payloads (
+    seq INTEGER PRIMARY KEY,
+    payload TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS task_events (
     task_id TEXT NOT NULL,
     event_id INTEGER NOT NULL,
@@ -67,7 +71,7 @@ CREATE TABLE IF NOT EXISTS task_events (
     PRIMARY KEY (task_id, event_id)
 ) WITHOUT ROWID
 """
-_COLUMNS = "seq, id, payload, status, attempts, enqueued_at, request_id, endpoint"
+_COLUMNS = "seq, id, status, attempts, enqueued_at, request_id, endpoint"
 _HAS_WORK = (
     "SELECT EXISTS (SELECT 1 FROM tasks WHERE status = 'Enqueued')"
     " OR EXISTS (SELECT 1 FROM tasks WHERE status = 'Retrying'"
@@ -83,7 +87,6 @@ _LOST = "worker lost: the invoker delivering the job stopped renewing its lease"
 class _Row:
     seq: int
     id: str
-    payload: str
     status: str
     attempts: int
     enqueued_at: float
@@ -178,12 +181,15 @@ class TaskQueue:
         """Insert the task ``Enqueued`` unless its id exists; True if it was new."""
         with self._write("enqueue") as db:
             cursor = db.execute(
-                "INSERT INTO tasks (id, payload, status, enqueued_at, next_attempt_at)"
-                " VALUES (?, ?, 'Enqueued', ?, ?) ON CONFLICT (id) DO NOTHING",
-                (task_id, payload, now, now),
+                "INSERT INTO tasks (id, status, enqueued_at, next_attempt_at)"
+                " VALUES (?, 'Enqueued', ?, ?) ON CONFLICT (id) DO NOTHING",
+                (task_id, now, now),
             )
             if cursor.rowcount != 1:
                 return False
+            db.execute(
+                "INSERT INTO payloads (seq, payload) VALUES (?, ?)", (cursor.lastrowid, payload)
+            )
             _event(db, task_id, "Enqueued", now, "accepted")
             return True
 
@@ -209,17 +215,18 @@ class TaskQueue:
     # -- consumer ---------------------------------------------------------------------
 
     def next_transition(
-        self, owner: str, endpoint: str, now: float, policy: Policy
+        self, owner: str, endpoint: str, now: float, policy: Policy, *, probe: bool = True
     ) -> Transition | None:
         """Settle one lost or expired task, or claim the oldest due one; None if idle.
 
-        A claim leases the task to ``owner`` until ``now + policy.lease_s``.
+        A claim leases the task to ``owner`` until ``now + policy.lease_s``. With
+        ``probe`` an idle queue costs one read and no write lock (for polling).
         """
         expired_before = now - policy.max_event_age_s
-        with self._read("poll") as db:
-            idle = not db.execute(_HAS_WORK, (now, expired_before, now)).fetchone()[0]
-        if idle:
-            return None
+        if probe:
+            with self._read("poll") as db:
+                if not db.execute(_HAS_WORK, (now, expired_before, now)).fetchone()[0]:
+                    return None
         with self._write("claim") as db:
             lost = _select(db, "status IN ('Running', 'Stopping') AND lease_expires <= ?", now)
             if lost is not None:
@@ -253,7 +260,7 @@ class TaskQueue:
         )
         attempt = row.attempts + 1
         _event(db, row.id, "Running", now, f"attempt {attempt} (request {request_id})")
-        return Transition(row.id, row.payload, "deliver", attempt, request_id)
+        return Transition(row.id, _payload(db, row), "deliver", attempt, request_id)
 
     def _expire(self, db: sqlite3.Connection, row: _Row, now: float) -> Transition:
         db.execute(
@@ -263,7 +270,7 @@ class TaskQueue:
         _event(db, row.id, "Expired", now, "expired in queue")
         attempt = Attempt(ok=False, error_type="EventExpired", error="expired in queue")
         return Transition(
-            row.id, row.payload, "failure", result=self._result(row, "Expired", attempt, now)
+            row.id, _payload(db, row), "failure", result=self._result(row, "Expired", attempt, now)
         )
 
     def finish(
@@ -315,7 +322,8 @@ class TaskQueue:
             detail += f"; retry {row.attempts} of {policy.max_retries} at {next_at:.3f}"
         _event(db, row.id, status, now, detail)
         result = None if action == "none" else self._result(row, status, attempt, now)
-        return Transition(row.id, row.payload, action, row.attempts, row.request_id or "", result)
+        payload = _payload(db, row)
+        return Transition(row.id, payload, action, row.attempts, row.request_id or "", result)
 
     def _result(
         self, row: _Row, status: TaskStatus, attempt: Attempt, now: float
@@ -360,7 +368,7 @@ class TaskQueue:
         with self._read("get task") as db:
             row = db.execute(
                 "SELECT status, attempts, started_at, ended_at, request_id, endpoint, error,"
-                " result, payload FROM tasks WHERE id = ?",
+                " result, payload FROM tasks JOIN payloads USING (seq) WHERE id = ?",
                 (task_id,),
             ).fetchone()
             if row is None:
@@ -403,6 +411,11 @@ def _select(db: sqlite3.Connection, where: str, *args: object) -> _Row | None:
         args,
     ).fetchone()
     return None if row is None else _Row(*row)
+
+
+def _payload(db: sqlite3.Connection, row: _Row) -> str:
+    found = db.execute("SELECT payload FROM payloads WHERE seq = ?", (row.seq,)).fetchone()
+    return str(found[0]) if found else ""
 
 
 def _event(db: sqlite3.Connection, task_id: str, status: str, at: float, detail: str) -> None:
