@@ -8,7 +8,8 @@ Routes (Function Compute's custom runtime contract, ``reference/FC.md`` §1):
   final or held by another worker. A malformed job answers 400 and a crash of
   the worker itself 500, both with ``x-fc-status: 404`` (FC's function error)
   and a short message, never a traceback.
-- ``POST /initialize``: opens the store and the sink, creates the directories; 200.
+- ``POST /initialize``: opens the store and the sink, creates the directories and
+  imports the engine (FC calls it once per instance, before traffic); 200.
 - ``GET /pre-stop``: the instance is going away: every running job is killed, its
   logs flushed and closed, its run ended ``error`` "worker interrupted" and its
   lease released; 200.
@@ -23,6 +24,7 @@ workspaces in ``<data_dir>/work``); apps come from ``settings.config``.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import socket
@@ -82,6 +84,12 @@ class WorkerState:
                     environ=os.environ,
                 )
             return self._env
+
+    def warm(self) -> None:
+        """Open the store and sink and import the engine, so the first job starts fast."""
+        self.env()
+        for module in ("scd_engine.runtime.runner", "scd_engine.spec"):
+            importlib.import_module(module)
 
     def load_app(self, name: str) -> object | None:
         """The App ``name`` from scd.yaml (read per job, so edits apply), or None.
@@ -160,7 +168,7 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
     async def initialize(request: Request) -> JSONResponse:
         state: WorkerState = request.app.state.worker
         try:
-            await anyio.to_thread.run_sync(state.env)
+            await anyio.to_thread.run_sync(state.warm)
         except ScdError as exc:
             return JSONResponse({"error": str(exc)}, 500, _FC_ERROR)
         return JSONResponse({"ok": True})

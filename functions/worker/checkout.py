@@ -124,7 +124,8 @@ def _fetch(git: _Git, mirror: Path, url: str, commit: str | None, ref: str | Non
         if not ref:
             raise CheckoutError(f"git fetch failed: {refused}")
         git.log("The server refused to send a commit by sha; fetching the ref instead")
-    assert ref is not None  # a non-sha commit without a ref was refused above
+    if not ref:
+        raise CheckoutError(f"commit {commit!r} is not a full sha and the job names no ref")
     depth = [] if commit else ["--depth=1"]  # the wanted commit may lie below the tip
     git.run("-C", str(mirror), "fetch", "--quiet", *depth, url, f"+{ref}:{target}")
     wanted = f"{commit}^{{commit}}" if commit else f"{target}^{{commit}}"

@@ -175,7 +175,10 @@ class Execution:
                 self.masker.add(value)
             shutil.rmtree(workspace, ignore_errors=True)  # left by an earlier attempt
             where = Checkout(workspace, env.data_dir / "cache", token)
-            pipeline, sha = prepare(job, where, writer, self.cancel)
+            url = job.clone_url or job.event.clone_url or getattr(app, "repo", None)
+            pipeline, sha = prepare(
+                job.model_copy(update={"clone_url": url}), where, writer, self.cancel
+            )
         except SetupFailed as exc:
             cancelled = self.cancel.is_set()
             self._conclude(setup, writer, "cancelled" if cancelled else "error", str(exc))

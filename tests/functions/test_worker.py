@@ -279,3 +279,39 @@ def test_an_apps_config_gives_secrets_a_checkout_token_and_platform_env_to_its_r
     for secret in (token, deploy_key, ENV_SECRET):
         assert secret not in text
     assert '[remote "origin"]' in text
+
+
+def test_a_checkout_token_in_gits_failure_message_is_masked_in_the_log_and_the_run(
+    worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
+) -> None:
+    token = "glpat-leaky-token-3141592653"
+    config = (
+        "apps:\n  - name: leaky\n    repo: https://example.com/leaky.git\n"
+        f"    insecure_no_secret: true\n    checkout_token: {token}\n"
+    )
+    (data_dir / "scd.yaml").write_text(config, encoding="utf-8")
+    try:
+        # git quotes the path it could not open, so the token reaches git's message.
+        job = new_job(store, f"file://{tmp_path}/{token}/repo.git", "d" * 40, app="leaky")
+        response = worker.invoke(job)
+    finally:
+        (data_dir / "scd.yaml").unlink()
+    assert response.json()["status"] == "error"
+    setup_log = log_text(data_dir, job.id, "setup")
+    assert "does not appear to be a git repository" in setup_log
+    assert "/***/repo.git" in setup_log
+    assert token not in setup_log
+    assert token not in (store.get_run(job.id).message or "")
+    assert token not in response.text
+
+
+def test_a_cancel_requested_before_the_job_starts_runs_no_step(
+    worker: WorkerProcess, store: RunStore, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran.txt"
+    repo, sha = pipeline_repo(tmp_path, f"steps:\n  - run: touch {marker}\n")
+    job = new_job(store, f"file://{repo}", sha)
+    store.request_control(job.id, "cancel")
+    assert worker.invoke(job).json() == {"run_id": job.id, "status": "cancelled"}
+    assert store.get_run(job.id).status == "cancelled"
+    assert not marker.exists()
