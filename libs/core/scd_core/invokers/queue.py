@@ -37,6 +37,7 @@ from scd_core.invokers.results import (
     Policy,
     TaskStatus,
 )
+from scd_core.stores.checkpointer import Checkpointer
 
 __all__ = ["TaskQueue", "Transition"]
 
@@ -80,6 +81,8 @@ _HAS_WORK = (
     "  AND lease_expires <= ?)"
 )
 _QUEUED = ("Enqueued", "Retrying")
+# the Checkpointer copies the WAL back off the dispatch path; this is its safety net
+_AUTOCHECKPOINT_PAGES = 8_000
 _LOST = "worker lost: the invoker delivering the job stopped renewing its lease"
 
 
@@ -133,6 +136,7 @@ class TaskQueue:
         try:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
             with self._write("create the schema") as db:
                 for statement in _SCHEMA.split(";"):
                     db.execute(statement)
@@ -142,6 +146,8 @@ class TaskQueue:
         except sqlite3.Error as exc:
             self._db.close()
             raise BackendError(f"cannot open the invoker queue {self.path}: {exc}") from exc
+        self._checkpointer = Checkpointer(self.path)
+        self._checkpointer.start()
 
     def __repr__(self) -> str:
         return f"TaskQueue({str(self.path)!r})"
@@ -173,6 +179,7 @@ class TaskQueue:
         with self._lock:
             if not self._closed:
                 self._closed = True
+                self._checkpointer.stop()
                 self._db.close()
 
     # -- producer ---------------------------------------------------------------------
