@@ -49,7 +49,8 @@ async def healthz(request: Request) -> Response:
 class _LazyApi:
     """The FastAPI app of ``api.py``, built on the first request that needs it."""
 
-    def __init__(self) -> None:
+    def __init__(self, front: Starlette) -> None:
+        self.front = front
         self.state: TriggerState | None = None
         self._api: ASGIApp | None = None
 
@@ -61,7 +62,9 @@ class _LazyApi:
                 return
             from functions.trigger.api import build_api
 
-            self._api = build_api(self.state)
+            api = build_api(self.state)
+            api.state = self.front.state  # one state: what callers set on the front is seen
+            self._api = api
         await self._api(scope, receive, send)
 
 
@@ -73,7 +76,6 @@ def create_app(
     invoker: Invoker | None = None,
 ) -> Starlette:
     """The trigger app; ``settings`` default to ``Settings.from_env()`` at start-up."""
-    lazy = _LazyApi()
 
     @contextlib.asynccontextmanager
     async def lifespan(front: Starlette) -> AsyncIterator[None]:
@@ -98,6 +100,7 @@ def create_app(
     ]
     front = Starlette(routes=routes, lifespan=lifespan)
     install(front)
+    lazy = _LazyApi(front)
     front.router.default = lazy
     return front
 

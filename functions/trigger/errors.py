@@ -1,8 +1,9 @@
 """The one mapping from ``scd_core.errors`` to HTTP answers.
 
 Contract: every error answer is JSON ``{"error": code, "detail": message}``
-(``ErrorBody``). ``install(app)`` registers handlers so that our errors, request
-validation errors, unknown routes and wrong methods all answer in that shape,
+(``ErrorBody``). ``install(app)`` registers handlers so that our errors, unknown
+routes and wrong methods all answer in that shape (``install_api`` adds FastAPI's
+request validation errors),
 and anything unexpected answers 500 ``internal`` without leaking its message
 (it is logged, without request data, for the operator).
 """
@@ -10,10 +11,8 @@ and anything unexpected answers 500 ``internal`` without leaking its message
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from scd_core.errors import (
     AuthError,
@@ -27,7 +26,13 @@ from scd_core.errors import (
     ScdError,
     SpecError,
 )
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -36,6 +41,7 @@ __all__ = [
     "describe_validation",
     "error_response",
     "install",
+    "install_api",
     "status_for",
 ]
 
@@ -112,8 +118,8 @@ async def _scd_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return error_response(400, "bad_request", describe_validation(exc.errors()))
+    errors = getattr(exc, "errors", None)
+    return error_response(400, "bad_request", describe_validation(errors() if errors else []))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -137,9 +143,16 @@ def describe_validation(errors: object) -> str:
     return "; ".join(lines) or "invalid request"
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that give every error our shape."""
+def install(app: Starlette) -> None:
+    """Register the handlers that give every error our shape (Starlette only)."""
     app.add_exception_handler(ScdError, _scd_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def install_api(api: FastAPI) -> None:
+    """``install`` plus FastAPI's request validation errors, answered 400 in our shape."""
+    from fastapi.exceptions import RequestValidationError
+
+    install(api)
+    api.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,7 +1,9 @@
 """Recording an accepted event as a run and handing it to the invoker (hops 2 and 3).
 
 Contract: ``Launcher.launch(app, accepted)`` is blocking (store and invoker
-I/O); callers on the event loop run it in a worker thread. It creates the run
+I/O); on the event loop use ``await launch_async(...)``, which runs it on the
+launcher's own thread (one thread: the store serialises writes anyway, and a
+single thread avoids waking a pool of them per request). It creates the run
 if no run has the accepted dedup key yet and then dispatches exactly one job
 with ``job.id == run.id``; for a duplicate it returns the existing run and
 dispatches nothing. Run ids are 32 hex digits, ordered by creation time
@@ -10,8 +12,10 @@ dispatches nothing. Run ids are 32 hex digits, ordered by creation time
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from scd_core.invoker import Invoker
@@ -42,6 +46,20 @@ class Launcher:
     def __init__(self, store: RunStore, invoker: Invoker) -> None:
         self.store = store
         self.invoker = invoker
+        self._thread: ThreadPoolExecutor | None = None
+
+    async def launch_async(self, app: App, accepted: Accepted) -> Launched:
+        """``launch`` on the launcher's thread, awaited from the event loop."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="scd-launcher")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self.launch, app, accepted)
+
+    def close(self) -> None:
+        """Stop the launcher's thread after the launches already submitted."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.shutdown(wait=True)
 
     def launch(self, app: App, accepted: Accepted) -> Launched:
         """Create-if-absent the run for ``accepted``; dispatch it only if created."""

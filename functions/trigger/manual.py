@@ -13,24 +13,20 @@ from __future__ import annotations
 import re
 import uuid
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scd_core.errors import BadRequest, Forbidden
 from scd_trigger_spec import manual_event
-from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from functions.trigger.answers import RunDuplicate, RunQueued
 from functions.trigger.body import read_body, require_media_type
-from functions.trigger.errors import ERROR_RESPONSES, describe_validation
+from functions.trigger.errors import describe_validation
 from functions.trigger.state import state_of
 
-__all__ = ["ManualRequest", "router"]
+__all__ = ["ManualRequest", "start_manual_run"]
 
 _MAX_BODY = 1024 * 1024
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-
-router = APIRouter()
 
 
 class ManualRequest(BaseModel):
@@ -43,35 +39,14 @@ class ManualRequest(BaseModel):
     inputs: dict[str, str] = Field(default_factory=dict)
 
 
-_BODY_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": ManualRequest.model_json_schema()}},
-    }
-}
-
-
-@router.post(
-    "/api/v1/apps/{app}/runs",
-    status_code=202,
-    response_model=RunQueued,
-    responses={
-        200: {
-            "description": "a request with this Idempotency-Key ran before",
-            "model": RunDuplicate,
-        },
-        **ERROR_RESPONSES,
-    },
-    openapi_extra=_BODY_DOC,
-    summary="Start a run of an app by hand",
-)
-async def start_manual_run(app: str, request: Request) -> JSONResponse:
+async def start_manual_run(request: Request) -> Response:
     """Authenticate, validate and record a manual run, then dispatch it."""
     state = state_of(request)
     state.config.tokens.require(request.headers.get("authorization"), "trigger")
-    spec = state.app(app)
+    name = request.path_params["app"]
+    spec = state.app(name)
     if not spec.trigger.manual:
-        raise Forbidden(f"app {app!r} does not allow manual runs (trigger.manual is false)")
+        raise Forbidden(f"app {name!r} does not allow manual runs (trigger.manual is false)")
     require_media_type(request, frozenset({"application/json"}))
     body = await read_body(request, _MAX_BODY)
     try:
@@ -85,7 +60,7 @@ async def start_manual_run(app: str, request: Request) -> JSONResponse:
         inputs=wanted.inputs,
         request_id=_request_id(request.headers.get("idempotency-key")),
     )
-    launched = await run_in_threadpool(state.launcher.launch, spec, accepted)
+    launched = await state.launcher.launch_async(spec, accepted)
     if not launched.created:
         return JSONResponse({"run_id": launched.run.id, "duplicate": True})
     return JSONResponse({"run_id": launched.run.id, "status": "queued"}, status_code=202)

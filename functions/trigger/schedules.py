@@ -1,4 +1,6 @@
-"""Schedules: FC timer triggers (``POST /invoke``) and the local ``Scheduler``.
+"""Schedules: mapping FC timer triggers to apps, and the local ``Scheduler``.
+
+``POST /invoke`` itself is in ``timers``.
 
 FC timer trigger naming (the deployment must follow one of these):
 
@@ -33,27 +35,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
-from scd_core.errors import BadRequest, NotFound, ScdError
+from pydantic import BaseModel, ConfigDict
+from scd_core.errors import NotFound, ScdError
 from scd_core.invoker import Invoker
 from scd_core.models import utcnow
 from scd_core.store import RunStore
 from scd_trigger_spec import App, schedule_event
 from scd_trigger_spec.cron import CronSchedule, parse_cron
-from starlette.concurrency import run_in_threadpool
 
-from functions.trigger.answers import RunDuplicate, RunQueued
-from functions.trigger.body import read_body
-from functions.trigger.errors import ERROR_RESPONSES, describe_validation
 from functions.trigger.launcher import Launched, Launcher
-from functions.trigger.state import state_of
 
-__all__ = ["Scheduler", "Tick", "TimerEvent", "resolve_timer", "router"]
+__all__ = ["Scheduler", "Tick", "TimerEvent", "resolve_timer", "utc"]
 
 log = logging.getLogger("scd.trigger.schedule")
-router = APIRouter()
 
 _MAX_FIRES_PER_LOOK = 1000
 _MAX_SLEEP = 60.0
@@ -69,7 +63,7 @@ class TimerEvent(BaseModel):
     payload: str | None = None
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
@@ -108,46 +102,6 @@ def resolve_timer(apps: dict[str, App], name: str, payload: str | None) -> tuple
     if cron not in crons:
         raise NotFound(f"app {app.name!r} has no schedule {cron!r}")
     return app, str(cron)
-
-
-@router.post(
-    "/invoke",
-    status_code=202,
-    response_model=RunQueued,
-    responses={
-        200: {"description": "this tick ran before", "model": RunDuplicate},
-        **ERROR_RESPONSES,
-    },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": TimerEvent.model_json_schema()}},
-        }
-    },
-    summary="Function Compute timer trigger: start a scheduled run",
-)
-async def invoke(request: Request) -> JSONResponse:
-    """Map an FC timer event to an app's schedule and start that tick's run once."""
-    state = state_of(request)
-    from_fc = request.headers.get("x-fc-control-path") == "/invoke"
-    if not (from_fc and state.settings.trust_fc_headers):
-        state.config.tokens.require(request.headers.get("authorization"), "trigger")
-    body = await read_body(request, 64 * 1024)
-    try:
-        event = TimerEvent.model_validate_json(body)
-    except ValidationError as exc:
-        raise BadRequest(describe_validation(exc.errors(include_input=False))) from None
-    app, cron = resolve_timer(state.config.apps, event.triggerName, event.payload)
-    tick = _utc(event.triggerTime)
-    accepted = schedule_event(app, cron=cron, tick=tick, trigger_name=event.triggerName)
-    launched = await run_in_threadpool(state.launcher.launch, app, accepted)
-    # FC reads x-fc-status for event invocations: 200 means the invocation succeeded.
-    headers = {"x-fc-status": "200"}
-    if not launched.created:
-        return JSONResponse({"run_id": launched.run.id, "duplicate": True}, headers=headers)
-    return JSONResponse(
-        {"run_id": launched.run.id, "status": "queued"}, status_code=202, headers=headers
-    )
 
 
 class Tick(BaseModel):
@@ -189,7 +143,7 @@ class Scheduler:
 
     def due(self, now: datetime) -> list[Tick]:
         """The ticks to fire at ``now``, advancing the cursors past them."""
-        now = _utc(now)
+        now = utc(now)
         floor = now - self.grace
         out: list[Tick] = []
         for app, cron, schedule in self._entries:
@@ -204,10 +158,10 @@ class Scheduler:
     @staticmethod
     def _between(schedule: CronSchedule, after: datetime, until: datetime) -> list[datetime]:
         ticks: list[datetime] = []
-        moment = _utc(schedule.next_after(after))
+        moment = utc(schedule.next_after(after))
         while moment <= until and len(ticks) < _MAX_FIRES_PER_LOOK:
             ticks.append(moment)
-            moment = _utc(schedule.next_after(moment))
+            moment = utc(schedule.next_after(moment))
         return ticks
 
     def fire(self, tick: Tick) -> Launched | None:
@@ -235,8 +189,8 @@ class Scheduler:
 
     def next_wake(self, now: datetime) -> datetime | None:
         """The earliest tick of any cron after ``now``, or None without crons."""
-        now = _utc(now)
-        ticks = [_utc(schedule.next_after(now)) for _, _, schedule in self._entries]
+        now = utc(now)
+        ticks = [utc(schedule.next_after(now)) for _, _, schedule in self._entries]
         return min(ticks) if ticks else None
 
     async def serve(self) -> None:
@@ -248,7 +202,7 @@ class Scheduler:
                 log.exception("scheduler look failed")
             now = self.clock()
             wake = self.next_wake(now)
-            delay = _MAX_SLEEP if wake is None else (wake - _utc(now)).total_seconds()
+            delay = _MAX_SLEEP if wake is None else (wake - utc(now)).total_seconds()
             await self.sleep(min(max(delay, 0.0), _MAX_SLEEP))
 
     def start(self) -> None:

@@ -5,61 +5,32 @@ Contract: unknown app 404, unsupported content type 415, body over the cap
 a ping answers ``{"pong": true}``, a filtered-out event ``{"ignored": reason}``,
 a delivery id seen before ``{"run_id", "duplicate": true}`` (200, nothing
 started) and a new accepted event 202 ``{"run_id", "status": "queued"}``.
-Store and invoker work runs in a worker thread, off the event loop.
+Store and invoker work runs on the launcher's thread, off the event loop.
+This module imports Starlette only: it is on the cold-start path.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from scd_trigger_spec import Accepted, Ignored, accept
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from functions.trigger.answers import EventIgnored, Pong, RunDuplicate, RunQueued
 from functions.trigger.body import read_body, require_media_type
-from functions.trigger.errors import ERROR_RESPONSES
 from functions.trigger.state import state_of
 
-__all__ = ["WEBHOOK_MEDIA_TYPES", "router"]
+__all__ = ["WEBHOOK_MEDIA_TYPES", "receive_webhook"]
 
 WEBHOOK_MEDIA_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"})
 
 # Verifying an HMAC over a large body takes long enough to stall other requests.
 _INLINE_BODY_BYTES = 256 * 1024
 
-router = APIRouter()
 
-_BODY_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/x-www-form-urlencoded": {
-                "schema": {"type": "object", "properties": {"payload": {"type": "string"}}}
-            },
-        },
-    }
-}
-
-
-@router.post(
-    "/webhooks/{app}",
-    status_code=202,
-    response_model=RunQueued,
-    responses={
-        200: {
-            "description": "ping, filtered out, or a duplicate delivery",
-            "model": RunDuplicate | EventIgnored | Pong,
-        },
-        **ERROR_RESPONSES,
-    },
-    openapi_extra=_BODY_DOC,
-    summary="Receive a git provider's webhook delivery",
-)
-async def receive_webhook(app: str, request: Request) -> JSONResponse:
+async def receive_webhook(request: Request) -> Response:
     """Verify the delivery's signature, match the app's trigger spec, start a run."""
     state = state_of(request)
-    spec = state.app(app)
+    spec = state.app(request.path_params["app"])
     require_media_type(request, WEBHOOK_MEDIA_TYPES)
     body = await read_body(request, state.settings.max_body_bytes)
     headers = request.headers
@@ -71,7 +42,7 @@ async def receive_webhook(app: str, request: Request) -> JSONResponse:
         return JSONResponse({"ignored": result.reason})
     if not isinstance(result, Accepted):  # the provider's ping
         return JSONResponse({"pong": True})
-    launched = await run_in_threadpool(state.launcher.launch, spec, result)
+    launched = await state.launcher.launch_async(spec, result)
     if not launched.created:
         return JSONResponse({"run_id": launched.run.id, "duplicate": True})
     return JSONResponse({"run_id": launched.run.id, "status": "queued"}, status_code=202)

@@ -1,0 +1,93 @@
+"""Cold start: process start to the first 202 answer, the scd trigger vs a bare Starlette app.
+
+Each repeat starts a fresh ``python -m uvicorn`` process (one process, loopback),
+then posts the signed GitHub push from ``webhook_throughput.py`` every few
+milliseconds until it gets a 202; the time from ``Popen`` to that answer is one
+sample. The scd trigger loads its scd.yaml, opens a fresh SQLite store and the
+memory invoker in its lifespan and records the run; the bare app (``bare_app``
+in ``webhook_throughput.py``) only reads the body. Both run in the same way,
+alternately, so machine load affects them alike.
+
+Usage: ``uv run python bench/cold_start.py [--repeat 10]``. Prints the median and
+spread of each and the ratio. Goal: scd <= 1.5x bare. Needs nothing beyond the
+project's dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import webhook_throughput as wt  # found through the path set above
+
+ROOT = wt.ROOT
+
+
+def first_202(command: list[str], env: dict[str, str], port: int, body: bytes) -> float:
+    """Seconds from starting ``command`` to its first 202 answer to the push."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "cold-start",
+        "X-Hub-Signature-256": wt.signature(body),
+    }
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("POST", "/webhooks/web", body=body, headers=headers)
+                status = conn.getresponse().status
+                conn.close()
+            except OSError:
+                time.sleep(0.003)
+                continue
+            if status != 202:
+                raise RuntimeError(f"first answer was {status}, not 202")
+            return time.perf_counter() - started
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args()
+    body, branch = wt.push_body()
+    samples: dict[str, list[float]] = {"bare": [], "scd": []}
+    with tempfile.TemporaryDirectory(prefix="scd-cold-") as tmp:
+        work = Path(tmp)
+        config = work / "scd.yaml"
+        config.write_text(wt.CONFIG.format(secret=wt.SECRET, branch=branch), encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        for n in range(args.repeat):
+            port = wt.free_port()
+            bare = wt.uvicorn_command("webhook_throughput:bare_app", port, ROOT / "bench")
+            samples["bare"].append(first_202(bare, env, port, body))
+            port = wt.free_port()
+            ours_env = {**env, "SCD_CONFIG": str(config), "SCD_DATA_DIR": str(work / f"s{n}")}
+            ours = wt.uvicorn_command("functions.trigger.app:app", port)
+            samples["scd"].append(first_202(ours, ours_env, port, body))
+    print(f"{'server':<8}{'median ms':>11}{'min ms':>9}{'max ms':>9}   ({args.repeat} starts each)")
+    for name, values in samples.items():
+        ms = [v * 1000 for v in values]
+        print(f"{name:<8}{statistics.median(ms):>11.0f}{min(ms):>9.0f}{max(ms):>9.0f}")
+    ratio = statistics.median(samples["scd"]) / statistics.median(samples["bare"])
+    print(f"scd / bare = {ratio:.2f}x (goal <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
