@@ -43,7 +43,9 @@ __all__ = ["CheckoutError", "checkout", "credential_values", "git_ref_ok", "mirr
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _GIT_TIMEOUT_S = 900.0  # a fetch that has not finished in 15 minutes is stuck
-_TAIL = 8  # lines of git's output quoted in an error
+_TAIL = 8  # lines of git's output logged for a failure
+# What servers say when they refuse to send an unadvertised commit (then the ref is fetched).
+_REFUSALS = ("unadvertised object", "not our ref", "allow-reachable-sha1", "allowReachableSHA1")
 
 
 class CheckoutError(ScdError):
@@ -121,8 +123,8 @@ def _fetch(git: _Git, mirror: Path, url: str, commit: str | None, ref: str | Non
         )
         if refused is None:
             return commit
-        if not ref:
-            raise CheckoutError(f"git fetch failed: {refused}")
+        if not ref or not any(sign in refused for sign in _REFUSALS):
+            raise CheckoutError(f"git fetch failed: {_headline(refused)}")
         git.log("The server refused to send a commit by sha; fetching the ref instead")
     if not ref:
         raise CheckoutError(f"commit {commit!r} is not a full sha and the job names no ref")
@@ -170,6 +172,15 @@ def _populate(git: _Git, mirror: Path, dest: Path, url: str, sha: str, ref: str 
         git.run("-C", str(dest), "checkout", "--quiet", "-B", branch, sha)
     else:
         git.run("-C", str(dest), "-c", "advice.detachedHead=false", "checkout", "--quiet", sha)
+
+
+def _headline(output: str) -> str:
+    """The line of git's output that says what went wrong (the first fatal or error)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[-1] if lines else ""
 
 
 def _without_credentials(url: str) -> str:
@@ -235,9 +246,8 @@ class _Git:
             tail = [line for line in err.splitlines() if line.strip()][-_TAIL:]
             for line in tail:
                 self.log(line)
-            message = "; ".join(tail) or f"exit status {code}"
             command = args[2] if args[0] == "-C" else args[0]
-            raise CheckoutError(f"git {command} failed: {message}")
+            raise CheckoutError(f"git {command} failed: {_headline(err) or f'exit {code}'}")
         return out
 
     def ok(self, *args: str) -> bool:
@@ -252,7 +262,7 @@ class _Git:
         tail = [line for line in err.splitlines() if line.strip()][-_TAIL:]
         for line in tail:
             self.log(line)
-        return "; ".join(tail) or f"exit status {code}"
+        return "\n".join(tail) or f"exit status {code}"
 
     def output(self, *args: str) -> str:
         code, out, _ = self._call(args)

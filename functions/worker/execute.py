@@ -159,6 +159,8 @@ class Execution:
 
     def _work(self, workspace: Path) -> tuple[Status, str | None]:
         env, job = self.env, self.job
+        if self.cancel.is_set():  # cancelled while queued: nothing to set up
+            return "cancelled", None
         setup = StepState(id=SETUP_KEY, name="Set up", index=SETUP_INDEX)
         setup.status, setup.started_at = "running", utcnow()
         env.store.put_step(self.run_id, setup)

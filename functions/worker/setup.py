@@ -92,5 +92,6 @@ def _load(name: str, workspace: Path, writer: LogWriter) -> Pipeline:
             writer.line(str(problem))
         count = len(exc.problems)
         raise SetupFailed(f"invalid pipeline {name}: {count} problem{'s' * (count != 1)}") from exc
-    writer.line(f"Pipeline {pipeline.name or name}: {len(pipeline.steps)} steps")
+    count = len(pipeline.steps)
+    writer.line(f"Pipeline {pipeline.name or name}: {count} step{'s' * (count != 1)}")
     return pipeline

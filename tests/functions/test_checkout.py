@@ -221,3 +221,15 @@ def test_a_token_or_url_password_in_a_failing_fetch_is_masked(tmp_path: Path) ->
     assert "unable to access" in text or "Failed to connect" in text
     assert TOKEN not in text
     assert password not in text
+
+
+def test_a_commit_missing_from_the_named_branch_is_reported_as_such(tmp_path: Path) -> None:
+    repo, _ = make_repo(tmp_path / "src", {"a.txt": "a\n"})
+    with pytest.raises(CheckoutError, match="is not reachable from refs/heads/main"):
+        run_checkout(
+            f"file://{repo}",
+            tmp_path / "ws",
+            tmp_path / "cache",
+            commit_sha="0" * 40,
+            ref="refs/heads/main",
+        )
