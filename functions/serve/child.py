@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         lifespan="auto",
         timeout_keep_alive=5,
+        # Past this, requests still running are dropped; scd serve calls pre-stop first.
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
     server.run(sockets=[sock])

@@ -1,0 +1,210 @@
+"""End-to-end helpers: ``scd serve`` as a real subprocess, real git repositories, loopback HTTP.
+
+``ScdServer`` starts ``scd serve`` on a free port with a tmp data dir and a tmp
+scd.yaml (one app, ``web``, secret ``SECRET``; one admin token ``TOKEN``), and
+stops it with SIGINT like Ctrl-C. ``GitRepo`` is a local repository whose
+commits are pushed by posting GitHub's signed ``push`` webhook to the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from functions.serve.demo import DemoPush, commit_demo, push_webhook
+
+SECRET = "e2e-webhook-secret"
+TOKEN = "e2e-admin-token"
+START_TIMEOUT_S = 60.0
+
+CONFIG = f"""
+apps:
+  - name: web
+    repo: https://example.invalid/unused.git
+    secret: ${{env:E2E_SECRET}}
+    trigger:
+      push: {{branches: [main]}}
+      manual: true
+tokens:
+  - name: e2e
+    sha256: {hashlib.sha256(TOKEN.encode()).hexdigest()}
+    scopes: [admin]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ScdServer:
+    """One ``scd serve`` process over a data dir that outlives restarts."""
+
+    def __init__(self, root: Path, *, workers: int = 2, grace_s: float = 10.0) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.data_dir = root / "data"
+        self.config = root / "scd.yaml"
+        self.config.write_text(CONFIG, encoding="utf-8")
+        self.workers = workers
+        self.grace_s = grace_s
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = root / "serve.log"
+        self.client = httpx.Client(base_url=self.url, timeout=30.0)
+
+    def start(self) -> None:
+        env = dict(os.environ, E2E_SECRET=SECRET, SCD_LEASE_TTL_SECONDS="5")
+        env.pop("SCD_CONFIG", None)
+        cmd = [
+            sys.executable,
+            "-c",
+            "from functions.cli import main; main()",
+            "serve",
+            "--config",
+            str(self.config),
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--workers",
+            str(self.workers),
+            "--grace",
+            str(self.grace_s),
+        ]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"scd serve exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if self.client.get("/healthz", timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"scd serve did not answer within {START_TIMEOUT_S}s:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGINT, timeout_s: float = 60.0) -> int:
+        """Signal scd serve and wait for it; its exit status."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                pytest.fail(f"scd serve did not stop within {timeout_s}s:\n{self.output()}")
+        return self.proc.returncode
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    # -- the API ---------------------------------------------------------------
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {TOKEN}"}
+
+    def post_push(self, push: DemoPush, delivery: str | None = None) -> httpx.Response:
+        body, headers = push_webhook(push, SECRET)
+        if delivery is not None:
+            headers["x-github-delivery"] = delivery
+        return self.client.post("/webhooks/web", content=body, headers=headers)
+
+    def push(self, push: DemoPush) -> str:
+        """Post ``push`` and return the new run's id."""
+        answer = self.post_push(push)
+        assert answer.status_code == 202, answer.text
+        run_id: str = answer.json()["run_id"]
+        return run_id
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        answer = self.client.get(f"/api/v1/runs/{run_id}", headers=self.auth)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    def log_of(self, run_id: str, step: str) -> str:
+        answer = self.client.get(f"/api/v1/runs/{run_id}/steps/{step}/logs", headers=self.auth)
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+    def wait_run(
+        self,
+        run_id: str,
+        until: Callable[[dict[str, Any]], bool] | None = None,
+        timeout_s: float = 60.0,
+    ) -> dict[str, Any]:
+        """Poll the run until ``until(run)`` (default: it is final); fail at the deadline."""
+        final = {"success", "failure", "cancelled", "error", "skipped"}
+        check = until or (lambda run: run["status"] in final)
+        deadline = time.monotonic() + timeout_s
+        run = self.run(run_id)
+        while not check(run):
+            if time.monotonic() > deadline:
+                pytest.fail(f"run {run_id} stuck at {run}:\n{self.output()[-4000:]}")
+            time.sleep(0.1)
+            run = self.run(run_id)
+        return run
+
+
+class GitRepo:
+    """A local git repository whose ``commit`` returns a push to post."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def commit(self, pipeline: str) -> DemoPush:
+        return commit_demo(self.path, pipeline)
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def worker_of(pid: int) -> int:
+    """The scd worker process that is an ancestor of ``pid``."""
+    current = pid
+    while current > 1:
+        if "functions.serve.child" in cmdline(current):
+            return current
+        current = parent_pid(current)
+    raise AssertionError(f"process {pid} does not run under an scd worker")
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group of ``pid`` (a step this test started), if still there."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
+def wait_for_file(path: Path, timeout_s: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        time.sleep(0.05)
+    pytest.fail(f"{path} never appeared")
