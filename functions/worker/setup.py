@@ -5,7 +5,8 @@ Contract: :func:`prepare` either returns the validated pipeline or raises
 problem as ``file:line:column: severity: message`` (the file named as in the
 job, relative to the repository), or git's masked message. It never runs user
 code. The set-up step is recorded under the key ``setup`` with index ``-1``, so
-that the pipeline's own steps keep their indexes from 0.
+that the pipeline's own steps keep their indexes from 0; a step may therefore
+not take the id ``setup`` (reported as a problem at that step).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scd_core.errors import ScdError, SpecError
+from scd_core.errors import Problem, ScdError, SpecError
 from scd_core.logs import LogWriter
 from scd_core.models import Job
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["SETUP_INDEX", "SETUP_KEY", "SetupFailed", "prepare"]
 
 SETUP_KEY = "setup"
-SETUP_INDEX = -1
+SETUP_INDEX = -1  # pipeline steps are indexed from 0; set-up sorts before them
 
 
 class SetupFailed(ScdError):
@@ -92,6 +93,18 @@ def _load(name: str, workspace: Path, writer: LogWriter) -> Pipeline:
             writer.line(str(problem))
         count = len(exc.problems)
         raise SetupFailed(f"invalid pipeline {name}: {count} problem{'s' * (count != 1)}") from exc
+    _reserved_ids(pipeline, name, writer)
     count = len(pipeline.steps)
     writer.line(f"Pipeline {pipeline.name or name}: {count} step{'s' * (count != 1)}")
     return pipeline
+
+
+def _reserved_ids(pipeline: Pipeline, name: str, writer: LogWriter) -> None:
+    """``SetupFailed`` if a step's id is the set-up step's key (their logs would collide)."""
+    for index, step in enumerate(pipeline.steps):
+        if step.key(index) == SETUP_KEY:
+            where = step.location
+            line, column = (where.line, where.column) if where is not None else (1, 1)
+            problem = Problem(name, line, column, f"step id {SETUP_KEY!r} is reserved for scd")
+            writer.line(str(problem))
+            raise SetupFailed(f"invalid pipeline {name}: 1 problem")

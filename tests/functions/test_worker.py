@@ -315,3 +315,14 @@ def test_a_cancel_requested_before_the_job_starts_runs_no_step(
     assert worker.invoke(job).json() == {"run_id": job.id, "status": "cancelled"}
     assert store.get_run(job.id).status == "cancelled"
     assert not marker.exists()
+
+
+def test_a_step_may_not_take_the_set_up_steps_id(
+    worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
+) -> None:
+    repo, sha = pipeline_repo(tmp_path, "steps:\n  - run: echo a\n  - id: setup\n    run: echo b\n")
+    job = new_job(store, f"file://{repo}", sha)
+    assert worker.invoke(job).json()["status"] == "error"
+    assert "serverless-pipeline.yaml:3:5: error: step id 'setup' is reserved" in log_text(
+        data_dir, job.id, "setup"
+    )
