@@ -5,8 +5,8 @@ costs at least: one shell start). Ours: one `scd run` process (the real console
 script, start-up included) running a pipeline of N `run: "true"` steps, logs to
 the file sink, output to /dev/null. Prints ms per step of each, our overhead
 per step ((ours - baseline) / N) against the 3 ms goal, and, apart, the
-start-up of `scd run` on a one-step pipeline. Each side runs --repeat times; the
-best run counts (the least disturbed by other work on the machine).
+start-up of `scd run` on a one-step pipeline. Each command runs --repeat times,
+taking turns; the best run counts (the least disturbed by other work).
 
 Needs: bash, and scd installed in the running interpreter's environment
 (`uv run python bench/step_overhead.py`).
@@ -40,21 +40,28 @@ def installed_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def best_of(repeat: int, argv: list[str], cwd: Path) -> float:
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, check=True, env=env)
+    return time.perf_counter() - started
+
+
+def best_in_turns(repeat: int, commands: list[list[str]], cwd: Path) -> list[float]:
+    """Best time of each command; turns alternate so machine noise hits all alike."""
     env = installed_env()
-    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, check=True, env=env)  # warm-up
-    best = float("inf")
+    for argv in commands:
+        timed(argv, cwd, env)  # warm-up: bytecode caches, page cache
+    best = [float("inf")] * len(commands)
     for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, check=True, env=env)
-        best = min(best, time.perf_counter() - started)
+        for i, argv in enumerate(commands):
+            best[i] = min(best[i], timed(argv, cwd, env))
     return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     if shutil.which("bash") is None:
         print("skipped: bash is not installed")
@@ -67,9 +74,15 @@ def main() -> None:
         (work / "many.yaml").write_text(f"name: overhead\nsteps:\n{steps}")
         (work / "one.yaml").write_text('name: one\nsteps:\n  - run: "true"\n')
         loop = f"for i in $(seq {n}); do bash -e -o pipefail -c true; done"
-        baseline = best_of(args.repeat, ["bash", "-c", loop], work)
-        ours = best_of(args.repeat, [scd, "run", "many.yaml", "--data-dir", "d"], work)
-        one = best_of(args.repeat, [scd, "run", "one.yaml", "--data-dir", "d"], work)
+        baseline, ours, one = best_in_turns(
+            args.repeat,
+            [
+                ["bash", "-c", loop],
+                [scd, "run", "many.yaml", "--data-dir", "d"],
+                [scd, "run", "one.yaml", "--data-dir", "d"],
+            ],
+            work,
+        )
     base_ms, ours_ms = baseline * 1000 / n, ours * 1000 / n
     overhead = (ours - baseline) * 1000 / n
     startup_ms = one * 1000 - base_ms

@@ -158,7 +158,8 @@ class Runner:
     def emit(self, state: StepState) -> None:
         """Hand a copy of ``state`` to the observer."""
         if self.observer is not None:
-            self.observer(state.model_copy(deep=True))
+            # Shallow copy plus its one mutable field: a deep copy costs more than the step.
+            self.observer(state.model_copy(update={"outputs": dict(state.outputs)}))
 
     def _run_hooks(self, scope: Scope, driver: StepDriver) -> list[StepState]:
         done: list[StepState] = []
