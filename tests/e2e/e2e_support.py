@@ -54,12 +54,17 @@ def free_port() -> int:
 class ScdServer:
     """One ``scd serve`` process over a data dir that outlives restarts."""
 
-    def __init__(self, root: Path, *, workers: int = 2, grace_s: float = 10.0) -> None:
+    def __init__(
+        self, root: Path, *, workers: int = 2, grace_s: float = 10.0, embedded: bool = False
+    ) -> None:
+        """``embedded``: no --config and no scd.yaml in the working directory (``root``)."""
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.data_dir = root / "data"
         self.config = root / "scd.yaml"
-        self.config.write_text(CONFIG, encoding="utf-8")
+        self.embedded = embedded
+        if not embedded:
+            self.config.write_text(CONFIG, encoding="utf-8")
         self.workers = workers
         self.grace_s = grace_s
         self.port = free_port()
@@ -70,14 +75,14 @@ class ScdServer:
 
     def start(self) -> None:
         env = dict(os.environ, E2E_SECRET=SECRET, SCD_LEASE_TTL_SECONDS="5")
-        env.pop("SCD_CONFIG", None)
+        for name in ("SCD_CONFIG", "SCD_DEMO_SECRET", "SCD_TOKEN", "SCD_STORE", "SCD_DATA_DIR"):
+            env.pop(name, None)
         cmd = [
             sys.executable,
             "-c",
             "from functions.cli import main; main()",
             "serve",
-            "--config",
-            str(self.config),
+            *([] if self.embedded else ["--config", str(self.config)]),
             "--port",
             str(self.port),
             "--data-dir",
@@ -88,7 +93,9 @@ class ScdServer:
             str(self.grace_s),
         ]
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.root
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
