@@ -24,6 +24,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scd_core.errors import NotFound, ScdError
 from scd_core.logs import LogWriter
@@ -38,6 +39,10 @@ from functions.worker.lost import close_logs
 from functions.worker.records import end_open_steps, end_run, update_run
 from functions.worker.secrets import checkout_token, platform_env, resolve_secrets
 from functions.worker.setup import SETUP_INDEX, SETUP_KEY, Checkout, SetupFailed, prepare
+
+if TYPE_CHECKING:
+    from scd_engine.runtime import Runner
+    from scd_engine.spec import Pipeline
 
 __all__ = ["INTERRUPTED", "Execution", "Outcome", "WorkerEnv"]
 
@@ -83,8 +88,7 @@ class Execution:
         self.done = threading.Event()
         self.interrupted = threading.Event()
         self.masker = Masker()
-        self._runner: object | None = None
-        self._heartbeat: Heartbeat | None = None
+        self._runner: Runner | None = None
 
     @property
     def run_id(self) -> str:
@@ -142,7 +146,6 @@ class Execution:
         heartbeat = Heartbeat(
             self.env.store, self.run_id, self.owner, self.env.lease_ttl_s, self.cancel
         )
-        self._heartbeat = heartbeat
         heartbeat.start()
         workspace = self.env.data_dir / "work" / self.run_id
         try:
@@ -173,11 +176,11 @@ class Execution:
                 raise SetupFailed(f"cannot load the app's config: {exc}") from exc
             secrets = resolve_secrets(app, env.environ)
             token = checkout_token(app, env.environ)
-            for value in (*secrets.values(), *credential_values(token, job.clone_url or "")):
+            url = job.clone_url or job.event.clone_url or getattr(app, "repo", None)
+            for value in (*secrets.values(), *credential_values(token, url or "")):
                 self.masker.add(value)
             shutil.rmtree(workspace, ignore_errors=True)  # left by an earlier attempt
             where = Checkout(workspace, env.data_dir / "cache", token)
-            url = job.clone_url or job.event.clone_url or getattr(app, "repo", None)
             pipeline, sha = prepare(
                 job.model_copy(update={"clone_url": url}), where, writer, self.cancel
             )
@@ -193,12 +196,12 @@ class Execution:
     def _engine(
         self,
         workspace: Path,
-        pipeline: object,
+        pipeline: Pipeline,
         secrets: dict[str, str],
         extra_env: dict[str, str],
         sha: str,
     ) -> tuple[Status, str | None]:
-        from scd_engine.runtime import Runner
+        from scd_engine.runtime import Runner  # imported on first job: keeps start-up light
 
         env, job = self.env, self.job
         runner = Runner(
@@ -219,7 +222,7 @@ class Execution:
         self._runner = runner
         if self.interrupted.is_set():
             runner.kill()
-        result = runner.run(pipeline)  # type: ignore[arg-type]  # a Pipeline from prepare()
+        result = runner.run(pipeline)
         return result.status, None
 
     def _conclude(
@@ -265,6 +268,5 @@ class Execution:
 
     def _kill(self) -> None:
         self.cancel.set()
-        kill = getattr(self._runner, "kill", None)
-        if kill is not None:
-            kill()
+        if self._runner is not None:
+            self._runner.kill()
