@@ -212,27 +212,32 @@ class LocalInvoker:
     # -- delivery ----------------------------------------------------------------------
 
     def _deliver_loop(self, owner: str, endpoint: str) -> None:
+        """Claim and deliver until ``close()``; no error ends it (the endpoint would starve)."""
         step: Transition | None = None
         while not self._stopping.is_set():
             generation = self._generation
             try:
                 # right after a step more work is likely: skip the read-only probe
-                step = self._queue.next_transition(
-                    owner, endpoint, self._clock(), self._policy, probe=step is None
-                )
-            except BackendError:
+                step = self._step(owner, endpoint, probe=step is None)
+            except Exception:
                 if self._stopping.is_set():
                     return
-                log.exception("invoker queue poll failed; retrying")
+                log.exception("invoker delivery thread %s failed a step; going on", owner)
                 step = None
             if step is None:
                 with self._wake:
                     if generation == self._generation and not self._stopping.is_set():
                         self._wake.wait(self._poll_s)
-            elif step.action == "deliver":
-                self._attempt(owner, endpoint, step)
-            else:
-                self._report(step)
+
+    def _step(self, owner: str, endpoint: str, *, probe: bool) -> Transition | None:
+        step = self._queue.next_transition(
+            owner, endpoint, self._clock(), self._policy, probe=probe
+        )
+        if step is not None and step.action == "deliver":
+            self._attempt(owner, endpoint, step)
+        elif step is not None:
+            self._report(step)
+        return step
 
     def _attempt(self, owner: str, endpoint: str, step: Transition) -> None:
         with self._lock:
