@@ -326,3 +326,24 @@ def test_a_step_may_not_take_the_set_up_steps_id(
     assert "serverless-pipeline.yaml:3:5: error: step id 'setup' is reserved" in log_text(
         data_dir, job.id, "setup"
     )
+
+
+def test_a_duplicate_delivery_while_the_run_is_running_is_skipped(
+    worker: WorkerProcess, store: RunStore, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "sleep.pid"
+    repo, sha = pipeline_repo(tmp_path, f"steps:\n  - run: echo $$ > {pid_file}; exec sleep 60\n")
+    job = new_job(store, f"file://{repo}", sha)
+    answers: list[httpx.Response] = []
+    caller = threading.Thread(target=lambda: answers.append(worker.invoke(job, "req-first")))
+    caller.start()
+    deadline = time.monotonic() + 30
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.05)
+    second = worker.invoke(job, "req-second")
+    store.request_control(job.id, "cancel")
+    caller.join(60)
+    assert second.json() == {"run_id": job.id, "skipped": "run is being run by another worker"}
+    assert answers[0].json() == {"run_id": job.id, "status": "cancelled"}
+    assert store.get_run(job.id).attempt == 1
