@@ -258,3 +258,24 @@ def test_a_script_step_can_read_secrets_but_the_log_masks_them(tmp_path: Path) -
     assert result.status == "success"
     assert "py-secret-99" not in log("py")
     assert "secret is" in log("py")
+
+
+def test_a_secret_in_an_output_is_masked_in_the_record_but_usable_by_later_steps(
+    tmp_path: Path,
+) -> None:
+    text = """
+steps:
+  - id: a
+    env: {TOKEN: "${{ secrets.TOKEN }}"}
+    run: echo "tok=$TOKEN" >> "$SCD_OUTPUT"
+  - id: b
+    env: {GOT: "${{ steps.a.outputs.tok }}"}
+    run: '[ "$GOT" = "$EXPECTED" ] && echo same'
+"""
+    result, log, seen = run_yaml(
+        tmp_path, text, secrets={"TOKEN": "out-secret-5"}, env={"EXPECTED": "out-secret-5"}
+    )
+    assert result.status == "success"
+    assert log("b") == "same\n"
+    assert result.steps[0].outputs["tok"] != "out-secret-5"
+    assert all("out-secret-5" not in str(s.model_dump()) for s in seen)

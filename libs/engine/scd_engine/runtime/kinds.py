@@ -209,7 +209,7 @@ def _wait(
         now = time.monotonic()
         if ended is None:
             if scope.kill.is_set() or (call.cancel is not None and call.cancel.is_set()):
-                ended = Finished(ok=False, cancelled=True, message="cancelled")
+                ended = _cancelled()
             elif deadline is not None and now >= deadline:
                 ended = Finished(ok=False, timed_out=True)
             if ended is not None:
@@ -235,7 +235,7 @@ def _process(scope: Scope, call: StepCall, argv: list[str]) -> Finished:
         return Finished(ok=False, message=f"cannot start {argv[0]}: {exc.strerror or exc}")
     scope.groups.append(res.pgid)
     if res.cancelled:
-        return Finished(ok=False, cancelled=True, message="cancelled")
+        return _cancelled()
     if res.timed_out:
         return Finished(ok=False, timed_out=True)
     if res.code == 0:
@@ -247,3 +247,7 @@ def _process(scope: Scope, call: StepCall, argv: list[str]) -> Finished:
 
 def _shell(shell: str | None) -> tuple[tuple[str, ...], str]:
     return SHELLS[shell or "bash"]
+
+
+def _cancelled() -> Finished:
+    return Finished(ok=False, cancelled=True, message="cancelled: the run was cancelled")

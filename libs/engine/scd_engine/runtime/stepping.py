@@ -125,14 +125,15 @@ class StepDriver:
             outcome = "failure"
         masker = self.runner.masker
         if outcome != "success" and finished.message:
-            writer.line(f"error: {finished.message}")
+            writer.line(f"error: {finished.message}" if outcome == "failure" else finished.message)
             state.message = masker.mask(finished.message)
         conclusion = "success" if outcome == "failure" and continue_on_error else outcome
         if conclusion == "failure":
             self.runner.mark_failed()
         state.status = outcome  # type: ignore[assignment]
         state.outcome, state.conclusion = outcome, conclusion
-        state.outputs = finished.outputs
+        # The record may be stored or shown: masked. Later steps get the real values.
+        state.outputs = {k: masker.mask(v) for k, v in finished.outputs.items()}
         state.finished_at = utcnow()
         absorbed = outcome == "failure" and conclusion == "success"
         self.runner.contexts["steps"][state.id] = step_context(
