@@ -124,3 +124,28 @@ def test_lifespan_raises_the_config_error_naming_the_file(settings: Settings) ->
         asgi_client(create_app(settings)),
     ):
         time.sleep(0)
+
+
+def test_serving_webhooks_imports_neither_fastapi_nor_cloud_sdks(settings: Settings) -> None:
+    code = f"""
+import sys
+from pathlib import Path
+from scd_core.settings import Settings
+from functions.trigger.app import create_app
+from functions.trigger.testing import asgi_client, github_push, github_signature
+settings = Settings(
+    config=Path({str(settings.config)!r}), data_dir=Path({str(settings.data_dir)!r})
+)
+body = github_push()
+headers = {{"Content-Type": "application/json", "X-GitHub-Event": "push",
+           "X-GitHub-Delivery": "i-1", "X-Hub-Signature-256": github_signature({SECRET!r}, body)}}
+with asgi_client(create_app(settings)) as client:
+    assert client.post("/webhooks/web", content=body, headers=headers).status_code == 202
+    heavy = [m for m in ("fastapi", "boto3", "tablestore", "opentelemetry") if m in sys.modules]
+    assert heavy == [], heavy
+    assert client.get("/openapi.json").status_code == 200  # built on first use
+    assert "fastapi" in sys.modules
+"""
+    env = {**os.environ, "WEB_SECRET": SECRET}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
