@@ -52,7 +52,8 @@ class LocalInvoker:
     runs in the thread calling ``stop`` when the stop takes effect; a task stopped
     while queued gets no other callback. A callback's exception is logged and ignored.
     ``clock`` gives queue times in seconds, the same clock in every process sharing
-    ``db_path``.
+    ``db_path``; the policy (``max_retries``, ``max_event_age_s``, backoff) is applied
+    by whichever invoker settles a task, so processes sharing a file should agree on it.
     """
 
     def __init__(
