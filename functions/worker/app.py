@@ -33,6 +33,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -49,6 +50,7 @@ __all__ = ["WorkerState", "app", "create_app"]
 
 _log = logging.getLogger("scd.worker")
 _FC_ERROR = {"x-fc-status": "404"}
+_MAX_JOBS = 200  # FC's highest instanceConcurrency
 
 
 class WorkerState:
@@ -137,6 +139,10 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         state = WorkerState(settings or Settings.from_env(), store)
         api.state.worker = state
+        # Jobs and hooks draw threads from separate pools, so a full house of
+        # running jobs can never keep /pre-stop waiting for a thread.
+        api.state.job_threads = anyio.CapacityLimiter(_MAX_JOBS)
+        api.state.hook_threads = anyio.CapacityLimiter(4)
         try:
             yield
         finally:
@@ -155,7 +161,9 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
             return JSONResponse({"error": "the body is not a valid job"}, 400, _FC_ERROR)
         print(f"FC Invoke Start RequestId: {request_id}", flush=True)
         try:
-            answer = await anyio.to_thread.run_sync(state.execute, job, request_id)
+            answer = await anyio.to_thread.run_sync(
+                state.execute, job, request_id, limiter=request.app.state.job_threads
+            )
         except Exception as exc:  # a crash of ours: the run was ended `error` already
             _log.error("request %s: worker crashed (%s)", request_id, type(exc).__name__)
             message = f"worker crashed: {type(exc).__name__}"
@@ -168,7 +176,7 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
     async def initialize(request: Request) -> JSONResponse:
         state: WorkerState = request.app.state.worker
         try:
-            await anyio.to_thread.run_sync(state.warm)
+            await anyio.to_thread.run_sync(state.warm, limiter=request.app.state.hook_threads)
         except ScdError as exc:
             return JSONResponse({"error": str(exc)}, 500, _FC_ERROR)
         return JSONResponse({"ok": True})
@@ -176,7 +184,9 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
     @api.get("/pre-stop")
     async def pre_stop(request: Request) -> JSONResponse:
         state: WorkerState = request.app.state.worker
-        interrupted = await anyio.to_thread.run_sync(state.pre_stop)
+        interrupted = await anyio.to_thread.run_sync(
+            state.pre_stop, limiter=request.app.state.hook_threads
+        )
         return JSONResponse({"interrupted": interrupted})
 
     return api
