@@ -47,12 +47,12 @@ _GIT_ENV = {
 }
 
 
-def git(*args: str, cwd: Path | None = None) -> str:
+def git(*args: str, cwd: Path | None = None, stdin: bytes | None = None) -> str:
     env = {**os.environ, **_GIT_ENV}
     done = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, input=stdin
     )
-    return done.stdout.strip()
+    return done.stdout.decode().strip()
 
 
 def make_repo(path: Path, files: Mapping[str, str]) -> tuple[Path, str]:
