@@ -28,7 +28,9 @@ EventOpt = Annotated[
 RefOpt = Annotated[
     str | None, typer.Option("--ref", help="Git ref: refs/heads/x, refs/tags/v1 or a branch name.")
 ]
-PairsOpt = Annotated[list[str] | None, typer.Option(help="NAME=VALUE, repeatable.")]
+PairsOpt = Annotated[
+    list[str] | None, typer.Option(help="Extra environment variable NAME=VALUE, repeatable.")
+]
 SecretOpt = Annotated[
     list[str] | None,
     typer.Option("--secret", help="Secret NAME; its value is read from the environment."),
@@ -60,7 +62,11 @@ def run(
         typer.Option("--json", help="Print a JSON summary at the end (live output to stderr)."),
     ] = False,
 ) -> None:
-    """Run a pipeline spec in the current directory."""
+    """Run a pipeline spec in the current directory, as the worker would.
+
+    Exit 0 when the run succeeds, 1 when it fails or is cancelled, 2 for a spec or
+    usage error. Ctrl-C cancels (always() steps still run); a second Ctrl-C kills.
+    """
     code = _session(
         file=file,
         event_file=event,
