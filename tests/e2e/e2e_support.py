@@ -92,6 +92,7 @@ class ScdServer:
             "--grace",
             str(self.grace_s),
         ]
+        offset = len(self.output()) if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.root
@@ -101,8 +102,9 @@ class ScdServer:
             if self.proc.poll() is not None:
                 pytest.fail(f"scd serve exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                if self.client.get("/healthz", timeout=2.0).status_code == 200:
-                    return
+                healthy = self.client.get("/healthz", timeout=2.0).status_code == 200
+                if healthy and "Press Ctrl-C to stop." in self.output()[offset:]:
+                    return  # serving, and the banner of this start is out
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
