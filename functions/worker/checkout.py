@@ -101,7 +101,7 @@ def checkout(
     with _locked(mirror, fcntl.LOCK_EX):
         reused = (mirror / "HEAD").exists()
         if not reused:
-            git.run("init", "--quiet", "--bare", str(mirror))
+            git.run("init", "--quiet", "--template=", "--bare", str(mirror))
             git.run("-C", str(mirror), "config", "gc.auto", "0")
         sha = _fetch(git, mirror, clone_url, commit, ref)
     log(f"{'Reused' if reused else 'Created'} mirror; fetched in {time.monotonic() - started:.2f}s")
@@ -161,7 +161,7 @@ def _populate(git: _Git, mirror: Path, dest: Path, url: str, sha: str, ref: str 
     dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()):
         raise CheckoutError(f"workspace {dest} is not empty")
-    git.run("init", "--quiet", str(dest))
+    git.run("init", "--quiet", "--template=", str(dest))
     dot_git = dest / ".git"
     (dot_git / "objects" / "info" / "alternates").write_text(f"{mirror / 'objects'}\n")
     if (mirror / "shallow").exists():
