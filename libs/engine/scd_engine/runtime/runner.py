@@ -74,9 +74,23 @@ class Runner:
         grace: float = 10.0,
         cache_dir: Path | None = None,
         app: Mapping[str, Any] | None = None,
+        task: Mapping[str, Any] | None = None,
         masker: Masker | None = None,
         tmp_root: Path | None = None,
     ) -> None:
+        """Set up one run (nothing starts until :meth:`run`).
+
+        ``workspace``: the checkout, where steps run. ``sink`` and ``run_id``: where
+        each step's log goes (under its key, ``step.key(i)``). ``event``: the
+        normalised event (``git``/``event`` contexts), None for a plain local run.
+        ``secrets``: values masked everywhere and offered as ``secrets``; ``inputs``
+        (over the event's) and ``env`` (extra variables, under the pipeline's) as
+        named. ``cancel``: set it from any thread to cancel. ``observer``: gets a copy
+        of each StepState change. ``grace``: seconds from SIGTERM to SIGKILL.
+        ``cache_dir``: the ``cache`` plugin's store. ``app``/``task``: those contexts
+        (``task.id`` is the run id). ``masker``: share one (the secrets are added to
+        it). ``tmp_root``: where the run's private temp dir goes (default /dev/shm).
+        """
         self.workspace = Path(workspace).resolve()
         self.sink = sink
         self.run_id = run_id
@@ -85,11 +99,18 @@ class Runner:
         self.extra_env = dict(env or {})
         self.cancel = cancel if cancel is not None else threading.Event()
         self.observer = observer
-        self.masker = masker if masker is not None else Masker(tuple(self.secrets.values()))
+        self.masker = masker if masker is not None else Masker()
+        for value in self.secrets.values():
+            self.masker.add(value)
         self._kill = threading.Event()
         self._failed = False
         self.contexts = base_contexts(
-            event=event, secrets=self.secrets, inputs=dict(inputs or {}), run_id=run_id, app=app
+            event=event,
+            secrets=self.secrets,
+            inputs=dict(inputs or {}),
+            run_id=run_id,
+            app=app,
+            task=task,
         )
         self.functions: dict[str, Callable[..., Any]] = {
             "success": lambda: not self._failed and not self.cancel.is_set(),
