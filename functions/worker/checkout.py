@@ -42,6 +42,7 @@ from scd_core.masking import Masker
 __all__ = ["CheckoutError", "checkout", "credential_values", "git_ref_ok", "mirror_path"]
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_HEX = re.compile(r"[0-9a-fA-F]{4,64}")  # a full sha or an abbreviation of one
 _GIT_TIMEOUT_S = 900.0  # a fetch that has not finished in 15 minutes is stuck
 _TAIL = 8  # lines of git's output logged for a failure
 # What servers say when they refuse to send an unadvertised commit (then the ref is fetched).
@@ -91,6 +92,7 @@ def checkout(
     """
     if not commit and not ref:
         raise ValueError("checkout needs a commit or a ref")
+    _check_target(clone_url, commit, ref)
     masker = Masker(credential_values(token, clone_url))
     env = _git_env(token)
     git = _Git(env, masker, log, cancel)
@@ -135,6 +137,21 @@ def _fetch(git: _Git, mirror: Path, url: str, commit: str | None, ref: str | Non
     if not sha:
         raise CheckoutError(f"commit {commit} is not reachable from {ref}")
     return sha
+
+
+def _check_target(clone_url: str, commit: str | None, ref: str | None) -> None:
+    """``CheckoutError`` for values git could read as options or command-running transports.
+
+    The clone URL, ref and commit come from a webhook payload: a leading ``-`` would be
+    an option to git, and ``ext::``/``fd::`` URLs run commands.
+    """
+    scheme = clone_url.partition("::")[0] if "::" in clone_url.split("/", 1)[0] else ""
+    if not clone_url or clone_url.startswith("-") or scheme or "\n" in clone_url:
+        raise CheckoutError("the clone URL is not a repository URL or path")
+    if ref is not None and not git_ref_ok(ref):
+        raise CheckoutError("the ref is not a valid git ref name")
+    if commit is not None and not _HEX.fullmatch(commit):
+        raise CheckoutError("the commit is not a hexadecimal sha")
 
 
 def _mirror_ref(ref: str | None, commit: str | None) -> str:

@@ -233,3 +233,21 @@ def test_a_commit_missing_from_the_named_branch_is_reported_as_such(tmp_path: Pa
             commit_sha="0" * 40,
             ref="refs/heads/main",
         )
+
+
+@pytest.mark.parametrize(
+    ("url", "commit_sha", "ref", "message"),
+    [
+        ("--upload-pack=touch /tmp/pwned", "a" * 40, None, "not a repository URL"),
+        ("ext::sh -c touch% /tmp/pwned", "a" * 40, None, "not a repository URL"),
+        ("https://example.com/r.git", "--output=/tmp/x", None, "not a hexadecimal sha"),
+        ("https://example.com/r.git", None, "--upload-pack=x", "not a valid git ref"),
+        ("https://example.com/r.git", None, "refs/heads/../../x", "not a valid git ref"),
+    ],
+)
+def test_values_git_could_read_as_options_or_commands_are_refused(
+    tmp_path: Path, url: str, commit_sha: str | None, ref: str | None, message: str
+) -> None:
+    with pytest.raises(CheckoutError, match=message):
+        run_checkout(url, tmp_path / "ws", tmp_path / "cache", commit_sha=commit_sha, ref=ref)
+    assert not (tmp_path / "cache").exists()
