@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from scd_core.invoker import Invoker
@@ -86,8 +87,13 @@ def create_app(
             if state.settings.scheduler:
                 from functions.trigger.schedules import Scheduler
 
-                launcher = state.launcher
-                scheduler = Scheduler(state.config.apps.values(), launcher.store, launcher.invoker)
+                launcher, grace = state.launcher, state.settings.scheduler_grace_seconds
+                scheduler = Scheduler(
+                    state.config.apps.values(),
+                    launcher.store,
+                    launcher.invoker,
+                    grace=timedelta(seconds=grace),
+                )
                 scheduler.start()
                 stack.push_async_callback(scheduler.stop)
             yield
