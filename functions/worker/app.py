@@ -38,8 +38,8 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from scd_core.errors import ScdError
-from scd_core.logsink import LogSink
+from scd_core.errors import BadRequest, ScdError
+from scd_core.logsink import LogSink, validate_id
 from scd_core.models import Job
 from scd_core.settings import Settings
 from scd_core.store import RunStore
@@ -157,7 +157,8 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
         body = await request.body()
         try:
             job = Job.model_validate_json(body)
-        except ValidationError:
+            validate_id("run id", job.id)  # it names directories: no path tricks
+        except (ValidationError, BadRequest):
             return JSONResponse({"error": "the body is not a valid job"}, 400, _FC_ERROR)
         print(f"FC Invoke Start RequestId: {request_id}", flush=True)
         try:

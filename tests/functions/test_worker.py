@@ -209,8 +209,18 @@ def test_secrets_from_the_environment_are_masked_and_platform_credentials_hidden
     assert ENV_SECRET not in store.get_run(job.id).model_dump_json()
 
 
-def test_a_malformed_job_is_a_function_error_without_a_traceback(worker: WorkerProcess) -> None:
-    response = httpx.post(f"{worker.url}/invoke", content=b'{"id": 1}', timeout=10)
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": 1}',
+        b"not json",
+        b'{"id": "../../etc", "app": "web", "event": {"provider": "x", "event_name": "manual"}}',
+    ],
+)
+def test_a_malformed_job_is_a_function_error_without_a_traceback(
+    worker: WorkerProcess, body: bytes
+) -> None:
+    response = httpx.post(f"{worker.url}/invoke", content=body, timeout=10)
     assert response.status_code == 400
     assert response.headers["x-fc-status"] == "404"
     assert "Traceback" not in response.text
