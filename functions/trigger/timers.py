@@ -6,20 +6,21 @@ Contract: trusted when FC sent it (``x-fc-control-path: /invoke`` with
 field); the trigger maps to an app's schedule as ``schedules.resolve_timer``
 says (404 otherwise). One tick (``triggerTime``) starts one run however often
 FC delivers it: 202 ``{"run_id", "status"}`` the first time, 200
-``{"run_id", "duplicate": true}`` after. Successful answers carry
-``x-fc-status: 200``, which FC reads to judge an event invocation.
+``{"run_id", "duplicate": true}`` after. Answers carry ``x-fc-status``, which
+FC reads to judge an event invocation: 200 on success, 404 (a failed
+invocation, which FC retries when it was asynchronous) on any error.
 """
 
 from __future__ import annotations
 
 from pydantic import ValidationError
-from scd_core.errors import BadRequest
+from scd_core.errors import BadRequest, ScdError
 from scd_trigger_spec import schedule_event
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from functions.trigger.body import read_body
-from functions.trigger.errors import describe_validation
+from functions.trigger.errors import describe_validation, error_response, status_for
 from functions.trigger.schedules import TimerEvent, resolve_timer, utc
 from functions.trigger.state import state_of
 
@@ -30,6 +31,15 @@ _MAX_BODY = 64 * 1024
 
 async def invoke(request: Request) -> Response:
     """Map an FC timer event to an app's schedule and start that tick's run once."""
+    try:
+        return await _invoke(request)
+    except ScdError as exc:
+        failed = error_response(status_for(exc), exc.code, str(exc))
+        failed.headers["x-fc-status"] = "404"
+        return failed
+
+
+async def _invoke(request: Request) -> Response:
     state = state_of(request)
     from_fc = request.headers.get("x-fc-control-path") == "/invoke"
     if not (from_fc and state.settings.trust_fc_headers):

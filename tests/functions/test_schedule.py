@@ -125,7 +125,9 @@ def test_invoke_rejects_malformed_events_and_unknown_triggers(
         assert missing.status_code == 400
         assert "triggerTime" in missing.json()["detail"]
         unknown = {"triggerTime": "2026-11-27T02:00:00Z", "triggerName": "ghost"}
-        assert client.post("/invoke", json=unknown, headers=FC).status_code == 404
+        missed = client.post("/invoke", json=unknown, headers=FC)
+        assert (missed.status_code, missed.json()["error"]) == (404, "not_found")
+        assert missed.headers["x-fc-status"] == "404"  # FC counts the invocation as failed
 
 
 def web_scheduler(
