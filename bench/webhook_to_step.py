@@ -1,0 +1,275 @@
+"""Webhook received → first step's process started, through a real ``scd serve``.
+
+What it measures: ``scd serve`` runs as a subprocess (2 worker processes, a tmp
+data dir); a small local repository (30 files) has a pipeline whose first
+command writes the time (``date +%s.%N``) to a file named by the run id. The
+client notes the time just before posting the signed GitHub push webhook; the
+latency is the file's time minus that. Runs go one at a time (each waits for the
+previous one to end), 50 by default, in two series, after one run per worker
+process (the first job of a fresh worker pays its imports; printed apart):
+
+- **cold**: every run comes from a fresh copy of the repository at another path,
+  so the worker creates a new mirror and fetches everything (checkout included);
+- **warm**: every run is a new commit of one repository whose mirror exists,
+  so only the new commit is fetched (the mirror's steady state).
+
+Baseline, measured in the same run: ``git clone --depth 1 file://<repo>`` of the
+same repository plus ``bash -c true``, as one would do by hand.
+
+Needs: ``git``, GNU ``date`` (``%N``). Usage:
+``uv run python bench/webhook_to_step.py [--runs 50] [--workers 2]``.
+Prints p50 and p95 of each series and the ratios to the baseline.
+
+This module also defines ``Serve`` (an ``scd serve`` subprocess for benchmarks),
+which ``burst.py`` uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from functions.serve.demo import DemoPush, push_webhook  # noqa: E402
+
+SECRET = "bench-secret-0123456789abcdef"
+TOKEN = "bench-token-0123456789abcdef"
+FINAL = {"success", "failure", "cancelled", "error", "skipped"}
+CONFIG = f"""
+apps:
+  - name: web
+    repo: https://example.invalid/unused.git
+    secret: {SECRET}
+    trigger:
+      push: {{branches: [main]}}
+tokens:
+  - name: bench
+    sha256: {hashlib.sha256(TOKEN.encode()).hexdigest()}
+    scopes: [admin]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Serve:
+    """``scd serve`` on a free port over ``root`` (config, data dir, log)."""
+
+    def __init__(self, root: Path, workers: int = 2) -> None:
+        self.root = root
+        self.data_dir = root / "data"
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "scd.yaml").write_text(CONFIG, encoding="utf-8")
+        self.url = f"http://127.0.0.1:{free_port()}"
+        port = self.url.rsplit(":", 1)[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCD_")}
+        cmd = [sys.executable, "-c", "from functions.cli import main; main()", "serve"]
+        cmd += ["--config", str(root / "scd.yaml"), "--port", port]
+        cmd += ["--data-dir", str(self.data_dir), "--workers", str(workers)]
+        self.log = (root / "serve.log").open("wb")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.client = httpx.Client(base_url=self.url, timeout=60.0)
+        self.auth = {"authorization": f"Bearer {TOKEN}"}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"scd serve exited: see {root / 'serve.log'}")
+            try:
+                if self.client.get("/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise SystemExit("scd serve did not start within 60 s")
+
+    def post(self, push: DemoPush) -> str:
+        body, headers = push_webhook(push, SECRET)
+        answer = self.client.post("/webhooks/web", content=body, headers=headers)
+        if answer.status_code != 202:
+            raise SystemExit(f"webhook refused: {answer.status_code} {answer.text}")
+        run_id: str = answer.json()["run_id"]
+        return run_id
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.client.get(f"/api/v1/runs/{run_id}", headers=self.auth).json()
+        return body
+
+    def wait_final(self, run_id: str, timeout_s: float = 120.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            run = self.run(run_id)
+            if run["status"] in FINAL:
+                return run
+            time.sleep(0.01)
+        raise SystemExit(f"run {run_id} did not end within {timeout_s} s")
+
+    def stop(self) -> None:
+        self.proc.send_signal(2)  # SIGINT, as Ctrl-C
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.client.close()
+        self.log.close()
+
+
+def git(repo: Path, *args: str) -> str:
+    ident = ["-c", "user.name=bench", "-c", "user.email=bench@scd.invalid"]
+    done = subprocess.run(
+        ["git", *ident, *args], cwd=repo, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def make_repo(path: Path, pipeline: str, files: int = 30) -> str:
+    """A small repository with ``pipeline``; the head sha."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "--template=")
+    git(path, "symbolic-ref", "HEAD", "refs/heads/main")
+    (path / "serverless-pipeline.yaml").write_text(pipeline, encoding="utf-8")
+    for i in range(files):
+        (path / "src").mkdir(exist_ok=True)
+        (path / "src" / f"m{i}.py").write_text(f"# module {i}\n" + "x = 1\n" * 40)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    return git(path, "rev-parse", "HEAD")
+
+
+def new_commit(repo: Path, n: int) -> tuple[str, str]:
+    before = git(repo, "rev-parse", "HEAD")
+    (repo / "CHANGES").write_text(f"change {n}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"change {n}")
+    return before, git(repo, "rev-parse", "HEAD")
+
+
+def push_of(repo: Path, before: str, after: str) -> DemoPush:
+    return DemoPush(repo, before, after, "bench", ["CHANGES"], [])
+
+
+def wait_mark(path: Path, timeout_s: float = 120.0) -> float:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            text = path.read_text().strip()
+        except FileNotFoundError:
+            text = ""
+        if text:
+            return float(text)
+        time.sleep(0.001)
+    raise SystemExit(f"no timestamp at {path}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def one_run(scd: Serve, marks: Path, push: DemoPush) -> float:
+    started = time.time()
+    run_id = scd.post(push)
+    first_step = wait_mark(marks / run_id)
+    run = scd.wait_final(run_id)
+    if run["status"] != "success":
+        raise SystemExit(f"run {run_id} ended {run['status']}: {run.get('message')}")
+    return first_step - started
+
+
+def series_cold(scd: Serve, marks: Path, work: Path, template: Path, runs: int) -> list[float]:
+    work.mkdir(exist_ok=True)
+    out = []
+    head = git(template, "rev-parse", "HEAD")
+    for i in range(runs):
+        copy = work / f"cold-{i}"
+        shutil.copytree(template, copy)
+        out.append(one_run(scd, marks, push_of(copy, "0" * 40, head)))
+    return out
+
+
+def series_warm(scd: Serve, marks: Path, repo: Path, runs: int) -> list[float]:
+    one_run(scd, marks, push_of(repo, "0" * 40, git(repo, "rev-parse", "HEAD")))  # the mirror
+    out = []
+    for i in range(runs):
+        before, after = new_commit(repo, i)
+        out.append(one_run(scd, marks, push_of(repo, before, after)))
+    return out
+
+
+def series_baseline(work: Path, repo: Path, runs: int) -> list[float]:
+    out = []
+    for i in range(runs):
+        dest = work / f"clone-{i}"
+        started = time.perf_counter()
+        subprocess.run(
+            ["git", "clone", "-q", "--depth", "1", repo.as_uri(), str(dest)],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(["bash", "-c", "true"], check=True, cwd=dest)
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("git") is None:
+        print("skipped: git is not installed")
+        return
+    if subprocess.run(["date", "+%N"], capture_output=True, text=True).stdout.strip() in ("", "N"):
+        print("skipped: date +%N is not supported here (GNU date needed)")
+        return
+    with tempfile.TemporaryDirectory(prefix="scd-bench-") as tmp:
+        work = Path(tmp)
+        marks = work / "marks"
+        marks.mkdir()
+        pipeline = f'steps:\n  - run: date +%s.%N > "{marks}/$SCD_RUN_ID"\n'
+        template = work / "template"
+        make_repo(template, pipeline)
+        warm_repo = work / "warm"
+        shutil.copytree(template, warm_repo)
+        baseline = series_baseline(work, template, args.runs)
+        scd = Serve(work / "scd", workers=args.workers)
+        try:
+            # The first job of each worker process pays its imports: measured apart.
+            first = series_cold(scd, marks, work / "first", template, args.workers)
+            cold = series_cold(scd, marks, work, template, args.runs)
+            warm = series_warm(scd, marks, warm_repo, args.runs)
+        finally:
+            scd.stop()
+    base50 = percentile(baseline, 0.5)
+    firsts = ", ".join(f"{v * 1000:.0f} ms" for v in first)
+    print(f"first job of each fresh worker process: {firsts}")
+    print(f"webhook -> first step started, {args.runs} runs each, {args.workers} workers")
+    print(f"{'series':<34}{'p50 ms':>10}{'p95 ms':>10}{'p50 / baseline':>16}")
+    for name, values in (
+        ("baseline: git clone --depth 1 + bash", baseline),
+        ("scd, checkout with a cold mirror", cold),
+        ("scd, checkout with a warm mirror", warm),
+    ):
+        p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+        print(f"{name:<34}{p50 * 1000:>10.1f}{p95 * 1000:>10.1f}{p50 / base50:>15.2f}x")
+
+
+if __name__ == "__main__":
+    main()
