@@ -45,6 +45,7 @@ from scd_core.settings import Settings
 from scd_core.store import RunStore
 
 from functions.worker.execute import Execution, WorkerEnv
+from functions.worker.secrets import LenientEnviron
 
 __all__ = ["WorkerState", "app", "create_app"]
 
@@ -98,13 +99,14 @@ class WorkerState:
 
         None when there is no config file or it does not name the app: the job then
         runs with the worker's environment secrets only. ``ConfigError`` if invalid.
+        A ``${env:VAR}`` unset here does not fail the file (see ``LenientEnviron``).
         """
         path = Path(self.settings.config)
         if not path.is_file():
             return None
         from functions.trigger.config import load_config
 
-        return load_config(path).apps.get(name)
+        return load_config(path, LenientEnviron(os.environ)).apps.get(name)
 
     def execute(self, job: Job, request_id: str) -> dict[str, str]:
         """Run ``job`` (blocking); the answer body."""

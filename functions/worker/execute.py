@@ -37,7 +37,12 @@ from functions.worker.checkout import credential_values
 from functions.worker.heartbeat import Heartbeat, lease_key
 from functions.worker.lost import close_logs
 from functions.worker.records import end_open_steps, end_run, update_run
-from functions.worker.secrets import checkout_token, platform_env, resolve_secrets
+from functions.worker.secrets import (
+    checkout_token,
+    platform_env,
+    resolve_secrets,
+    unresolved_secrets,
+)
 from functions.worker.setup import SETUP_INDEX, SETUP_KEY, Checkout, SetupFailed, prepare
 
 if TYPE_CHECKING:
@@ -174,6 +179,8 @@ class Execution:
             except ScdError as exc:
                 writer.line(f"error: {exc}")
                 raise SetupFailed(f"cannot load the app's config: {exc}") from exc
+            for name in unresolved_secrets(app):
+                writer.line(f"warning: secret {name} is not set where the worker runs")
             secrets = resolve_secrets(app, env.environ)
             token = checkout_token(app, env.environ)
             url = job.clone_url or job.event.clone_url or getattr(app, "repo", None)

@@ -10,11 +10,16 @@ else ``SCD_CHECKOUT_TOKEN``. Platform credentials (``ALIBABA_CLOUD_*``,
 
 The App fields are read with ``getattr`` so that an App model without them
 (an older ``scd_trigger_spec``) means "none configured".
+
+The worker reads scd.yaml through :class:`LenientEnviron`: a ``${env:VAR}`` unset
+where the worker runs (the webhook secret lives with the trigger) becomes a
+marker instead of failing the whole file; a secret or token left with the
+marker is dropped and named by :func:`unresolved_secrets`, never passed on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from pydantic import SecretStr
 
@@ -22,20 +27,58 @@ __all__ = [
     "CHECKOUT_TOKEN_VAR",
     "PLATFORM_PREFIXES",
     "SECRET_PREFIX",
+    "UNSET_MARK",
+    "LenientEnviron",
     "checkout_token",
     "platform_env",
     "resolve_secrets",
+    "unresolved_secrets",
 ]
 
 SECRET_PREFIX = "SCD_SECRET_"  # noqa: S105  (a variable name, not a value)
 CHECKOUT_TOKEN_VAR = "SCD_CHECKOUT_TOKEN"  # noqa: S105
 PLATFORM_PREFIXES = ("ALIBABA_CLOUD_", "ALIYUN_", "FC_")
+UNSET_MARK = "\x00scd:unset-env\x00"
+
+
+class LenientEnviron(Mapping[str, str]):
+    """``environ`` in which every unset name reads as :data:`UNSET_MARK`."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, name: str) -> str:
+        return self._environ.get(name, UNSET_MARK)
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._environ)
+
+    def __len__(self) -> int:
+        return len(self._environ)
 
 
 def _reveal(value: object) -> str | None:
     if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    return value if isinstance(value, str) else None
+        value = value.get_secret_value()
+    if not isinstance(value, str) or UNSET_MARK in value:
+        return None
+    return value
+
+
+def unresolved_secrets(app: object | None) -> list[str]:
+    """Names of the app's secrets (and ``checkout_token``) whose variable is unset here."""
+    names = [
+        str(name)
+        for name, secret in (getattr(app, "secrets", None) or {}).items()
+        if isinstance(secret, SecretStr) and UNSET_MARK in secret.get_secret_value()
+    ]
+    token = getattr(app, "checkout_token", None)
+    if isinstance(token, SecretStr) and UNSET_MARK in token.get_secret_value():
+        names.append("checkout_token")
+    return names
 
 
 def resolve_secrets(app: object | None, environ: Mapping[str, str]) -> dict[str, str]:

@@ -357,3 +357,26 @@ def test_a_duplicate_delivery_while_the_run_is_running_is_skipped(
     assert second.json() == {"run_id": job.id, "skipped": "run is being run by another worker"}
     assert answers[0].json() == {"run_id": job.id, "status": "cancelled"}
     assert store.get_run(job.id).attempt == 1
+
+
+def test_config_variables_unset_on_the_worker_drop_those_secrets_with_a_warning(
+    worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
+) -> None:
+    spec = 'steps:\n  - id: show\n    run: echo "deploy=[${{ secrets.DEPLOY }}]"\n'
+    repo, sha = pipeline_repo(tmp_path, spec)
+    config = (
+        "apps:\n  - name: split\n    repo: https://example.com/split.git\n"
+        "    secret: ${env:WEBHOOK_SECRET_ONLY_ON_THE_TRIGGER}\n"
+        "    secrets: {DEPLOY: '${env:DEPLOY_KEY_NOT_ON_THIS_WORKER}'}\n"
+    )
+    (data_dir / "scd.yaml").write_text(config, encoding="utf-8")
+    try:
+        job = new_job(store, f"file://{repo}", sha, app="split")
+        response = worker.invoke(job)
+    finally:
+        (data_dir / "scd.yaml").unlink()
+    assert response.json()["status"] == "success"
+    assert "warning: secret DEPLOY is not set where the worker runs" in log_text(
+        data_dir, job.id, "setup"
+    )
+    assert "deploy=[]" in log_text(data_dir, job.id, "show")
