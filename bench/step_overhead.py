@@ -62,6 +62,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--data-dir",
+        help="scd's --data-dir (logs); default: inside the bench's temp dir. The file sink"
+        " creates three files per step, so a busy disk shows here (try /dev/shm/x).",
+    )
     args = parser.parse_args()
     if shutil.which("bash") is None:
         print("skipped: bash is not installed")
@@ -70,6 +75,7 @@ def main() -> None:
     n = args.steps
     with tempfile.TemporaryDirectory(prefix="scd-bench-") as tmp:
         work = Path(tmp)
+        data_dir = args.data_dir or str(work / "d")
         steps = "".join('  - run: "true"\n' for _ in range(n))
         (work / "many.yaml").write_text(f"name: overhead\nsteps:\n{steps}")
         (work / "one.yaml").write_text('name: one\nsteps:\n  - run: "true"\n')
@@ -78,8 +84,8 @@ def main() -> None:
             args.repeat,
             [
                 ["bash", "-c", loop],
-                [scd, "run", "many.yaml", "--data-dir", "d"],
-                [scd, "run", "one.yaml", "--data-dir", "d"],
+                [scd, "run", "many.yaml", "--data-dir", data_dir],
+                [scd, "run", "one.yaml", "--data-dir", data_dir],
             ],
             work,
         )
@@ -87,7 +93,8 @@ def main() -> None:
     overhead = (ours - baseline) * 1000 / n
     startup_ms = one * 1000 - base_ms
     steady = (ours - one) * 1000 / (n - 1) - base_ms if n > 1 else float("nan")
-    print(f"steps: {n} (best of {args.repeat})")
+    where = args.data_dir or "a temp dir"
+    print(f"steps: {n} (best of {args.repeat}, taking turns); logs in {where}")
     print(f"baseline  bash loop : {baseline:7.3f} s  {base_ms:6.2f} ms/step")
     print(f"ours      scd run   : {ours:7.3f} s  {ours_ms:6.2f} ms/step")
     print(f"ratio ours/baseline : {ours / baseline:7.2f}x")
