@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -212,3 +213,26 @@ def test_observer_sees_pending_then_running_then_final_for_each_step(tmp_path: P
     final = seen[3]
     assert final.started_at is not None
     assert final.finished_at is not None
+
+
+def test_temp_dirs_left_by_a_dead_runner_process_are_swept_at_the_next_run(
+    tmp_path: Path,
+) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    root = tmp_path / "tmproot"
+    root.mkdir()
+    stale = root / f"scd-run-{dead.pid}-abc"
+    stale.mkdir()
+    (stale / "step-0.sh").write_text("echo old")
+    mine = root / "unrelated-dir"
+    mine.mkdir()
+    path = tmp_path / "serverless-pipeline.yaml"
+    path.write_text("steps:\n  - run: 'true'\n")
+    result = Runner(tmp_path, sink=MemoryLogSink(), run_id="r1", tmp_root=root).run(
+        load_pipeline(path)
+    )
+    assert result.status == "success"
+    assert not stale.exists()
+    assert mine.exists()
+    assert [p.name for p in root.iterdir()] == ["unrelated-dir"]

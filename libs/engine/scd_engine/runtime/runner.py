@@ -140,7 +140,8 @@ class Runner:
 
     def run(self, pipeline: Pipeline) -> RunResult:
         """Execute ``pipeline``'s steps, then the plugins' end-of-run hooks."""
-        tmp = Path(tempfile.mkdtemp(prefix="scd-run-", dir=self._tmp_root))
+        _sweep(self._tmp_root)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=self._tmp_root))
         scope = Scope(
             run_id=self.run_id,
             workspace=self.workspace,
@@ -219,3 +220,26 @@ def _private_tmp_root() -> Path | None:
     if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
         return shm
     return None  # tempfile's default
+
+
+_TMP_PREFIX = "scd-run-"
+
+
+def _sweep(root: Path | None) -> None:
+    """Remove run temp dirs left by processes that died (a killed worker cleans nothing)."""
+    root = root or Path(tempfile.gettempdir())
+    uid = os.getuid()
+    try:
+        entries = [e for e in os.scandir(root) if e.name.startswith(_TMP_PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(_TMP_PREFIX) :].partition("-")[0]
+        try:
+            if not pid.isdigit() or entry.stat(follow_symlinks=False).st_uid != uid:
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue  # alive but not ours to signal, or vanished meanwhile
