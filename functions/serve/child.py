@@ -1,4 +1,4 @@
-"""The entry point of one worker process: ``python -m functions.serve.child FD``.
+"""The entry point of one worker process: ``python -m functions.serve.child FD [PARENT]``.
 
 Contract: serves the worker app (``functions.worker.app:app``, configured from
 the ``SCD_*`` variables it inherits) with uvicorn on the listening socket
@@ -6,13 +6,20 @@ inherited as file descriptor ``FD``. The parent keeps its own copy of that
 socket, so connections that arrive while this process starts, or while a
 replacement starts after a crash, wait in the kernel's backlog instead of being
 refused. SIGTERM and SIGINT shut it down as uvicorn does (the app's lifespan
-ends, running requests get to finish).
+ends, running requests get to finish). The process runs in its own session (a
+terminal's Ctrl-C reaches only ``scd serve``), so it watches its parent: if
+``scd serve`` dies without stopping it (kill -9), it sends itself SIGTERM
+rather than live on as an orphan. ``PARENT`` is the pid of ``scd serve``, given
+so that a parent dying while this process starts up is noticed too.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sys
+import threading
 
 __all__ = ["main"]
 
@@ -20,9 +27,11 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     """Serve the worker app on the inherited socket until told to stop."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -m functions.serve.child FD", file=sys.stderr)
+    if not 1 <= len(args) <= 2 or not all(arg.isdigit() for arg in args):
+        print("usage: python -m functions.serve.child FD [PARENT]", file=sys.stderr)
         return 2
+    parent = int(args[1]) if len(args) == 2 else os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     import uvicorn
 
     sock = socket.socket(fileno=int(args[0]))
@@ -38,6 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return 0
+
+
+def _watch_parent(parent: int, interval_s: float = 1.0) -> None:
+    stop = threading.Event()
+    while True:
+        if os.getppid() != parent:  # re-parented: scd serve is gone
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        stop.wait(interval_s)
 
 
 if __name__ == "__main__":

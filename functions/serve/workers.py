@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -98,7 +99,7 @@ class WorkerPool:
         fd = self._sockets[index].fileno()
         with (self._log_dir / f"worker-{index}.log").open("ab") as out:
             return subprocess.Popen(
-                [sys.executable, "-m", "functions.serve.child", str(fd)],
+                [sys.executable, "-m", "functions.serve.child", str(fd), str(os.getpid())],
                 env=self._env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,

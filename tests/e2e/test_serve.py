@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import GitRepo, ScdServer, kill_group, wait_for_file, worker_of
+from e2e_support import (
+    GitRepo,
+    ScdServer,
+    children,
+    cmdline,
+    kill_group,
+    wait_for_file,
+    wait_gone,
+    worker_of,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -132,3 +141,44 @@ def test_runs_queued_when_serve_stops_run_once_each_after_a_restart(
         scd.client.close()
     assert [run["status"] for run in runs] == ["success"] * 3
     assert sorted(marks.read_text().split()) == sorted(push.after for push in pushes)
+
+
+def test_a_step_still_running_after_the_grace_period_is_cancelled_and_recorded(
+    tmp_path: Path, repo: GitRepo
+) -> None:
+    from scd_core.stores import open_store
+
+    scd = ScdServer(tmp_path / "scd", workers=1, grace_s=0.5)
+    scd.start()
+    try:
+        run_id = scd.push(repo.commit("steps:\n  - id: long\n    run: sleep 60\n"))
+        scd.wait_run(run_id, until=lambda run: run["status"] == "running")
+        assert scd.stop() == 0
+    finally:
+        scd.stop()
+        scd.client.close()
+    store = open_store(f"sqlite:///{scd.data_dir / 'scd.db'}")
+    try:
+        run = store.get_run(run_id)
+        steps = {s.id: s.status for s in store.list_steps(run_id)}
+    finally:
+        store.close()
+    assert run.status == "cancelled"
+    assert steps["long"] == "cancelled"
+    assert "grace period over; cancelling 1 running run(s)" in scd.output()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_worker_processes_exit_when_serve_is_killed(tmp_path: Path) -> None:
+    scd = ScdServer(tmp_path / "scd", workers=2)
+    scd.start()
+    assert scd.proc is not None
+    workers = [pid for pid in children(scd.proc.pid) if "functions.serve.child" in cmdline(pid)]
+    assert len(workers) == 2
+    scd.proc.kill()
+    scd.proc.wait()
+    scd.client.close()
+    alive = wait_gone(workers, timeout_s=30)
+    for pid in alive:  # do not leak them if the check fails
+        os.kill(pid, signal.SIGKILL)
+    assert alive == []
