@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +22,6 @@ from functions.trigger.config import parse_config
 from functions.trigger.testing import serve
 
 READ, TRIGGER = "read-token-value", "trigger-token-value"
-RUN_ID = "0" * 12 + "a" * 20
 STAMP = b"2026-11-27T07:20:25.123456Z "
 
 
@@ -47,6 +46,7 @@ class Api:
     store: RunStore
     sink: FileLogSink
     invoker: MemoryInvoker
+    run_id: str = ""
 
     def get(self, path: str, token: str | None = READ) -> httpx.Response:
         headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -57,8 +57,9 @@ class Api:
         return httpx.post(self.url + path, headers=headers, timeout=10)
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    tmp_path = tmp_path_factory.mktemp("runs-api")
     settings = Settings(data_dir=tmp_path, config=tmp_path / "scd.yaml")
     store = open_store(settings.store)
     invoker = MemoryInvoker()
@@ -70,7 +71,14 @@ def api(tmp_path: Path) -> Iterator[Api]:
         store.close()
 
 
-def _run(store: RunStore, status: str = "running", run_id: str = RUN_ID) -> Run:
+@pytest.fixture
+def api(served: Api) -> Api:
+    """The module's server, with a fresh run id for this test."""
+    return replace(served, run_id=uuid.uuid4().hex)
+
+
+def _run(api: Api, status: str = "running") -> Run:
+    store, run_id = api.store, api.run_id
     event = Event(
         provider="github",
         event_name="push",
@@ -87,16 +95,17 @@ def _run(store: RunStore, status: str = "running", run_id: str = RUN_ID) -> Run:
     return run
 
 
-def _steps(store: RunStore) -> None:
-    store.put_step(RUN_ID, StepState(id="setup", name="Set up", index=-1, status="success"))
-    store.put_step(RUN_ID, StepState(id="0", name="echo hi", index=0, status="success"))
-    store.put_step(RUN_ID, StepState(id="test", name="Test", index=1, status="running"))
+def _steps(api: Api) -> None:
+    store, run_id = api.store, api.run_id
+    store.put_step(run_id, StepState(id="setup", name="Set up", index=-1, status="success"))
+    store.put_step(run_id, StepState(id="0", name="echo hi", index=0, status="success"))
+    store.put_step(run_id, StepState(id="test", name="Test", index=1, status="running"))
 
 
 def test_get_run_answers_the_documented_fields_and_no_payload(api: Api) -> None:
-    _run(api.store)
-    _steps(api.store)
-    answer = api.get(f"/api/v1/runs/{RUN_ID}")
+    _run(api)
+    _steps(api)
+    answer = api.get(f"/api/v1/runs/{api.run_id}")
     assert answer.status_code == 200
     body = answer.json()
     assert set(body) >= {
@@ -112,7 +121,7 @@ def test_get_run_answers_the_documented_fields_and_no_payload(api: Api) -> None:
         "steps",
     }
     assert (body["id"], body["app"], body["status"], body["event"]) == (
-        RUN_ID,
+        api.run_id,
         "web",
         "running",
         "push",
@@ -143,86 +152,86 @@ def test_unknown_run_is_404_json_and_a_malformed_id_is_400(api: Api) -> None:
 
 
 def test_reading_needs_a_token_with_the_read_scope(api: Api) -> None:
-    _run(api.store)
-    assert api.get(f"/api/v1/runs/{RUN_ID}", token=None).status_code == 401
-    assert api.get(f"/api/v1/runs/{RUN_ID}", token="wrong").status_code == 401
-    assert api.get(f"/api/v1/runs/{RUN_ID}", token=TRIGGER).status_code == 403
+    _run(api)
+    assert api.get(f"/api/v1/runs/{api.run_id}", token=None).status_code == 401
+    assert api.get(f"/api/v1/runs/{api.run_id}", token="wrong").status_code == 401
+    assert api.get(f"/api/v1/runs/{api.run_id}", token=TRIGGER).status_code == 403
 
 
 def test_step_log_is_plain_text_with_timestamps_stripped_unless_asked(api: Api) -> None:
-    _run(api.store)
-    _steps(api.store)
-    api.sink.append(RUN_ID, "test", STAMP + b"first line\n" + STAMP + b"second line\n")
-    plain = api.get(f"/api/v1/runs/{RUN_ID}/steps/test/logs")
+    _run(api)
+    _steps(api)
+    api.sink.append(api.run_id, "test", STAMP + b"first line\n" + STAMP + b"second line\n")
+    plain = api.get(f"/api/v1/runs/{api.run_id}/steps/test/logs")
     assert plain.status_code == 200
     assert plain.headers["content-type"].startswith("text/plain")
     assert plain.text == "first line\nsecond line\n"
-    stamped = api.get(f"/api/v1/runs/{RUN_ID}/steps/test/logs?timestamps=true")
+    stamped = api.get(f"/api/v1/runs/{api.run_id}/steps/test/logs?timestamps=true")
     assert stamped.text == (STAMP + b"first line\n" + STAMP + b"second line\n").decode()
 
 
 def test_step_log_by_index_from_zero_and_the_setup_step_by_id(api: Api) -> None:
-    _run(api.store)
-    _steps(api.store)
-    api.sink.append(RUN_ID, "0", STAMP + b"hi\n")
-    api.sink.append(RUN_ID, "test", STAMP + b"testing\n")
-    api.sink.append(RUN_ID, "setup", STAMP + b"Checked out\n")
-    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/0/logs").text == "hi\n"
-    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/1/logs").text == "testing\n"
-    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/setup/logs").text == "Checked out\n"
+    _run(api)
+    _steps(api)
+    api.sink.append(api.run_id, "0", STAMP + b"hi\n")
+    api.sink.append(api.run_id, "test", STAMP + b"testing\n")
+    api.sink.append(api.run_id, "setup", STAMP + b"Checked out\n")
+    assert api.get(f"/api/v1/runs/{api.run_id}/steps/0/logs").text == "hi\n"
+    assert api.get(f"/api/v1/runs/{api.run_id}/steps/1/logs").text == "testing\n"
+    assert api.get(f"/api/v1/runs/{api.run_id}/steps/setup/logs").text == "Checked out\n"
 
 
 def test_a_long_log_comes_back_whole_across_read_chunks(api: Api) -> None:
-    _run(api.store)
-    _steps(api.store)
+    _run(api)
+    _steps(api)
     lines = [f"line {i:06d} " + "x" * 90 for i in range(6000)]  # about 600 KB
     for start in range(0, len(lines), 500):
         chunk = b"".join(STAMP + line.encode() + b"\n" for line in lines[start : start + 500])
-        api.sink.append(RUN_ID, "test", chunk)
-    answer = api.get(f"/api/v1/runs/{RUN_ID}/steps/test/logs")
+        api.sink.append(api.run_id, "test", chunk)
+    answer = api.get(f"/api/v1/runs/{api.run_id}/steps/test/logs")
     assert answer.text.splitlines() == lines
 
 
 def test_a_recorded_step_without_a_log_yet_answers_empty(api: Api) -> None:
-    _run(api.store)
-    _steps(api.store)
-    answer = api.get(f"/api/v1/runs/{RUN_ID}/steps/test/logs")
+    _run(api)
+    _steps(api)
+    answer = api.get(f"/api/v1/runs/{api.run_id}/steps/test/logs")
     assert answer.status_code == 200
     assert answer.text == ""
 
 
 def test_unknown_step_or_run_of_a_log_is_404(api: Api) -> None:
-    _run(api.store)
-    _steps(api.store)
-    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/nope/logs").status_code == 404
-    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/7/logs").status_code == 404
+    _run(api)
+    _steps(api)
+    assert api.get(f"/api/v1/runs/{api.run_id}/steps/nope/logs").status_code == 404
+    assert api.get(f"/api/v1/runs/{api.run_id}/steps/7/logs").status_code == 404
     assert api.get(f"/api/v1/runs/{'f' * 32}/steps/0/logs").status_code == 404
-    assert api.get(f"/api/v1/runs/{RUN_ID}/steps/..%2F..%2Fetc/logs").status_code in (400, 404)
+    assert api.get(f"/api/v1/runs/{api.run_id}/steps/..%2F..%2Fetc/logs").status_code in (400, 404)
 
 
 def test_cancel_of_a_queued_run_ends_it_cancelled_and_stops_the_job(api: Api) -> None:
-    run = _run(api.store, status="queued")
+    run = _run(api, status="queued")
     api.invoker.dispatch(Job(id=run.id, app=run.app, event=run.event))
-    answer = api.post(f"/api/v1/runs/{RUN_ID}/cancel")
+    answer = api.post(f"/api/v1/runs/{api.run_id}/cancel")
     assert answer.status_code == 202
-    assert answer.json() == {"run_id": RUN_ID, "status": "cancelled"}
-    assert api.store.get_run(RUN_ID).status == "cancelled"
-    assert api.store.get_control(RUN_ID) == "cancel"
-    assert api.invoker.stopped == [RUN_ID]
+    assert answer.json() == {"run_id": api.run_id, "status": "cancelled"}
+    assert api.store.get_run(api.run_id).status == "cancelled"
+    assert api.store.get_control(api.run_id) == "cancel"
+    assert api.invoker.stopped.count(api.run_id) == 1
 
 
 def test_cancel_of_a_running_run_records_the_request_for_its_worker(api: Api) -> None:
-    run = _run(api.store, status="running")
+    run = _run(api, status="running")
     api.invoker.dispatch(Job(id=run.id, app=run.app, event=run.event))
-    answer = api.post(f"/api/v1/runs/{RUN_ID}/cancel")
+    answer = api.post(f"/api/v1/runs/{api.run_id}/cancel")
     assert answer.status_code == 202
     assert answer.json()["status"] == "running"
-    assert api.store.get_control(RUN_ID) == "cancel"
-    assert api.invoker.stopped == [RUN_ID]
+    assert api.store.get_control(api.run_id) == "cancel"
+    assert api.invoker.stopped.count(api.run_id) == 1
 
 
 def test_cancel_of_an_ended_run_is_409_and_needs_the_trigger_scope(api: Api) -> None:
-    _run(api.store, status="success")
-    assert api.post(f"/api/v1/runs/{RUN_ID}/cancel", token=READ).status_code == 403
-    assert api.post(f"/api/v1/runs/{RUN_ID}/cancel").status_code == 409
-    assert api.store.get_control(RUN_ID) is None
+    _run(api, status="success")
+    assert api.post(f"/api/v1/runs/{api.run_id}/cancel", token=READ).status_code == 403
+    assert api.post(f"/api/v1/runs/{api.run_id}/cancel").status_code == 409
+    assert api.store.get_control(api.run_id) is None
