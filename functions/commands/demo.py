@@ -27,7 +27,8 @@ def demo_command(
         str, typer.Option("--server", help="Base URL of a running scd serve.")
     ] = "http://127.0.0.1:9000",
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="The data dir of that scd serve.")
+        Path,
+        typer.Option("--data-dir", envvar="SCD_DATA_DIR", help="The data dir of that scd serve."),
     ] = Path(".scd"),
     token: Annotated[
         str | None,

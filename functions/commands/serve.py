@@ -27,7 +27,10 @@ def serve_command(
     ),
     port: Annotated[int, typer.Option("--port", "-p", help="Port of the trigger.")] = 9000,
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Where state, logs and the queue live.")
+        Path,
+        typer.Option(
+            "--data-dir", envvar="SCD_DATA_DIR", help="Where state, logs and the queue live."
+        ),
     ] = Path(".scd"),
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = 2,
     grace: Annotated[
