@@ -49,11 +49,11 @@ class Destinations:
                 return
             if run.status == "running" and result.error_type == "UnhandledInvocationError":
                 reason = f"{LOST_MESSAGE}: {reason}"
-            if end_run(self.store, job.id, "error", reason) is None:
-                return
-            log.warning("run %s ended as error: %s", job.id, reason)
+            # Steps first: whoever sees the run final also sees no step still running.
             end_open_steps(self.store, job.id, reason)
             close_logs(self.sink, job.id)
+            if end_run(self.store, job.id, "error", reason) is not None:
+                log.warning("run %s ended as error: %s", job.id, reason)
         except NotFound:
             log.warning("task %s failed but has no run in the store", job.id)
         except ScdError as exc:

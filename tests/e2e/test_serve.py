@@ -99,6 +99,12 @@ def test_cancelling_a_finished_run_is_refused(server: ScdServer, repo: GitRepo) 
     assert answer.status_code == 409
 
 
+def settled(run: dict[str, Any]) -> bool:
+    """The run ended and none of its steps is still open."""
+    open_steps = [s for s in run["steps"] if s["status"] in ("running", "pending")]
+    return run["status"] in ("success", "failure", "cancelled", "error") and not open_steps
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="walks /proc to find the worker")
 def test_a_worker_killed_mid_run_ends_the_run_error_worker_lost_and_is_replaced(
     server: ScdServer, repo: GitRepo, tmp_path: Path
@@ -109,7 +115,7 @@ def test_a_worker_killed_mid_run_ends_the_run_error_worker_lost_and_is_replaced(
     step_pid = int(wait_for_file(pid_file))
     try:
         os.kill(worker_of(step_pid), signal.SIGKILL)
-        run = server.wait_run(run_id, timeout_s=60)
+        run = server.wait_run(run_id, until=settled, timeout_s=60)
     finally:
         kill_group(step_pid)  # the orphaned step of the killed worker
     assert run["status"] == "error"
