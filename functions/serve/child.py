@@ -8,18 +8,21 @@ replacement starts after a crash, wait in the kernel's backlog instead of being
 refused. SIGTERM and SIGINT shut it down as uvicorn does (the app's lifespan
 ends, running requests get to finish). The process runs in its own session (a
 terminal's Ctrl-C reaches only ``scd serve``), so it watches its parent: if
-``scd serve`` dies without stopping it (kill -9), it sends itself SIGTERM
-rather than live on as an orphan. ``PARENT`` is the pid of ``scd serve``, given
+``scd serve`` dies without stopping it (kill -9), it calls its own
+``/pre-stop`` (running jobs end ``error`` "worker interrupted") and sends itself
+SIGTERM rather than live on as an orphan. ``PARENT`` is the pid of ``scd serve``, given
 so that a parent dying while this process starts up is noticed too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import sys
 import threading
+import urllib.request
 
 __all__ = ["main"]
 
@@ -31,10 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m functions.serve.child FD [PARENT]", file=sys.stderr)
         return 2
     parent = int(args[1]) if len(args) == 2 else os.getppid()
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    sock = socket.socket(fileno=int(args[0]))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/pre-stop"
+    threading.Thread(target=_watch_parent, args=(parent, url), daemon=True).start()
     import uvicorn
 
-    sock = socket.socket(fileno=int(args[0]))
     config = uvicorn.Config(
         "functions.worker.app:app",
         log_level="warning",
@@ -49,10 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _watch_parent(parent: int, interval_s: float = 1.0) -> None:
+def _watch_parent(parent: int, pre_stop_url: str, interval_s: float = 1.0) -> None:
     stop = threading.Event()
     while True:
         if os.getppid() != parent:  # re-parented: scd serve is gone
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(pre_stop_url, timeout=15).close()  # noqa: S310
             os.kill(os.getpid(), signal.SIGTERM)
             return
         stop.wait(interval_s)

@@ -175,16 +175,30 @@ def test_a_step_still_running_after_the_grace_period_is_cancelled_and_recorded(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_worker_processes_exit_when_serve_is_killed(tmp_path: Path) -> None:
+def test_when_serve_is_killed_its_workers_interrupt_their_runs_and_exit(
+    tmp_path: Path, repo: GitRepo
+) -> None:
+    from scd_core.stores import open_store
+
+    pid_file = tmp_path / "step.pid"
     scd = ScdServer(tmp_path / "scd", workers=2)
     scd.start()
     assert scd.proc is not None
     workers = [pid for pid in children(scd.proc.pid) if "functions.serve.child" in cmdline(pid)]
     assert len(workers) == 2
+    run_id = scd.push(repo.commit(f"steps:\n  - run: echo $$ > {pid_file}; sleep 30\n"))
+    step_pid = int(wait_for_file(pid_file))
     scd.proc.kill()
     scd.proc.wait()
     scd.client.close()
     alive = wait_gone(workers, timeout_s=30)
     for pid in alive:  # do not leak them if the check fails
         os.kill(pid, signal.SIGKILL)
+    kill_group(step_pid)
     assert alive == []
+    store = open_store(f"sqlite:///{scd.data_dir / 'scd.db'}")
+    try:
+        run = store.get_run(run_id)
+    finally:
+        store.close()
+    assert (run.status, run.message) == ("error", "worker interrupted")
