@@ -1,13 +1,14 @@
 # Two entry points for a fresh machine (see README): `make serve` and `make test`.
 # uv is installed with pip where missing; the lock file pins every dependency.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# `python3 -m uv` works wherever pip put uv, on PATH or not.
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY_TARGETS := libs/core/scd_core libs/engine/scd_engine libs/trigger_spec/scd_trigger_spec functions
 
 .PHONY: setup serve test lint typecheck pytest bench
 
 setup:
-	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --locked --quiet
 
 serve: setup
