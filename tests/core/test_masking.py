@@ -151,3 +151,14 @@ def test_secret_is_masked_after_the_output_sample_changes_the_test_characters() 
     noisy = quiet + b"token deadbeef1234cafe in the middle\n" + quiet
     assert masker.mask_bytes(noisy) == quiet + b"token *** in the middle\n" + quiet
     assert masker.mask_bytes(b"deadbeef1234cafe") == b"***"
+
+
+def test_every_one_of_many_secrets_sharing_test_characters_is_masked_after_a_sample() -> None:
+    values = [f"Key{i}Zq{i * 7919:06d}xW" for i in range(12)] + ["deadbeef1234cafe"]
+    masker = Masker(values)
+    quiet = b"a short line of log output 0123456789\n" * 100
+    for _ in range(70):  # a sample of output lacking capitals: the keys share a few leads
+        assert masker.mask_bytes(quiet) == quiet
+    for value in values:
+        line = quiet + f"got {value}!\n".encode()
+        assert masker.mask_bytes(line) == quiet + b"got ***!\n"
