@@ -12,73 +12,161 @@ wrong. The first Ctrl-C cancels gracefully, the second kills.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
-__all__ = ["register"]
+__all__ = ["parse_fast", "register", "run_fast"]
 
-FileArg = Annotated[Path, typer.Argument(help="Pipeline spec file.")]
-EventOpt = Annotated[
-    Path | None,
-    typer.Option("--event", help="Event JSON: a normalised Event, or a raw webhook payload."),
-]
-RefOpt = Annotated[
-    str | None, typer.Option("--ref", help="Git ref: refs/heads/x, refs/tags/v1 or a branch name.")
-]
-PairsOpt = Annotated[
-    list[str] | None, typer.Option(help="Extra environment variable NAME=VALUE, repeatable.")
-]
-SecretOpt = Annotated[
-    list[str] | None,
-    typer.Option("--secret", help="Secret NAME; its value is read from the environment."),
-]
+_DEFAULT_FILE = "serverless-pipeline.yaml"
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``scd run`` to ``app``."""
+    """Add ``scd run`` to ``app`` (typer is imported here, not by :func:`run_fast`)."""
+    import typer
+
+    def run(
+        file: Path = typer.Argument(  # noqa: B008 - typer declares arguments this way
+            Path(_DEFAULT_FILE), help="Pipeline spec file."
+        ),
+        event: Path | None = typer.Option(  # noqa: B008
+            None, "--event", help="Event JSON: a normalised Event, or a raw webhook payload."
+        ),
+        ref: str | None = typer.Option(
+            None, "--ref", help="Git ref: refs/heads/x, refs/tags/v1 or a branch name."
+        ),
+        input_: list[str] | None = typer.Option(  # noqa: B008
+            None, "--input", help="Input NAME=VALUE, repeatable."
+        ),
+        secret: list[str] | None = typer.Option(  # noqa: B008
+            None, "--secret", help="Secret NAME; its value is read from the environment."
+        ),
+        env: list[str] | None = typer.Option(  # noqa: B008
+            None, "--env", help="Extra environment variable NAME=VALUE, repeatable."
+        ),
+        data_dir: Path = typer.Option(  # noqa: B008
+            Path(".scd"), "--data-dir", help="Where logs and the cache go."
+        ),
+        grace: float = typer.Option(
+            10.0, "--grace", help="Seconds between SIGTERM and SIGKILL on cancel or timeout."
+        ),
+        json_: bool = typer.Option(
+            False, "--json", help="Print a JSON summary at the end (live output to stderr)."
+        ),
+    ) -> None:
+        """Run a pipeline spec in the current directory, as the worker would.
+
+        Exit 0 when the run succeeds, 1 when it fails or is cancelled, 2 for a spec or
+        usage error. Ctrl-C cancels (always() steps still run); a second Ctrl-C kills.
+        """
+        code = _session(
+            file=file,
+            event_file=event,
+            ref=ref,
+            inputs=input_ or [],
+            secret_names=secret or [],
+            env=env or [],
+            data_dir=data_dir,
+            grace=grace,
+            as_json=json_,
+        )
+        raise typer.Exit(code)
+
     app.command(name="run")(run)
 
 
-def run(
-    file: FileArg = Path("serverless-pipeline.yaml"),
-    event: EventOpt = None,
-    ref: RefOpt = None,
-    input_: Annotated[
-        list[str] | None, typer.Option("--input", help="Input NAME=VALUE, repeatable.")
-    ] = None,
-    secret: SecretOpt = None,
-    env: PairsOpt = None,
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Where logs and the cache go.")
-    ] = Path(".scd"),
-    grace: Annotated[
-        float, typer.Option(help="Seconds between SIGTERM and SIGKILL on cancel or timeout.")
-    ] = 10.0,
-    json_: Annotated[
-        bool,
-        typer.Option("--json", help="Print a JSON summary at the end (live output to stderr)."),
-    ] = False,
-) -> None:
-    """Run a pipeline spec in the current directory, as the worker would.
+# Options of ``scd run`` that take a value, by flag, and the _session keyword each fills.
+_VALUED = {
+    "--event": "event_file",
+    "--ref": "ref",
+    "--input": "inputs",
+    "--secret": "secret_names",
+    "--env": "env",
+    "--data-dir": "data_dir",
+    "--grace": "grace",
+}
+_REPEATED = frozenset({"inputs", "secret_names", "env"})
 
-    Exit 0 when the run succeeds, 1 when it fails or is cancelled, 2 for a spec or
-    usage error. Ctrl-C cancels (always() steps still run); a second Ctrl-C kills.
+
+def parse_fast(argv: Sequence[str]) -> dict[str, Any] | None:
+    """``_session``'s keywords for ``scd run``'s arguments, or None to let typer parse.
+
+    Contract: accepts only the plain forms (``--opt value``, ``--opt=value``,
+    ``--json``, at most one FILE) and gives what typer gives for them; anything
+    else (``--help``, an unknown or incomplete option, a value that starts with
+    ``-`` or is empty, a bad number) returns None, so typer parses it and reports
+    errors its own way.
     """
-    code = _session(
-        file=file,
-        event_file=event,
-        ref=ref,
-        inputs=input_ or [],
-        secret_names=secret or [],
-        env=env or [],
-        data_dir=data_dir,
-        grace=grace,
-        as_json=json_,
-    )
-    raise typer.Exit(code)
+    found: dict[str, Any] = {
+        "file": Path(_DEFAULT_FILE),
+        "event_file": None,
+        "ref": None,
+        "inputs": [],
+        "secret_names": [],
+        "env": [],
+        "data_dir": Path(".scd"),
+        "grace": 10.0,
+        "as_json": False,
+    }
+    positional: list[str] = []
+    items = list(argv)
+    while items:
+        item = items.pop(0)
+        if item == "--json":
+            found["as_json"] = True
+            continue
+        if not item.startswith("-"):
+            positional.append(item)
+            continue
+        flag, sep, value = item.partition("=")
+        key = _VALUED.get(flag)
+        if key is None:
+            return None
+        if not sep:
+            if not items:
+                return None
+            value = items.pop(0)
+        if not value or value.startswith("-") or not _store(found, key, value):
+            return None
+    if len(positional) > 1 or any(not p for p in positional):
+        return None
+    if positional:
+        found["file"] = Path(positional[0])
+    return found
+
+
+def _store(found: dict[str, Any], key: str, value: str) -> bool:
+    if key in _REPEATED:
+        found[key].append(value)
+    elif key == "grace":
+        try:
+            found[key] = float(value)
+        except ValueError:
+            return False
+    elif key in ("event_file", "data_dir"):
+        found[key] = Path(value)
+    else:
+        found[key] = value
+    return True
+
+
+def run_fast(argv: Sequence[str]) -> int | None:
+    """Run ``scd run`` without building the typer app: the exit code, or None when
+    :func:`parse_fast` declines the arguments. Like click, Ctrl-C outside the run
+    prints "Aborted!" and exits 1."""
+    import sys
+
+    options = parse_fast(argv)
+    if options is None:
+        return None
+    try:
+        return _session(**options)
+    except KeyboardInterrupt:
+        print("\nAborted!", file=sys.stderr)
+        return 1
 
 
 def _session(
