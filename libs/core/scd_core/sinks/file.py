@@ -6,6 +6,10 @@ that catches a write in flight cuts it back to whole lines); ``<step>.closed``
 marks a closed log; ``<root>/<run_id>/steps`` lists the step keys in creation
 order, one a line.
 
+Cost per step, as a pipeline of many short steps shows: one ``open`` creates the
+log (the run directory is made only when that fails), the index line goes
+through a descriptor kept open per run, and the marker is one ``open``.
+
 A follower in any process polls the file (``poll_interval``, 50 ms by default),
 so a line shows up well under half a second after it was appended.
 """
@@ -25,7 +29,9 @@ from scd_core.logsink import LogChunk, check_offset, poll_chunks, trim_chunk, va
 __all__ = ["FileLogSink"]
 
 _MAX_OPEN = 64  # cached append descriptors; the least recently used is closed past this
+_MAX_INDEXES = 8  # cached descriptors of runs' step indexes, likewise
 _INDEX = "steps"
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class FileLogSink:
@@ -35,6 +41,7 @@ class FileLogSink:
         self.root = Path(root)
         self._lock = threading.Lock()
         self._fds: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._index_fds: OrderedDict[str, int] = OrderedDict()
 
     # -- paths ---------------------------------------------------------------
 
@@ -47,29 +54,52 @@ class FileLogSink:
     # -- writing ---------------------------------------------------------------
 
     def _open(self, run_id: str, step: str, log: Path, marker: Path) -> int:
-        """Open (and cache) the step's log for appending, creating it and its index line."""
-        if marker.exists():
-            raise Conflict(f"log of step {step!r} of run {run_id!r} is closed")
-        log.parent.mkdir(parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        """Open (and cache) the step's log for appending, creating it and its index line.
+
+        Conflict when the step's log is closed. A new log costs one ``open``: the
+        run directory is made only when that fails, and a log created here cannot
+        have a marker yet (close creates the log before the marker).
+        """
+        flags = os.O_WRONLY | os.O_APPEND | _CLOEXEC
         try:
-            fd = os.open(log, flags | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = self._create(run_id, log, flags | os.O_CREAT | os.O_EXCL)
         except FileExistsError:
+            if marker.exists():
+                raise Conflict(f"log of step {step!r} of run {run_id!r} is closed") from None
             fd = os.open(log, flags)
         else:
-            self._index(log.parent, step)
+            try:
+                self._index(run_id, log.parent, step)
+            except OSError:
+                os.close(fd)
+                raise
         self._fds[run_id, step] = fd
         if len(self._fds) > _MAX_OPEN:
             os.close(self._fds.popitem(last=False)[1])
         return fd
 
-    @staticmethod
-    def _index(run_dir: Path, step: str) -> None:
-        fd = os.open(run_dir / _INDEX, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    def _create(self, run_id: str, log: Path, flags: int) -> int:
         try:
-            os.write(fd, f"{step}\n".encode())
-        finally:
-            os.close(fd)
+            return os.open(log, flags, 0o644)
+        except FileNotFoundError:
+            # A new (or removed) run directory: a cached index descriptor would be stale.
+            stale = self._index_fds.pop(run_id, None)
+            if stale is not None:
+                os.close(stale)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(log, flags, 0o644)
+
+    def _index(self, run_id: str, run_dir: Path, step: str) -> None:
+        """Append ``step`` to the run's index through a cached ``O_APPEND`` descriptor."""
+        fd = self._index_fds.get(run_id)
+        if fd is None:
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC
+            fd = self._index_fds[run_id] = os.open(run_dir / _INDEX, flags, 0o644)
+            if len(self._index_fds) > _MAX_INDEXES:
+                os.close(self._index_fds.popitem(last=False)[1])
+        else:
+            self._index_fds.move_to_end(run_id)
+        os.write(fd, f"{step}\n".encode())
 
     def append(self, run_id: str, step: str, data: bytes) -> None:
         """Append complete framed lines with one ``os.write``; Conflict once closed."""
@@ -97,14 +127,15 @@ class FileLogSink:
             try:
                 fd = self._fds.pop((run_id, step), None)
                 if fd is None:
-                    if marker.exists():
-                        return
-                    self._open(run_id, step, log, marker)
+                    try:
+                        self._open(run_id, step, log, marker)
+                    except Conflict:
+                        return  # closed already
                     fd = self._fds.pop((run_id, step))
                 # No fsync: closing the descriptor before creating the marker is enough for
                 # readers here and, by close-to-open consistency, on an NFS mount.
                 os.close(fd)
-                marker.touch()
+                os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | _CLOEXEC, 0o644))
             except OSError as exc:
                 raise BackendError(f"cannot close the log of step {step!r}") from exc
 
@@ -117,7 +148,7 @@ class FileLogSink:
         # The marker is checked before the data: once seen, every byte is already there.
         closed = marker.exists()
         try:
-            fd = os.open(log, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(log, os.O_RDONLY | _CLOEXEC)
         except FileNotFoundError:
             raise NotFound(f"no log for step {step!r} of run {run_id!r}") from None
         except OSError as exc:
