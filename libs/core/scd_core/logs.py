@@ -172,11 +172,7 @@ class LogWriter:
             return
         with self._lock:
             self._check_open()
-            buf = self._held + data if self._held else data
-            if b"\r" in buf:
-                buf = buf.replace(b"\r\n", b"\n")
-            nl = buf.rfind(b"\n") + 1
-            body, rest = buf[:nl], buf[nl:]
+            body, rest = self._lines(data)
             if body.startswith(ADD_MASK) or _has_add_mask(body):
                 body = self._add_masks(body)
             body = self._mask(body)
@@ -229,6 +225,21 @@ class LogWriter:
                 held = self._add_masks(held + b"\n")[:-1]
             self._emit(self._mask(held) + b"\n")
 
+    def _lines(self, data: bytes) -> tuple[bytes, bytes]:
+        """The held line and ``data`` as (whole lines, CRLF made LF; the incomplete rest)."""
+        held = self._held
+        if b"\r" in data or held.endswith(b"\r"):
+            # Held text has no newline, so a CRLF can only start at its very end.
+            buf = (held + data).replace(b"\r\n", b"\n")
+            nl = buf.rfind(b"\n") + 1
+            return buf[:nl], buf[nl:]
+        nl = data.rfind(b"\n") + 1
+        if not nl:
+            return b"", held + data
+        # One copy of the lines (slicing data first and then adding would make two).
+        body = b"".join((held, memoryview(data)[:nl])) if held else data[:nl]
+        return body, data[nl:]
+
     def _mask(self, data: bytes) -> bytes:
         return self.masker.mask_bytes(data) if data and self.masker.active else data
 
@@ -246,5 +257,8 @@ class LogWriter:
             return
         body = _split_long(body)
         prefix = format_timestamp(self._clock()) + b" "
-        framed = b"".join((prefix, body[:-1].replace(b"\n", b"\n" + prefix), b"\n"))
+        # Replacing every newline also puts a prefix after the last one: cut it off
+        # through a memoryview rather than copy the body without its last newline.
+        framed = body.replace(b"\n", b"\n" + prefix)
+        framed = b"".join((prefix, memoryview(framed)[: -len(prefix)]))
         self.sink.append(self.run_id, self.step, framed)
