@@ -10,13 +10,20 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from scd_core.errors import BadRequest, Conflict
-from scd_core.logs import MAX_LINE, LogWriter, format_timestamp, parse_line, strip_timestamps
+from scd_core.logs import (
+    MAX_LINE,
+    PREFIX_LEN,
+    LogWriter,
+    format_timestamp,
+    parse_line,
+    strip_timestamps,
+)
 from scd_core.masking import MASK, Masker
 from scd_core.sinks.memory import MemoryLogSink
 
 RUN, STEP = "run-1", "build"
-START = datetime(2026, 11, 27, 7, 20, 25, 123456, tzinfo=timezone.utc)
-FRAMED = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z ")
+START = datetime(2026, 11, 27, 7, 20, 25, 123000, tzinfo=timezone.utc)
+FRAMED = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 
 
 def ticking_clock() -> tuple[list[datetime], Callable[[], datetime]]:
@@ -59,13 +66,18 @@ class DiscardSink(MemoryLogSink):
         pass
 
 
-def test_each_line_is_framed_with_a_utc_timestamp_with_microseconds() -> None:
+def test_each_line_is_framed_with_a_utc_timestamp_with_milliseconds() -> None:
     sink = MemoryLogSink()
-    writer = LogWriter(sink, RUN, STEP, clock=lambda: START)
+    writer = LogWriter(sink, RUN, STEP, clock=lambda: START + timedelta(microseconds=999))
     writer.write(b"hello\nworld\n")
-    assert stored(sink) == (
-        b"2026-11-27T07:20:25.123456Z hello\n2026-11-27T07:20:25.123456Z world\n"
-    )
+    assert stored(sink) == b"2026-11-27T07:20:25.123Z hello\n2026-11-27T07:20:25.123Z world\n"
+    assert all(len(line) == PREFIX_LEN + 6 for line in lines(sink))
+
+
+def test_readers_also_take_the_microsecond_stamps_of_older_logs() -> None:
+    old = b"2026-11-27T07:20:25.123456Z hello\n2026-11-27T07:20:25.123456Z\n"
+    assert strip_timestamps(old) == b"hello\n\n"
+    assert parse_line(old.splitlines()[0]) == (START.replace(microsecond=123456), b"hello")
 
 
 def test_timestamps_are_converted_to_utc() -> None:
@@ -80,7 +92,8 @@ def test_timestamps_are_converted_to_utc() -> None:
 
 def test_default_clock_stamps_the_current_utc_time() -> None:
     sink = MemoryLogSink()
-    before = datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc)
+    before = now.replace(microsecond=now.microsecond // 1000 * 1000)  # stamps are truncated
     LogWriter(sink, RUN, STEP).write(b"now\n")
     moment, _ = parse_line(lines(sink)[0])
     assert before <= moment <= datetime.now(timezone.utc)
@@ -283,7 +296,7 @@ def test_parse_line_rejects_unframed_text() -> None:
 
 def test_format_timestamp_treats_naive_time_as_utc() -> None:
     naive = START.replace(tzinfo=None)
-    assert format_timestamp(naive) == b"2026-11-27T07:20:25.123456Z"
+    assert format_timestamp(naive) == b"2026-11-27T07:20:25.123Z"
 
 
 def test_memory_stays_bounded_while_50_mb_flow_through() -> None:

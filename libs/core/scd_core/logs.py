@@ -1,10 +1,15 @@
 """Log framing: a process's raw output to timestamped, masked lines in a LogSink.
 
-Each stored line is ``<UTC ISO-8601 timestamp with microseconds>Z <text>\\n``,
-for example ``2026-11-27T07:20:25.123456Z hello``. The text is the output as
-it was (ANSI colours kept, invalid UTF-8 kept as bytes) except that ``\\r\\n``
-becomes ``\\n``, registered secrets become ``***``, and a line longer than
+Each stored line is ``<UTC ISO-8601 timestamp with milliseconds>Z <text>\\n``,
+for example ``2026-11-27T07:20:25.123Z hello``. The text is the output as it was
+(ANSI colours kept, invalid UTF-8 kept as bytes) except that ``\\r\\n`` becomes
+``\\n``, registered secrets become ``***``, and a line longer than
 :data:`MAX_LINE` bytes is split into pieces of at most that size.
+
+Milliseconds, not microseconds: on short lines the prefix is a large part of
+what is stored (28 bytes on a 38-byte line), and four bytes fewer per line is 6%
+less to frame and write. Readers (:func:`parse_line`, :func:`strip_timestamps`)
+also accept the six-digit stamps of older logs.
 
 Speed: every step works on a whole chunk with C-level bytes methods (one
 ``replace`` frames all its lines); nothing loops over lines in Python unless a
@@ -26,6 +31,7 @@ from scd_core.models import utcnow
 __all__ = [
     "ADD_MASK",
     "MAX_LINE",
+    "PREFIX_LEN",
     "LogWriter",
     "format_timestamp",
     "parse_line",
@@ -35,9 +41,11 @@ __all__ = [
 MAX_LINE = 64 * 1024
 ADD_MASK = b"::add-mask::"
 
-_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_TS_LEN = len("2026-11-27T07:20:25.123456Z")
-_PREFIX = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z ?", re.MULTILINE)
+#: Length of the prefix (timestamp and one space) that LogWriter puts on each line.
+PREFIX_LEN = len("2026-11-27T07:20:25.123Z ")
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # %f reads three digits as well as six
+_TS_LENS = (PREFIX_LEN - 1, len("2026-11-27T07:20:25.123456Z"))
+_PREFIX = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(?:\d{3})?Z ?", re.MULTILINE)
 _NL_ADD_MASK = b"\n" + ADD_MASK
 _ADD_MASK_LINE = re.compile(rb"^::add-mask::(.*)$", re.MULTILINE)
 # See _settle_heap: the size of the one block freed to raise glibc's thresholds.
@@ -67,18 +75,19 @@ def _settle_heap() -> None:
 
 
 def format_timestamp(moment: datetime) -> bytes:
-    """``moment`` as the framing timestamp; a naive datetime is taken as UTC."""
+    """``moment`` as the framing timestamp, to the millisecond (truncated, so stamps
+    never run ahead of the clock); a naive datetime is taken as UTC."""
     if moment.tzinfo is not None and moment.utcoffset():
         moment = moment.astimezone(timezone.utc)
     # %-formatting the fields is four times the speed of strftime.
-    return b"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
+    return b"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
         moment.year,
         moment.month,
         moment.day,
         moment.hour,
         moment.minute,
         moment.second,
-        moment.microsecond,
+        moment.microsecond // 1000,
     )
 
 
@@ -93,7 +102,7 @@ def parse_line(line: bytes) -> tuple[datetime, bytes]:
         line = line[:-1]
     stamp, _, text = line.partition(b" ")
     try:
-        if len(stamp) != _TS_LEN:
+        if len(stamp) not in _TS_LENS:
             raise ValueError(stamp)
         moment = datetime.strptime(stamp.decode("ascii"), _TS_FORMAT)
     except ValueError as exc:
