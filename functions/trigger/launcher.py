@@ -2,25 +2,33 @@
 
 Contract: ``Launcher.launch(app, accepted)`` is blocking (store and invoker
 I/O); on the event loop use ``await launch_async(...)``, which runs it on the
-launcher's own thread (one thread: the store serialises writes anyway, and a
-single thread avoids waking a pool of them per request). It creates the run
-if no run has the accepted dedup key yet and then dispatches exactly one job
-with ``job.id == run.id``; for a duplicate it returns the existing run and
-dispatches nothing. Run ids are 32 hex digits, ordered by creation time
-(48-bit milliseconds then 80 random bits, like UUIDv7).
+launcher's own thread. It creates the run if no run has the accepted dedup key
+yet and then dispatches exactly one job with ``job.id == run.id``; for a
+duplicate it returns the existing run and dispatches nothing. A job is
+dispatched only after its run is committed. Run ids are 32 hex digits, ordered
+by creation time (48-bit milliseconds then 80 random bits, like UUIDv7).
+
+Group commit: the launcher's one thread takes every launch waiting for it and
+records their runs in one store write (``scd_core.store.create_runs``; SQLite:
+one transaction), then dispatches the new ones and answers all the waiting
+coroutines with one wake-up of their event loop. Under load that turns N
+commits and N thread hand-offs into one of each; a lone launch waits for nobody.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 
+from scd_core.errors import ScdError
 from scd_core.invoker import Invoker
 from scd_core.models import Job, Run
-from scd_core.store import RunStore
+from scd_core.store import RunStore, create_runs
 from scd_trigger_spec import Accepted, App
 
 __all__ = ["Launched", "Launcher", "new_run_id"]
@@ -40,48 +48,137 @@ class Launched:
     created: bool
 
 
+Outcome = Launched | BaseException
+_Waiter = tuple[App, Accepted, asyncio.AbstractEventLoop, "asyncio.Future[Launched]"]
+
+
 class Launcher:
     """Records runs in ``store`` and dispatches new ones through ``invoker``."""
 
     def __init__(self, store: RunStore, invoker: Invoker) -> None:
         self.store = store
         self.invoker = invoker
-        self._thread: ThreadPoolExecutor | None = None
+        self._queue: SimpleQueue[_Waiter | None] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     async def launch_async(self, app: App, accepted: Accepted) -> Launched:
-        """``launch`` on the launcher's thread, awaited from the event loop."""
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="scd-launcher")
+        """``launch`` on the launcher's thread, awaited from the event loop.
+
+        The launch goes on if the awaiting task is cancelled: the run is recorded
+        (and dispatched) all the same, as a retried delivery would find it.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self.launch, app, accepted)
+        future: asyncio.Future[Launched] = loop.create_future()
+        with self._lock:  # so close() cannot slip between the check and the put
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="scd-launcher", daemon=True
+                )
+                self._thread.start()
+            self._queue.put((app, accepted, loop, future))
+        return await future
 
     def close(self) -> None:
         """Stop the launcher's thread after the launches already submitted."""
-        thread, self._thread = self._thread, None
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(None)
         if thread is not None:
-            thread.shutdown(wait=True)
+            thread.join()
 
     def launch(self, app: App, accepted: Accepted) -> Launched:
         """Create-if-absent the run for ``accepted``; dispatch it only if created."""
-        event = accepted.event
-        run = Run(
-            id=new_run_id(),
-            app=app.name,
-            dedup_key=accepted.dedup_key,
-            event=event,
-            pipeline=app.pipeline,
-        )
-        stored, created = self.store.create_run(run)
-        if created:
-            self.invoker.dispatch(
-                Job(
-                    id=stored.id,
-                    app=app.name,
-                    event=event,
-                    clone_url=event.clone_url or app.repo,
-                    ref=event.ref,
-                    commit=event.commit,
-                    pipeline=app.pipeline,
-                )
+        outcome = self.launch_many([(app, accepted)])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def launch_many(self, launches: list[tuple[App, Accepted]]) -> list[Outcome]:
+        """``launch`` of each, runs recorded in one store write; outcomes in order.
+
+        Each outcome is the ``Launched`` or the exception ``launch`` would raise.
+        """
+        runs = [
+            Run(
+                id=new_run_id(),
+                app=app.name,
+                dedup_key=accepted.dedup_key,
+                event=accepted.event,
+                pipeline=app.pipeline,
             )
-        return Launched(stored, created)
+            for app, accepted in launches
+        ]
+        try:
+            answers = create_runs(self.store, runs)
+        except Exception as exc:  # the write as a whole failed: every launch did
+            return [exc] * len(launches)
+        outcomes: list[Outcome] = []
+        for (app, _), answer in zip(launches, answers, strict=True):
+            if isinstance(answer, ScdError):
+                outcomes.append(answer)
+                continue
+            stored, created = answer
+            if created:
+                try:
+                    self.invoker.dispatch(_job(app, stored))
+                except Exception as exc:
+                    outcomes.append(exc)
+                    continue
+            outcomes.append(Launched(stored, created))
+        return outcomes
+
+    def _serve(self) -> None:
+        """The launcher's thread: take all waiting launches, do them, answer them."""
+        while True:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except Empty:
+                    break
+            waiters = [item for item in batch if item is not None]
+            if waiters:
+                launches = [(app, accepted) for app, accepted, _, _ in waiters]
+                try:
+                    outcomes = self.launch_many(launches)
+                except BaseException as exc:  # this thread must answer every waiter
+                    outcomes = [exc] * len(waiters)
+                _answer(waiters, outcomes)
+            if len(waiters) < len(batch):  # close() asked us to stop
+                return
+
+
+def _job(app: App, run: Run) -> Job:
+    event = run.event
+    return Job(
+        id=run.id,
+        app=app.name,
+        event=event,
+        clone_url=event.clone_url or app.repo,
+        ref=event.ref,
+        commit=event.commit,
+        pipeline=app.pipeline,
+    )
+
+
+def _answer(waiters: list[_Waiter], outcomes: list[Outcome]) -> None:
+    """Settle each waiter's future on its own loop, one wake-up per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Launched], Outcome]]]
+    by_loop = {}
+    for (_, _, loop, future), outcome in zip(waiters, outcomes, strict=True):
+        by_loop.setdefault(loop, []).append((future, outcome))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(settled: list[tuple[asyncio.Future[Launched], Outcome]]) -> None:
+    for future, outcome in settled:
+        if future.done():  # the awaiting task was cancelled
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

@@ -15,21 +15,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from scd_core.errors import BackendError, BadRequest
+from scd_core.errors import BackendError, BadRequest, ScdError
 from scd_core.models import STATUSES, Run, StepState
 
 __all__ = [
     "CONTROL_ACTIONS",
     "MAX_LIST_LIMIT",
+    "Created",
     "RunStore",
     "check_control_action",
     "check_list_args",
+    "create_runs",
     "decode_cursor",
     "dump_model",
     "encode_cursor",
@@ -43,6 +46,9 @@ __all__ = [
 M = TypeVar("M", bound=BaseModel)
 
 CONTROL_ACTIONS: tuple[str, ...] = ("cancel", "pause", "resume")
+
+Created = tuple[Run, bool] | ScdError
+"""What ``create_runs`` answers per run: ``create_run``'s answer or its error."""
 MAX_LIST_LIMIT = 1000
 
 
@@ -196,6 +202,28 @@ class RunStore(Protocol):
     def close(self) -> None:
         """Release connections; idempotent. Later calls raise ``BackendError``."""
         ...
+
+
+def create_runs(store: RunStore, runs: Sequence[Run]) -> list[Created]:
+    """``store.create_run`` of each run, in order, each answer or ``ScdError`` in its place.
+
+    A backend with a ``create_runs`` method of the same contract does them in one
+    write (SQLite: one transaction, so one commit for many webhooks); others get one
+    call per run. A failure of the write as a whole (the commit) raises
+    ``BackendError`` for all of them and none is created. Errors other than
+    ``ScdError`` propagate.
+    """
+    batch = getattr(store, "create_runs", None)
+    if batch is not None:
+        answers: list[Created] = batch(runs)
+        return answers
+    out: list[Created] = []
+    for run in runs:
+        try:
+            out.append(store.create_run(run))
+        except ScdError as exc:
+            out.append(exc)
+    return out
 
 
 def dump_model(model: BaseModel) -> str:

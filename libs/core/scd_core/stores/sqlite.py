@@ -13,9 +13,9 @@ Concurrency: each process holds one connection per store object, guarded by a lo
 so threads (the trigger's threadpool) take turns in Python instead of spinning in
 SQLite's busy handler; processes coordinate through SQLite's file locks with a busy
 timeout. Every method is a single statement in autocommit mode (SQLite takes the
-write lock before reading, so a conditional UPDATE is atomic), except schema set-up,
-which runs in ``BEGIN IMMEDIATE``. A store object used after ``fork()`` opens its own
-connection in the child.
+write lock before reading, so a conditional UPDATE is atomic), except schema set-up
+and ``create_runs``, which run in ``BEGIN IMMEDIATE``. A store object used after
+``fork()`` opens its own connection in the child.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from scd_core.errors import BackendError, BadRequest, ConfigError, Conflict, NotFound
+from scd_core.errors import BackendError, BadRequest, ConfigError, Conflict, NotFound, ScdError
 from scd_core.models import Run, StepState
 from scd_core.store import (
+    Created,
     check_control_action,
     check_list_args,
     decode_cursor,
@@ -224,27 +225,38 @@ class SqliteRunStore:
     # -- runs -----------------------------------------------------------------------
 
     def create_run(self, run: Run) -> tuple[Run, bool]:
-        run = normalise_run(run)
-        row = (
-            run.id,
-            run.dedup_key,
-            run.app,
-            run.status,
-            epoch_us(run.created_at),
-            run.version,
-            dump_model(run),
-        )
+        normal = normalise_run(run)
+        row = _run_row(normal)
         with self._use("create_run") as db:
+            answer = _insert_run(db, row)
+        if isinstance(answer, ScdError):
+            raise answer
+        return _created(answer, normal)
+
+    def create_runs(self, runs: Sequence[Run]) -> list[Created]:
+        """``create_run`` of each run in one transaction: one commit for all of them.
+
+        Answers in order, each ``(run, created)`` or the ``ScdError`` that
+        ``create_run`` would raise for it (a conflicting id, a key SQLite cannot
+        store); those runs are not written, the others are. If the transaction
+        fails as a whole, ``BackendError`` is raised and none is written. Runs with
+        one dedup key in one batch behave as if created one after another.
+        """
+        normal = [normalise_run(run) for run in runs]
+        rows = [_run_row(run) for run in normal]
+        with self._use("create_runs") as db:
+            db.execute("BEGIN IMMEDIATE")
             try:
-                if db.execute(_INSERT_RUN, row).rowcount == 1:
-                    return run, True
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(f"run id {run.id!r} is taken by another dedup key") from exc
-            found = db.execute("SELECT data FROM runs WHERE dedup_key = ?", (run.dedup_key,))
-            existing = found.fetchone()
-        if existing is None:  # pragma: no cover - runs are never deleted
-            raise BackendError("create_run: the conflicting run vanished")
-        return _load_run(existing[0]), False
+                answers = [_insert_run(db, row) for row in rows]
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return [
+            answer if isinstance(answer, ScdError) else _created(answer, run)
+            for answer, run in zip(answers, normal, strict=True)
+        ]
 
     def get_run(self, run_id: str) -> Run:
         with self._use("get_run") as db:
@@ -364,6 +376,40 @@ class SqliteRunStore:
                 "INSERT OR IGNORE INTO claims (key, claimed) VALUES (?, ?)", (key, self._clock())
             )
             return cur.rowcount == 1
+
+
+_RunRow = tuple[str, str, str, str, int, int, str]
+
+
+def _run_row(run: Run) -> _RunRow:
+    """The ``runs`` row of a normalised run."""
+    created = epoch_us(run.created_at)
+    return (run.id, run.dedup_key, run.app, run.status, created, run.version, dump_model(run))
+
+
+def _insert_run(db: sqlite3.Connection, row: _RunRow) -> str | ScdError | None:
+    """Insert ``row`` unless its dedup key exists: None when inserted, else the stored
+    run's JSON; the statement's own failures come back as the error to raise."""
+    try:
+        if db.execute(_INSERT_RUN, row).rowcount == 1:
+            return None
+    except sqlite3.IntegrityError as exc:
+        error: ScdError = Conflict(f"run id {row[0]!r} is taken by another dedup key")
+        error.__cause__ = exc
+        return error
+    except UnicodeEncodeError as exc:  # a key SQLite cannot store as UTF-8
+        error = BadRequest("run store create_run: a key is not valid Unicode")
+        error.__cause__ = exc
+        return error
+    found = db.execute("SELECT data FROM runs WHERE dedup_key = ?", (row[1],)).fetchone()
+    if found is None:  # pragma: no cover - runs are never deleted
+        return BackendError("create_run: the conflicting run vanished")
+    data: str = found[0]
+    return data
+
+
+def _created(answer: str | None, run: Run) -> tuple[Run, bool]:
+    return (run, True) if answer is None else (_load_run(answer), False)
 
 
 def _load_run(data: str) -> Run:

@@ -1,0 +1,192 @@
+"""Launcher: concurrent launches share one store write, and keep launch's contract."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from scd_core.errors import BackendError
+from scd_core.invokers.memory import MemoryInvoker
+from scd_core.models import Event, Job, Run
+from scd_core.store import Created
+from scd_core.stores.sqlite import SqliteRunStore
+from scd_trigger_spec import Accepted, App
+
+from functions.trigger.launcher import Launched, Launcher
+
+APP = App(name="web", repo="https://github.com/acme/web.git", insecure_no_secret=True)
+
+
+def accepted(delivery: str) -> Accepted:
+    event = Event(provider="github", event_name="push", ref="refs/heads/main", delivery_id=delivery)
+    return Accepted(event, f"web:github:{delivery}")
+
+
+class CountingStore(SqliteRunStore):
+    """A SQLite store that records the size of each ``create_runs`` batch."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.batches: list[int] = []
+
+    def create_runs(self, runs: Sequence[Run]) -> list[Created]:
+        self.batches.append(len(runs))
+        return super().create_runs(runs)
+
+
+async def launch_all(launcher: Launcher, deliveries: list[str]) -> list[Launched]:
+    return await asyncio.gather(*(launcher.launch_async(APP, accepted(d)) for d in deliveries))
+
+
+def test_concurrent_launches_are_recorded_in_fewer_writes_each_dispatched_once(
+    tmp_path: Path,
+) -> None:
+    store = CountingStore(tmp_path / "runs.db")
+    invoker = MemoryInvoker()
+    launcher = Launcher(store, invoker)
+    try:
+        deliveries = [f"d{n}" for n in range(50)]
+        launched = asyncio.run(launch_all(launcher, deliveries))
+    finally:
+        launcher.close()
+    assert all(item.created for item in launched)
+    assert sum(store.batches) == 50
+    assert len(store.batches) < 50  # launches that waited together shared a write
+    assert sorted(job.id for job in invoker.jobs) == sorted(item.run.id for item in launched)
+    for item, delivery in zip(launched, deliveries, strict=True):
+        assert store.get_run(item.run.id).dedup_key == f"web:github:{delivery}"
+    store.close()
+
+
+def test_a_redelivery_in_the_same_batch_answers_the_first_run_and_dispatches_once(
+    tmp_path: Path,
+) -> None:
+    store = SqliteRunStore(tmp_path / "runs.db")
+    invoker = MemoryInvoker()
+    launcher = Launcher(store, invoker)
+    try:
+        first, again = asyncio.run(launch_all(launcher, ["same", "same"]))
+    finally:
+        launcher.close()
+        store.close()
+    assert (first.created, again.created) == (True, False)
+    assert again.run == first.run
+    assert [job.id for job in invoker.jobs] == [first.run.id]
+
+
+def test_a_job_is_dispatched_only_after_its_run_is_committed(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    seen: list[bool] = []
+
+    def on_dispatch(job: Job) -> None:
+        reader = SqliteRunStore(path, checkpoint_interval_s=0)  # another connection
+        seen.append(reader.find_run(f"web:github:{job.event.delivery_id}") is not None)
+        reader.close()
+
+    store = SqliteRunStore(path)
+    launcher = Launcher(store, MemoryInvoker(on_dispatch))
+    try:
+        asyncio.run(launch_all(launcher, [f"d{n}" for n in range(5)]))
+    finally:
+        launcher.close()
+        store.close()
+    assert seen == [True] * 5
+
+
+def test_a_failed_store_write_fails_every_waiting_launch(tmp_path: Path) -> None:
+    store = SqliteRunStore(tmp_path / "runs.db")
+    store.close()  # every write now raises BackendError
+    launcher = Launcher(store, MemoryInvoker())
+
+    async def main() -> list[Launched | BaseException]:
+        calls = [launcher.launch_async(APP, accepted(f"d{n}")) for n in range(3)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(main())
+    finally:
+        launcher.close()
+    assert all(isinstance(outcome, BackendError) for outcome in outcomes)
+
+
+def test_a_failed_dispatch_fails_only_its_own_launch(tmp_path: Path) -> None:
+    def refuse_d1(job: Job) -> None:
+        if job.event.delivery_id == "d1":
+            raise BackendError("queue full")
+
+    store = SqliteRunStore(tmp_path / "runs.db")
+    launcher = Launcher(store, MemoryInvoker(refuse_d1))
+
+    async def main() -> list[Launched | BaseException]:
+        calls = [launcher.launch_async(APP, accepted(f"d{n}")) for n in range(3)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(main())
+    finally:
+        launcher.close()
+        store.close()
+    assert isinstance(outcomes[1], BackendError)
+    assert isinstance(outcomes[0], Launched)
+    assert isinstance(outcomes[2], Launched)
+
+
+def test_launch_from_a_thread_and_launch_async_agree_on_a_dedup_key(tmp_path: Path) -> None:
+    store = SqliteRunStore(tmp_path / "runs.db")
+    invoker = MemoryInvoker()
+    launcher = Launcher(store, invoker)
+    try:
+        direct = launcher.launch(APP, accepted("d1"))
+        later = asyncio.run(launcher.launch_async(APP, accepted("d1")))
+    finally:
+        launcher.close()
+        store.close()
+    assert direct.created
+    assert not later.created
+    assert later.run == direct.run
+    assert len(invoker.jobs) == 1
+
+
+def test_close_finishes_submitted_launches_and_a_later_launch_still_works(
+    tmp_path: Path,
+) -> None:
+    store = SqliteRunStore(tmp_path / "runs.db")
+    invoker = MemoryInvoker()
+    launcher = Launcher(store, invoker)
+
+    async def first() -> None:
+        await launch_all(launcher, ["d1", "d2"])
+
+    asyncio.run(first())
+    closer = threading.Thread(target=launcher.close)
+    closer.start()
+    closer.join()
+    again = asyncio.run(launcher.launch_async(APP, accepted("d3")))
+    launcher.close()
+    store.close()
+    assert again.created
+    assert len(invoker.jobs) == 3
+
+
+def test_a_cancelled_waiter_does_not_stop_its_launch(tmp_path: Path) -> None:
+    store = SqliteRunStore(tmp_path / "runs.db")
+    invoker = MemoryInvoker()
+    launcher = Launcher(store, invoker)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(launcher.launch_async(APP, accepted("d1")))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(main())
+    finally:
+        launcher.close()  # waits for the launch that was submitted
+    assert store.find_run("web:github:d1") is not None
+    assert len(invoker.jobs) == 1
+    store.close()
