@@ -11,11 +11,14 @@ later assignment of a name wins. Anything else raises :class:`FileCommandError`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from scd_core.errors import ScdError
 
-__all__ = ["FileCommandError", "parse_file_command", "read_file_command"]
+__all__ = ["FileCommandError", "create_empty", "parse_file_command", "read_file_command"]
+
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class FileCommandError(ScdError):
@@ -24,9 +27,20 @@ class FileCommandError(ScdError):
     code = "file_command_error"
 
 
+def create_empty(path: Path) -> None:
+    """Create the empty file at ``path`` for a step to append to (private to the user).
+
+    One ``open``: unlike ``Path.touch`` it tries no ``utime`` first; a file
+    command file is new for each step.
+    """
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | _CLOEXEC, 0o600))
+
+
 def read_file_command(path: Path, what: str = "SCD_OUTPUT") -> dict[str, str]:
     """Parse the file at ``path``; a missing or empty file means no values."""
     try:
+        if os.stat(path).st_size == 0:
+            return {}  # the common case: one stat instead of an open and two reads
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return {}

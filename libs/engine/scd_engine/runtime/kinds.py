@@ -25,6 +25,7 @@ from scd_engine.runtime.process import ProcessResult, run_process
 
 __all__ = ["Finished", "Scope", "StepCall", "execute_plugin", "execute_run", "execute_script"]
 
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 SHELLS: dict[str, tuple[tuple[str, ...], str]] = {
     "bash": (("bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "{0}"), ".sh"),
     "sh": (("sh", "-e", "{0}"), ".sh"),
@@ -96,7 +97,7 @@ def execute_run(scope: Scope, call: StepCall) -> Finished:
     """Write the script to a file and run it with the step's shell."""
     template, ext = _shell(call.shell)
     path = scope.tmp / f"step-{call.index}{ext}"
-    path.write_text(str(call.body), encoding="utf-8")
+    _write_new(path, str(call.body).encode("utf-8"))
     argv = [str(path) if part == "{0}" else part.replace("{0}", str(path)) for part in template]
     return _process(scope, call, argv)
 
@@ -243,6 +244,17 @@ def _process(scope: Scope, call: StepCall, argv: list[str]) -> Finished:
     if res.code < 0:
         return Finished(ok=False, message=f"process killed by signal {-res.code}")
     return Finished(ok=False, message=f"process completed with exit code {res.code}")
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a new private file with one ``open`` and (for any script) one ``write``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _shell(shell: str | None) -> tuple[tuple[str, ...], str]:

@@ -27,7 +27,7 @@ from scd_engine.expressions import (
     render_value,
     to_bool,
 )
-from scd_engine.runtime.commands import read_file_command
+from scd_engine.runtime.commands import create_empty, read_file_command
 from scd_engine.runtime.contexts import step_context
 from scd_engine.runtime.kinds import (
     Finished,
@@ -201,8 +201,8 @@ class StepDriver:
             body = str(step.script)
         inputs = {str(k): self._render_deep(v) for k, v in (step.with_ or {}).items()}
         out_file, env_file = scope.tmp / f"out-{index}", scope.tmp / f"env-{index}"
-        out_file.touch()
-        env_file.touch()
+        create_empty(out_file)
+        create_empty(env_file)
         process_env = {
             **self.base_env,
             **env,
