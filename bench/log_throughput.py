@@ -6,7 +6,8 @@ registered (`--secret`), logs to the file sink (framed, timestamped, masked),
 console output to /dev/null. Prints MB/s of each, the ratio (goal >= 0.5x) and
 scd's peak RSS, children included (goal < 150 MB), measured by a wrapper
 process with getrusage(RUSAGE_CHILDREN): the largest resident set of scd or
-any process it started.
+any process it started. Also prints how long the same run takes when its step
+prints nothing (scd's start-up and teardown, part of ours).
 
 Needs: bash, yes, head (coreutils) and scd installed in the running
 interpreter's environment (`uv run python bench/log_throughput.py --mb 500`).
@@ -43,17 +44,20 @@ def scd_command() -> str:
     return found
 
 
-def measure(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, float, int]:
-    """Run ``argv`` under the wrapper: (seconds, peak RSS in KB, CPU seconds, exit code)."""
-    out = subprocess.run(
+def measure(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, float]:
+    """Run ``argv`` under the wrapper: (seconds, peak RSS in KB, CPU seconds); exit if it fails."""
+    done = subprocess.run(
         [sys.executable, "-c", WRAPPER, *argv],
         cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.split()
-    return float(out[1]), int(out[2]), float(out[3]), int(out[0])
+    )
+    out = done.stdout.split()
+    if out[0] != "0":
+        sys.exit(f"{argv[0]} failed with exit code {out[0]}:\n{done.stderr[-2000:]}")
+    return float(out[1]), int(out[2]), float(out[3])
 
 
 def main() -> None:
@@ -76,32 +80,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="scd-bench-") as tmp:
         work = Path(tmp)
         env_lines = "".join(f"      {n}: ${{{{ secrets.{n} }}}}\n" for n in names)
-        (work / "pipe.yaml").write_text(
-            f"name: throughput\nsteps:\n  - id: print\n    env:\n{env_lines}"
-            f"    run: {json.dumps(command)}\n"
-        )
+        for name, run in (("pipe", command), ("idle", "true")):
+            (work / f"{name}.yaml").write_text(
+                f"name: throughput\nsteps:\n  - id: print\n    env:\n{env_lines}"
+                f"    run: {json.dumps(run)}\n"
+            )
         argv = [scd, "run", "pipe.yaml", "--data-dir", "d"]
         for name in names:
             argv += ["--secret", name]
+        # The same run printing nothing: what scd's start-up and teardown take of ours.
+        idle_argv = [scd, "run", "idle.yaml", *argv[3:]]
         subprocess.run([scd, "--help"], env=env, capture_output=True, check=True)  # warm-up
-        baseline = ours = float("inf")
+        baseline = ours = idle = float("inf")
         base_cpu = ours_cpu = 0.0
-        code = rss_kb = logged = 0
+        rss_kb = logged = 0
         # Turns alternate so that noise from other work on the machine hits both alike.
         for _ in range(args.repeat):
-            elapsed, _, cpu, _ = measure(["bash", "-c", f"{command} > baseline.log"], work, env)
+            elapsed, _, cpu = measure(["bash", "-c", f"{command} > baseline.log"], work, env)
             if elapsed < baseline:
                 baseline, base_cpu = elapsed, cpu
             (work / "baseline.log").unlink()
-            elapsed, rss, cpu, code = measure(argv, work, env)
+            elapsed, rss, cpu = measure(argv, work, env)
             if elapsed < ours:
                 ours, ours_cpu = elapsed, cpu
             rss_kb = max(rss_kb, rss)
+            idle = min(idle, measure(idle_argv, work, env)[0])
             logs = work / "d" / "logs"
             logged = sum(p.stat().st_size for p in logs.rglob("*") if p.is_file())
             shutil.rmtree(logs)
-    if code != 0:
-        sys.exit(f"scd run failed with exit code {code}")
     mb = size / 1_000_000
     print(f"printed: {mb:.0f} MB of {len(LINE) + 1}-byte lines, {args.secrets} secrets masked")
     print(f"best of {args.repeat}, taking turns; CPU = user + system of all processes")
@@ -110,6 +116,7 @@ def main() -> None:
         f"ours      scd run: {ours:7.2f} s  {mb / ours:8.1f} MB/s  CPU {ours_cpu:5.2f} s"
         f"  (log {logged / 1e6:.0f} MB: each line framed with a timestamp)"
     )
+    print(f"  of which start-up and teardown (the same run printing nothing): {idle:.2f} s")
     ratio = baseline / ours
     print(f"ratio ours/baseline: {ratio:.2f}x ({'meets' if ratio >= 0.5 else 'misses'} 0.5x)")
     rss_mb = rss_kb / 1024
