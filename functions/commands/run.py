@@ -186,6 +186,7 @@ def _session(
     import sys
 
     stream = sys.stderr if as_json else sys.stdout
+    _import_models()
     try:
         secrets = {name: _env_secret(name, os.environ) for name in secret_names}
         input_map, env_map = _pairs(inputs, "--input"), _pairs(env, "--env")
@@ -220,14 +221,14 @@ def _execute(
     stream: IO[str],
 ) -> int:
     import json
-    import secrets as token
+    import os
     import signal
     import time
 
     from scd_core.models import utcnow
     from scd_engine.runtime import Runner
 
-    run_id = f"local-{utcnow():%Y%m%d-%H%M%S}-{token.token_hex(3)}"
+    run_id = f"local-{utcnow():%Y%m%d-%H%M%S}-{os.urandom(3).hex()}"
     console = _Console(stream)
     sink = _tee_sink(data_dir / "logs", console)
     runner = Runner(
@@ -271,6 +272,30 @@ def _execute(
         }
         print(json.dumps(summary, indent=2))
     return 0 if result.status == "success" else 1
+
+
+def _import_models() -> None:
+    """Import the modules that define scd's pydantic models, with pydantic plugins off.
+
+    Each model class asks pydantic for its plugins, and the first ask scans every
+    installed distribution's entry points: tens of milliseconds of a start-up
+    that 200 short steps share. ``scd run`` validates its own data and installs
+    no plugin, so the scan is skipped while these modules build their models
+    (as typer does for its adapters); the variable is restored afterwards.
+    """
+    import importlib
+    import os
+
+    name = "PYDANTIC_DISABLE_PLUGINS"
+    chosen = name in os.environ  # the user's own setting stands
+    if not chosen:
+        os.environ[name] = "1"
+    try:
+        for module in ("scd_core.models", "scd_engine.spec", "scd_engine.runtime.runner"):
+            importlib.import_module(module)
+    finally:
+        if not chosen:
+            os.environ.pop(name, None)
 
 
 def _step_summary(state: Any, mask: Callable[[str], str]) -> dict[str, Any]:

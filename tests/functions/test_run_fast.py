@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -95,3 +96,21 @@ def test_a_bad_option_value_still_gets_typers_usage_error(tmp_path: Path) -> Non
     )
     assert proc.returncode == 2
     assert "--grace" in proc.stderr
+
+
+def test_steps_do_not_see_the_variable_that_silences_pydantic_plugins(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(
+        'steps:\n  - run: echo "plugins=${PYDANTIC_DISABLE_PLUGINS:-unset}"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    code = "import sys; from functions.cli import main; sys.argv[0] = 'scd'; main()"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "run", "p.yaml", "--data-dir", "d"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "plugins=unset" in proc.stdout
