@@ -289,6 +289,15 @@ def test_strip_timestamps_gives_back_the_plain_output() -> None:
     assert strip_timestamps(stored(sink)) == output
 
 
+def test_strip_timestamps_takes_lines_of_several_appends_and_a_cut_last_line() -> None:
+    one, two = b"2026-11-27T07:20:25.123Z ", b"2026-11-27T07:20:25.124Z "
+    assert strip_timestamps(one + b"a\n" + one + b"b\n") == b"a\nb\n"
+    assert strip_timestamps(one + b"a\n" + two + b"b\n" + one + b"c\n") == b"a\nb\nc\n"
+    assert strip_timestamps(one + b"a\n" + one + b"b") == b"a\nb"
+    assert strip_timestamps(one + b"a\n" + one + b"\n" + b"unframed\n") == b"a\n\nunframed\n"
+    assert strip_timestamps(b"") == b""
+
+
 def test_parse_line_rejects_unframed_text() -> None:
     with pytest.raises(BadRequest):
         parse_line(b"no timestamp here\n")
