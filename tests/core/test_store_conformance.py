@@ -302,6 +302,83 @@ def test_list_runs_rejects_bad_arguments(store: RunStore, args: dict[str, Any]) 
         store.list_runs(**args)
 
 
+def test_list_runs_filters_by_event_and_branch_across_pages(store: RunStore) -> None:
+    expected = []
+    for i in range(30):
+        run = make_run(f"{i:02d}", created_at=BASE + timedelta(seconds=i))
+        event = ("push", "tag", "manual")[i % 3]
+        branch = ("main", "dev")[i % 2]
+        run.event = run.event.model_copy(update={"event_name": event, "branch": branch})
+        store.create_run(run)
+        if event == "push" and branch == "dev":
+            expected.append(run.id)
+    ids, _ = _pages(store, 2, event="push", branch="dev")
+    assert ids == expected[::-1]
+    assert store.list_runs(event="schedule") == ([], None)
+    assert len(store.list_runs(branch="main", limit=100)[0]) == 15
+
+
+# -- apps and tokens --------------------------------------------------------------------
+
+
+def test_put_app_stores_a_spec_that_comes_back_equal_and_tells_new_from_replaced(
+    store: RunStore,
+) -> None:
+    spec = {"repo": "https://x/y.git", "provider": "github", "trigger": {"push": {"tags": []}}}
+    assert store.put_app("web", spec) is True
+    spec["provider"] = "gitee"
+    assert store.get_app("web") == {**spec, "provider": "github"}  # a copy was stored
+    assert store.put_app("web", spec) is False
+    assert store.get_app("web") == spec
+    assert store.put_app("api", {"repo": "r"}) is True
+    assert [name for name, _ in store.list_apps()] == ["api", "web"]
+    assert store.get_app("nobody") is None
+
+
+def test_delete_app_removes_it_once_then_is_not_found(store: RunStore) -> None:
+    store.put_app("web", {"repo": "r"})
+    store.delete_app("web")
+    assert store.get_app("web") is None
+    assert store.list_apps() == []
+    with pytest.raises(NotFound):
+        store.delete_app("web")
+
+
+def test_put_token_records_a_digest_found_by_its_digest(store: RunStore) -> None:
+    record = store.put_token("ci", "ab" * 32, ["read", "trigger"], BASE)
+    assert record.scopes == ("read", "trigger")
+    found = store.find_token("ab" * 32)
+    assert found == record
+    assert found is not None
+    assert found.created_at.tzinfo == timezone.utc
+    assert not found.revoked
+    assert store.find_token("cd" * 32) is None
+
+
+def test_put_token_refuses_a_taken_name_or_digest(store: RunStore) -> None:
+    store.put_token("ci", "ab" * 32, ["read"], BASE)
+    with pytest.raises(Conflict):
+        store.put_token("ci", "cd" * 32, ["read"], BASE)
+    with pytest.raises(Conflict):
+        store.put_token("other", "ab" * 32, ["read"], BASE)
+    store.revoke_token("ci")
+    with pytest.raises(Conflict):  # a revoked name is never reused
+        store.put_token("ci", "ef" * 32, ["read"], BASE)
+
+
+def test_revoke_token_marks_it_revoked_at_once_and_is_idempotent(store: RunStore) -> None:
+    store.put_token("b", "ab" * 32, ["admin"], BASE)
+    store.put_token("a", "cd" * 32, ["read"], BASE)
+    store.revoke_token("b")
+    store.revoke_token("b")
+    found = store.find_token("ab" * 32)
+    assert found is not None
+    assert found.revoked
+    assert [(t.name, t.revoked) for t in store.list_tokens()] == [("a", False), ("b", True)]
+    with pytest.raises(NotFound):
+        store.revoke_token("nobody")
+
+
 # -- steps and control ------------------------------------------------------------------
 
 

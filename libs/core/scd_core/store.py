@@ -1,4 +1,5 @@
-"""The ``RunStore`` Protocol: where runs, step states, control requests and leases live.
+"""The ``RunStore`` Protocol: where runs, step states, apps, API tokens, control
+requests and leases live.
 
 Backends: ``scd_core.stores.sqlite.SqliteRunStore`` (the default, one file, several
 processes), ``scd_core.stores.memory.MemoryRunStore`` (tests, one process); a
@@ -17,9 +18,9 @@ import binascii
 import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from scd_core.errors import BackendError, BadRequest, ScdError
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_LIST_LIMIT",
     "Created",
     "RunStore",
+    "TokenRecord",
     "check_control_action",
     "check_list_args",
     "create_runs",
@@ -40,6 +42,7 @@ __all__ = [
     "load_model",
     "normalise_run",
     "normalise_step",
+    "run_matches",
     "to_utc",
 ]
 
@@ -50,6 +53,18 @@ CONTROL_ACTIONS: tuple[str, ...] = ("cancel", "pause", "resume")
 Created = tuple[Run, bool] | ScdError
 """What ``create_runs`` answers per run: ``create_run``'s answer or its error."""
 MAX_LIST_LIMIT = 1000
+
+
+class TokenRecord(BaseModel):
+    """An API token as a store keeps it: its SHA-256 hex digest, never the token."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    sha256: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked: bool = False
 
 
 @runtime_checkable
@@ -127,8 +142,13 @@ class RunStore(Protocol):
         status: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        event: str | None = None,
+        branch: str | None = None,
     ) -> tuple[list[Run], str | None]:
         """A page of runs, newest first by ``(created_at, id)``, optionally filtered.
+
+        ``event`` matches ``run.event.event_name`` and ``branch`` ``run.event.branch``
+        (exact strings; an unknown one simply matches nothing).
 
         Returns the runs and an opaque cursor for the next page, or None at the end.
         A page may hold fewer than ``limit`` runs only at the end. ``BadRequest`` for
@@ -136,7 +156,8 @@ class RunStore(Protocol):
         cursor. Runs created after the first page was read appear only if they sort
         after the cursor. Tablestore: ``GetRange`` ``BACKWARD`` on a local index
         ``(app, created_at, id)`` (or a global one on ``(created_at, id)`` when no app is
-        given), status as a column filter, the cursor being the last primary key.
+        given), status, event name and branch as column filters on attribute columns
+        written with the run, the cursor being the last primary key.
         """
         ...
 
@@ -197,6 +218,60 @@ class RunStore(Protocol):
         Markers are never removed, so a schedule tick claimed before a restart stays
         claimed. Tablestore: ``PutRow`` with ``EXPECT_NOT_EXIST``.
         """
+        ...
+
+    def put_app(self, name: str, spec: dict[str, Any]) -> bool:
+        """Insert or replace the app ``name`` registered through the API; True if new.
+
+        ``spec`` is the app's mapping as in scd.yaml (already validated by the
+        caller), stored as JSON and given back equal. It may hold the webhook secret:
+        the store is the secret's home (on FC too), so callers must never echo a
+        spec back to a client. Tablestore: ``PutRow`` on pk ``name`` with ``IGNORE``
+        (a ``GetRow`` before it tells new from replaced).
+        """
+        ...
+
+    def get_app(self, name: str) -> dict[str, Any] | None:
+        """The spec stored for app ``name``, or None. Tablestore: ``GetRow``."""
+        ...
+
+    def list_apps(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored app as ``(name, spec)``, sorted by name. Tablestore:
+        ``GetRange`` over the whole apps table."""
+        ...
+
+    def delete_app(self, name: str) -> None:
+        """Remove the app ``name``; ``NotFound`` if it is not stored. Its runs stay.
+        Tablestore: ``DeleteRow`` with ``EXPECT_EXIST``."""
+        ...
+
+    def put_token(
+        self, name: str, sha256: str, scopes: Sequence[str], created_at: datetime
+    ) -> TokenRecord:
+        """Record a new API token by its SHA-256 hex digest; the stored record.
+
+        ``Conflict`` if a token called ``name`` exists (revoked ones included:
+        names are never reused, so a revocation cannot be undone by recreating)
+        or the digest is already recorded. Tablestore: ``PutRow`` on pk ``name``
+        with ``EXPECT_NOT_EXIST``, then a ``digest`` row (pk ``sha256`` → name) the
+        same way.
+        """
+        ...
+
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every recorded token (revoked ones too), sorted by name. Tablestore:
+        ``GetRange`` over the tokens table."""
+        ...
+
+    def revoke_token(self, name: str) -> None:
+        """Mark the token ``name`` revoked, at once and for good; idempotent.
+        ``NotFound`` for an unknown name. Tablestore: ``UpdateRow`` with
+        ``EXPECT_EXIST`` putting ``revoked = true``."""
+        ...
+
+    def find_token(self, sha256: str) -> TokenRecord | None:
+        """The token recorded with this digest (revoked or not), or None; the caller
+        checks ``revoked``. Tablestore: ``GetRow`` on the digest row, then the token."""
         ...
 
     def close(self) -> None:
@@ -308,6 +383,23 @@ def check_list_args(status: str | None, limit: int) -> None:
         raise BadRequest(f"unknown status {status!r} (accepted: {', '.join(STATUSES)})")
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIST_LIMIT}, not {limit}")
+
+
+def run_matches(
+    run: Run,
+    *,
+    app: str | None = None,
+    status: str | None = None,
+    event: str | None = None,
+    branch: str | None = None,
+) -> bool:
+    """Whether ``run`` passes ``list_runs``' filters (None matches anything)."""
+    return (
+        (app is None or run.app == app)
+        and (status is None or run.status == status)
+        and (event is None or run.event.event_name == event)
+        and (branch is None or run.event.branch == branch)
+    )
 
 
 def check_control_action(action: str) -> None:

@@ -6,13 +6,18 @@ keeps deep copies, so callers can never alias what is stored.
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
 
 from scd_core.errors import BackendError, BadRequest, Conflict, NotFound
 from scd_core.models import Run, StepState
 from scd_core.store import (
+    TokenRecord,
     check_control_action,
     check_list_args,
     decode_cursor,
@@ -20,6 +25,8 @@ from scd_core.store import (
     epoch_us,
     normalise_run,
     normalise_step,
+    run_matches,
+    to_utc,
 )
 
 __all__ = ["MemoryRunStore"]
@@ -38,6 +45,8 @@ class MemoryRunStore:
         self._controls: dict[str, str] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._claims: set[str] = set()
+        self._apps: dict[str, dict[str, Any]] = {}
+        self._tokens: dict[str, TokenRecord] = {}
 
     def __repr__(self) -> str:
         return "MemoryRunStore()"
@@ -107,6 +116,8 @@ class MemoryRunStore:
         status: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        event: str | None = None,
+        branch: str | None = None,
     ) -> tuple[list[Run], str | None]:
         check_list_args(status, limit)
         after = decode_cursor(cursor) if cursor is not None else None
@@ -115,7 +126,7 @@ class MemoryRunStore:
             keyed = [
                 ((epoch_us(run.created_at), run.id), run)
                 for run in self._runs.values()
-                if (app is None or run.app == app) and (status is None or run.status == status)
+                if run_matches(run, app=app, status=status, event=event, branch=branch)
             ]
             keyed = [item for item in keyed if after is None or item[0] < after]
             keyed.sort(key=lambda item: item[0], reverse=True)
@@ -152,6 +163,66 @@ class MemoryRunStore:
         with self._lock:
             self._check_open()
             return self._controls.get(run_id)
+
+    # -- apps and tokens ----------------------------------------------------------------
+
+    def put_app(self, name: str, spec: dict[str, Any]) -> bool:
+        # a JSON round trip, as the other backends store it
+        stored = json.loads(json.dumps(spec))
+        with self._lock:
+            self._check_open()
+            new = name not in self._apps
+            self._apps[name] = stored
+        return new
+
+    def get_app(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._check_open()
+            spec = self._apps.get(name)
+            return None if spec is None else copy.deepcopy(spec)
+
+    def list_apps(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            self._check_open()
+            return [(name, copy.deepcopy(self._apps[name])) for name in sorted(self._apps)]
+
+    def delete_app(self, name: str) -> None:
+        with self._lock:
+            self._check_open()
+            if self._apps.pop(name, None) is None:
+                raise NotFound(f"no app {name!r} in the store")
+
+    def put_token(
+        self, name: str, sha256: str, scopes: Sequence[str], created_at: datetime
+    ) -> TokenRecord:
+        record = TokenRecord(
+            name=name, sha256=sha256, scopes=tuple(scopes), created_at=to_utc(created_at)
+        )
+        with self._lock:
+            self._check_open()
+            taken = name in self._tokens or any(t.sha256 == sha256 for t in self._tokens.values())
+            if taken:
+                raise Conflict(f"a token named {name!r} (or with this digest) exists")
+            self._tokens[name] = record
+        return record
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._lock:
+            self._check_open()
+            return [self._tokens[name] for name in sorted(self._tokens)]
+
+    def revoke_token(self, name: str) -> None:
+        with self._lock:
+            self._check_open()
+            record = self._tokens.get(name)
+            if record is None:
+                raise NotFound(f"no token named {name!r}")
+            self._tokens[name] = record.model_copy(update={"revoked": True})
+
+    def find_token(self, sha256: str) -> TokenRecord | None:
+        with self._lock:
+            self._check_open()
+            return next((t for t in self._tokens.values() if t.sha256 == sha256), None)
 
     # -- leases and claims ------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ and ``create_runs``, which run in ``BEGIN IMMEDIATE``. A store object used after
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -27,12 +28,15 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from scd_core.errors import BackendError, BadRequest, ConfigError, Conflict, NotFound, ScdError
 from scd_core.models import Run, StepState
 from scd_core.store import (
     Created,
+    TokenRecord,
     check_control_action,
     check_list_args,
     decode_cursor,
@@ -42,6 +46,7 @@ from scd_core.store import (
     load_model,
     normalise_run,
     normalise_step,
+    to_utc,
 )
 from scd_core.stores.checkpointer import Checkpointer
 
@@ -84,6 +89,15 @@ CREATE TABLE IF NOT EXISTS leases (
 CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY,
     claimed REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS apps (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (
+    name TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    data TEXT NOT NULL
 ) WITHOUT ROWID;
 """
 
@@ -296,6 +310,8 @@ class SqliteRunStore:
         status: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        event: str | None = None,
+        branch: str | None = None,
     ) -> tuple[list[Run], str | None]:
         check_list_args(status, limit)
         where: list[str] = []
@@ -306,6 +322,13 @@ class SqliteRunStore:
         if status is not None:
             where.append("status = ?")
             params.append(status)
+        # event and branch live only in the run's JSON: no schema change for a filter
+        if event is not None:
+            where.append("json_extract(data, '$.event.event_name') = ?")
+            params.append(event)
+        if branch is not None:
+            where.append("json_extract(data, '$.event.branch') = ?")
+            params.append(branch)
         if cursor is not None:
             where.append("(created_us, id) < (?, ?)")
             params.extend(decode_cursor(cursor))
@@ -349,6 +372,72 @@ class SqliteRunStore:
         with self._use("get_control") as db:
             row = db.execute("SELECT action FROM controls WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else str(row[0])
+
+    # -- apps and tokens ----------------------------------------------------------------
+
+    def put_app(self, name: str, spec: dict[str, Any]) -> bool:
+        text = json.dumps(spec)
+        with self._use("put_app") as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                found = db.execute("SELECT 1 FROM apps WHERE name = ?", (name,)).fetchone()
+                db.execute("INSERT OR REPLACE INTO apps (name, spec) VALUES (?, ?)", (name, text))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return found is None
+
+    def get_app(self, name: str) -> dict[str, Any] | None:
+        with self._use("get_app") as db:
+            row = db.execute("SELECT spec FROM apps WHERE name = ?", (name,)).fetchone()
+        return None if row is None else _load_spec(row[0])
+
+    def list_apps(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._use("list_apps") as db:
+            rows = db.execute("SELECT name, spec FROM apps ORDER BY name").fetchall()
+        return [(str(name), _load_spec(spec)) for name, spec in rows]
+
+    def delete_app(self, name: str) -> None:
+        with self._use("delete_app") as db:
+            gone = db.execute("DELETE FROM apps WHERE name = ?", (name,)).rowcount
+        if gone != 1:
+            raise NotFound(f"no app {name!r} in the store")
+
+    def put_token(
+        self, name: str, sha256: str, scopes: Sequence[str], created_at: datetime
+    ) -> TokenRecord:
+        record = TokenRecord(
+            name=name, sha256=sha256, scopes=tuple(scopes), created_at=to_utc(created_at)
+        )
+        with self._use("put_token") as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO tokens (name, sha256, data) VALUES (?, ?, ?)",
+                (name, sha256, record.model_dump_json()),
+            )
+        if cur.rowcount != 1:
+            raise Conflict(f"a token named {name!r} (or with this digest) exists")
+        return record
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._use("list_tokens") as db:
+            rows = db.execute("SELECT data FROM tokens ORDER BY name").fetchall()
+        return [_load_token(data) for (data,) in rows]
+
+    def revoke_token(self, name: str) -> None:
+        with self._use("revoke_token") as db:
+            cur = db.execute(
+                "UPDATE tokens SET data = json_set(data, '$.revoked', json('true')) WHERE name = ?",
+                (name,),
+            )
+        if cur.rowcount != 1:
+            raise NotFound(f"no token named {name!r}")
+
+    def find_token(self, sha256: str) -> TokenRecord | None:
+        with self._use("find_token") as db:
+            row = db.execute("SELECT data FROM tokens WHERE sha256 = ?", (sha256,)).fetchone()
+        return None if row is None else _load_token(row[0])
 
     # -- leases and claims ------------------------------------------------------------------
 
@@ -410,6 +499,21 @@ def _insert_run(db: sqlite3.Connection, row: _RunRow) -> str | ScdError | None:
 
 def _created(answer: str | None, run: Run) -> tuple[Run, bool]:
     return (run, True) if answer is None else (_load_run(answer), False)
+
+
+def _load_token(data: str) -> TokenRecord:
+    record = load_model(TokenRecord, data)
+    return record.model_copy(update={"created_at": to_utc(record.created_at)})
+
+
+def _load_spec(text: str) -> dict[str, Any]:
+    try:
+        spec = json.loads(text)
+    except ValueError as exc:
+        raise BackendError("a stored app spec is unreadable") from exc
+    if not isinstance(spec, dict):
+        raise BackendError("a stored app spec is not a mapping")
+    return spec
 
 
 def _load_run(data: str) -> Run:
