@@ -14,14 +14,16 @@ import os
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from scd_engine.plugins.context import AtEnd, PluginContext
 from scd_engine.runtime.process import ProcessResult, run_process
+
+if TYPE_CHECKING:
+    # Imported when a plugin step runs: a pipeline of shell steps never needs them.
+    from scd_engine.plugins.context import AtEnd, PluginContext
 
 __all__ = ["Finished", "Scope", "StepCall", "execute_plugin", "execute_run", "execute_script"]
 
@@ -137,6 +139,8 @@ def execute_plugin(scope: Scope, call: StepCall) -> Finished:
             result.append(Finished(ok=True, outputs=stringify(returned or {})))
         except Exception as exc:
             if "SCD_DEBUG" in call.env or "SCD_DEBUG" in os.environ:
+                import traceback
+
                 call.writer.line(traceback.format_exc().rstrip())
             result.append(Finished(ok=False, message=f"{type(exc).__name__}: {exc}"))
 
@@ -174,6 +178,8 @@ def stringify(values: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _plugin_context(scope: Scope, call: StepCall, stop: threading.Event) -> PluginContext:
+    from scd_engine.plugins.context import PluginContext
+
     line: Callable[[str], None] = call.writer.line  # type: ignore[assignment]
     return PluginContext(
         run_id=scope.run_id,

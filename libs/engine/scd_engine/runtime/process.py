@@ -162,9 +162,10 @@ def _start(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> _Child:
     on top of the fork itself; ``os.posix_spawn`` does the same work in C. It
     cannot change directory, so it is used when the step runs in scd's own
     working directory (``scd run``'s common case) and the program is found on
-    the step's PATH; otherwise, or when /proc cannot list our descriptors,
-    Popen starts it. Both give the child exactly what Popen gives it: the
-    descriptors 0-2 only (close_fds), default SIGPIPE/SIGXFSZ (restore_signals).
+    the step's PATH (searched by ``posix_spawnp`` when that is our PATH);
+    otherwise, or when /proc cannot list our descriptors, Popen starts it.
+    Both give the child exactly what Popen gives it: the descriptors 0-2 only
+    (close_fds), default SIGPIPE/SIGXFSZ (restore_signals).
     """
     spawned = _spawn(argv, env, cwd) if _SPAWN else None
     if spawned is not None:
@@ -191,9 +192,14 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> _Child | N
         inherited = [int(name) for name in os.listdir("/proc/self/fd")]
     except (OSError, ValueError):
         return None
-    program = _which(argv[0], env)
-    if program is None:
-        return None  # Popen reports the error as it always has
+    if env.get("PATH") == os.environ.get("PATH"):
+        # posix_spawnp searches our PATH as Popen's child would search the step's.
+        start, program = os.posix_spawnp, argv[0]
+    else:
+        found = _which(argv[0], env)
+        if found is None:
+            return None  # Popen reports the error as it always has
+        start, program = os.posix_spawn, found
     closes = []
     for fd in inherited:
         with contextlib.suppress(OSError):  # the listing's own descriptor is gone already
@@ -207,7 +213,7 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> _Child | N
         *closes,
     ]
     try:
-        pid = os.posix_spawn(
+        pid = start(
             program, list(argv), env, file_actions=actions, setsid=True, setsigdef=_DEFAULTED
         )
     except BaseException:
