@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from functions.trigger import manual, runs_api, timers, webhooks
+from functions.trigger import manual, runs_api, timers, ui, webhooks
 from functions.trigger.answers import EventIgnored, Health, Pong, RunDuplicate, RunQueued
 from functions.trigger.errors import ERROR_RESPONSES, install_api
 from functions.trigger.manual import ManualRequest
@@ -109,4 +109,5 @@ def build_api(state: TriggerState) -> FastAPI:
     )
     api.add_api_route("/healthz", _healthz, methods=["GET"], response_model=Health)
     api.include_router(runs_api.router)
+    api.include_router(ui.router)
     return api

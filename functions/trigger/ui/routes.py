@@ -1,0 +1,340 @@
+"""The dashboard's routes under ``/ui``: log in, the runs table, a run with live logs.
+
+Contract:
+
+- ``GET /ui/login`` shows the form; ``POST /ui/login`` (form ``token``, ``csrf``,
+  ``next``) checks the token like the API does (scope ``read``) and sets the
+  session cookie (HttpOnly, SameSite=Lax, path ``/ui``; Secure over https); a
+  bad token answers 401 with the form again. ``POST /ui/logout`` clears it.
+- ``GET /ui/`` the runs table, filtered by ``app``, ``status``, ``event``,
+  ``branch``; ``GET /ui/runs.json`` the same rows as JSON, polled by the page.
+- ``GET /ui/runs/{id}`` a run: steps, live logs, cancel and rerun, a chart of
+  the app's recent durations; ``GET /ui/runs/{id}/state.json`` its rows;
+  ``GET /ui/runs/{id}/steps/{step}/events`` a step's log as server-sent events
+  (resumable with ``Last-Event-ID``).
+- ``POST /ui/runs/{id}/cancel`` and ``/rerun`` (scope ``trigger``) act as the API's
+  routes do, then redirect to the run page.
+
+Pages without a valid session redirect to the login page; JSON and event
+routes answer 401. Every POST must carry the session's CSRF token (the login
+form: the value of its own cookie), else 403. None of these routes is in the
+OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request
+from scd_core.errors import AuthError, BadRequest, Forbidden, ScdError
+from scd_core.logsink import LogSink, validate_id
+from scd_core.models import STATUSES
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+
+from functions.trigger.auth import Scope, TokenSpec, hash_token
+from functions.trigger.body import read_body
+from functions.trigger.errors import error_response, status_for
+from functions.trigger.state import TriggerState, state_of
+from functions.trigger.ui import actions, pages
+from functions.trigger.ui.access import check_scope, login, token_for_digest
+from functions.trigger.ui.session import COOKIE, LOGIN_COOKIE, SESSION_SECONDS, Session, Sessions
+from functions.trigger.ui.stream import sse_events
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+_FORM_MAX = 16 * 1024
+_FILTERS = ("app", "status", "event", "branch")
+
+
+# -- sessions -------------------------------------------------------------------
+
+
+def _sessions(request: Request, state: TriggerState) -> Sessions:
+    sessions: Sessions | None = getattr(request.app.state, "scd_ui_sessions", None)
+    if sessions is None:
+        sessions = Sessions.for_dir(state.settings.data_dir)
+        request.app.state.scd_ui_sessions = sessions
+    return sessions
+
+
+def _who(request: Request) -> tuple[TriggerState, Session, TokenSpec] | None:
+    """The session of the request and its live token, or None."""
+    state = state_of(request)
+    session = _sessions(request, state).read(request.cookies.get(COOKIE))
+    if session is None:
+        return None
+    spec = token_for_digest(state, session.digest)
+    if spec is None or spec.name != session.name:
+        return None  # revoked, or removed from scd.yaml
+    return state, session, spec
+
+
+def _login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/ui/login?" + urlencode({"next": target}), status_code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    # Only a path inside the dashboard: never another host ("//evil", "/\\evil").
+    if value and value.startswith("/ui/") and "\\" not in value and "//" not in value:
+        return value
+    return "/ui/"
+
+
+async def _form(request: Request) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise BadRequest("expected a form (application/x-www-form-urlencoded)")
+    body = await read_body(request, _FORM_MAX)
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest("malformed form") from exc
+    return {key: values[0] for key, values in fields.items()}
+
+
+def _csrf_ok(expected: str | None, form: dict[str, str]) -> bool:
+    given = form.get("csrf", "")
+    return bool(expected) and secrets.compare_digest(given.encode(), str(expected).encode())
+
+
+def _cookie_options(request: Request) -> dict[str, Any]:
+    return {
+        "path": "/ui",
+        "httponly": True,
+        "samesite": "lax",
+        "secure": request.url.scheme == "https",
+    }
+
+
+# -- pages ------------------------------------------------------------------------
+
+Handler = Callable[[Request, TriggerState, Session, TokenSpec], Awaitable[Response]]
+
+
+async def _page(request: Request, handler: Handler, scope: Scope = "read") -> Response:
+    """Run ``handler`` for a logged-in user with ``scope``; errors as an HTML page."""
+    who = _who(request)
+    if who is None:
+        return _login_redirect(request)
+    state, session, spec = who
+    try:
+        check_scope(spec, scope)
+        return await handler(request, state, session, spec)
+    except ScdError as exc:
+        return pages.error(request, status_for(exc), str(exc), session)
+
+
+async def _data(request: Request, handler: Handler) -> Response:
+    """Run ``handler`` for a logged-in user with ``read``; errors as JSON."""
+    who = _who(request)
+    if who is None:
+        return error_response(401, "unauthorized", "log in first")
+    state, session, spec = who
+    return await handler(request, state, session, spec)
+
+
+@router.get("", response_class=RedirectResponse)
+async def ui_root() -> Response:
+    """The dashboard lives at ``/ui/``."""
+    return RedirectResponse("/ui/", status_code=307)
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str | None = None) -> Response:
+    """The log-in form, with a fresh double-submit CSRF cookie."""
+    value = secrets.token_urlsafe(24)
+    response = pages.login(request, csrf=value, next_path=_safe_next(next))
+    response.set_cookie(LOGIN_COOKIE, value, max_age=3600, **_cookie_options(request))
+    return response
+
+
+@router.post("/login")
+async def login_submit(request: Request) -> Response:
+    """Check the token and start a session; the form again, with the reason, if refused."""
+    state = state_of(request)
+    form = await _form(request)
+    next_path = _safe_next(form.get("next"))
+    if not _csrf_ok(request.cookies.get(LOGIN_COOKIE), form):
+        return pages.refused(request, "the form expired or came from another site; reload it")
+    token = form.get("token", "")
+    try:
+        spec = await run_in_threadpool(login, state, token)
+    except (AuthError, Forbidden) as exc:
+        csrf = request.cookies.get(LOGIN_COOKIE, "")
+        return pages.login(
+            request, csrf=csrf, next_path=next_path, error=str(exc), status=status_for(exc)
+        )
+    value = _sessions(request, state).issue(spec.name, hash_token(token.strip()))
+    response = RedirectResponse(next_path, status_code=303)
+    response.set_cookie(COOKIE, value, max_age=SESSION_SECONDS, **_cookie_options(request))
+    response.delete_cookie(LOGIN_COOKIE, path="/ui")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """End the session (the form carries the session's CSRF token)."""
+    form = await _form(request)
+    who = _who(request)
+    if who is not None and not _csrf_ok(who[1].csrf, form):
+        return pages.refused(request, "missing or wrong CSRF token")
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/ui")
+    return response
+
+
+def _filters(request: Request) -> dict[str, str]:
+    found = {key: request.query_params.get(key, "").strip() for key in _FILTERS}
+    filters = {key: value for key, value in found.items() if value}
+    if filters.get("status") and filters["status"] not in STATUSES:
+        raise BadRequest(f"unknown status {filters['status']!r}")
+    return filters
+
+
+def _runs(state: TriggerState, filters: dict[str, str]) -> list[dict[str, Any]]:
+    from functions.trigger.ui.views import run_row
+
+    runs, _ = state.launcher.store.list_runs(limit=50, **filters)
+    return [run_row(run) for run in runs]
+
+
+@router.get("/")
+async def runs_page(request: Request) -> Response:
+    """The runs table, newest first, with the filters of the query string."""
+
+    async def handler(
+        request: Request, state: TriggerState, session: Session, spec: TokenSpec
+    ) -> Response:
+        filters = _filters(request)
+        rows = await run_in_threadpool(_runs, state, filters)
+        apps = sorted(state.config.apps)
+        return pages.runs(request, session, spec, rows, filters, apps, STATUSES)
+
+    return await _page(request, handler)
+
+
+@router.get("/runs.json")
+async def runs_json(request: Request) -> Response:
+    """The runs table's rows as JSON (the page polls this every 2 s)."""
+
+    async def handler(
+        request: Request, state: TriggerState, session: Session, spec: TokenSpec
+    ) -> Response:
+        try:
+            rows = await run_in_threadpool(_runs, state, _filters(request))
+        except ScdError as exc:
+            return error_response(status_for(exc), exc.code, str(exc))
+        return JSONResponse({"runs": rows})
+
+    return await _data(request, handler)
+
+
+@router.get("/runs/{run_id}")
+async def run_page(run_id: str, request: Request) -> Response:
+    """One run: its steps with live logs, cancel and rerun, the app's recent durations."""
+
+    async def handler(
+        request: Request, state: TriggerState, session: Session, spec: TokenSpec
+    ) -> Response:
+        validate_id("run id", run_id)
+        detail = await run_in_threadpool(pages.run_detail, state, run_id)
+        return pages.run(request, session, spec, detail)
+
+    return await _page(request, handler)
+
+
+@router.get("/runs/{run_id}/state.json")
+async def run_state(run_id: str, request: Request) -> Response:
+    """The run's row and its steps' rows as JSON (the run page polls this)."""
+
+    async def handler(
+        request: Request, state: TriggerState, session: Session, spec: TokenSpec
+    ) -> Response:
+        try:
+            validate_id("run id", run_id)
+            detail = await run_in_threadpool(pages.run_detail, state, run_id, False)
+        except ScdError as exc:
+            return error_response(status_for(exc), exc.code, str(exc))
+        return JSONResponse({"run": detail["run"], "steps": detail["steps"]})
+
+    return await _data(request, handler)
+
+
+def _sink(request: Request, state: TriggerState) -> LogSink:
+    sink: LogSink | None = getattr(request.app.state, "scd_log_sink", None)
+    if sink is None:
+        from scd_core.sinks.file import FileLogSink
+
+        sink = FileLogSink(state.settings.data_dir / "logs")
+        request.app.state.scd_log_sink = sink
+    return sink
+
+
+@router.get("/runs/{run_id}/steps/{step}/events")
+async def step_events(run_id: str, step: str, request: Request) -> Response:
+    """A step's log as server-sent events, from ``Last-Event-ID`` (a byte offset) on."""
+
+    async def handler(
+        request: Request, state: TriggerState, session: Session, spec: TokenSpec
+    ) -> Response:
+        try:
+            validate_id("run id", run_id)
+            validate_id("step", step)
+            await run_in_threadpool(state.launcher.store.get_run, run_id)
+            offset = _offset(request.headers.get("last-event-id"))
+        except ScdError as exc:
+            return error_response(status_for(exc), exc.code, str(exc))
+        events = sse_events(_sink(request, state), state.launcher.store, run_id, step, offset)
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+    return await _data(request, handler)
+
+
+def _offset(value: str | None) -> int:
+    if not value:
+        return 0
+    if not value.isdigit() or len(value) > 18:
+        raise BadRequest("Last-Event-ID must be a byte offset")
+    return int(value)
+
+
+async def _act(request: Request, run_id: str, action: str) -> Response:
+    async def handler(
+        request: Request, state: TriggerState, session: Session, spec: TokenSpec
+    ) -> Response:
+        form = await _form(request)
+        if not _csrf_ok(session.csrf, form):
+            return pages.refused(request, "missing or wrong CSRF token")
+        validate_id("run id", run_id)
+        if action == "cancel":
+            await run_in_threadpool(actions.cancel, state, run_id)
+            return RedirectResponse(f"/ui/runs/{run_id}", status_code=303)
+        run = await run_in_threadpool(actions.rerun, state, run_id)
+        return RedirectResponse(f"/ui/runs/{run.id}", status_code=303)
+
+    return await _page(request, handler, "trigger")
+
+
+@router.post("/runs/{run_id}/cancel")
+async def cancel_run(run_id: str, request: Request) -> Response:
+    """Cancel the run (scope ``trigger``, CSRF checked), then show it."""
+    return await _act(request, run_id, "cancel")
+
+
+@router.post("/runs/{run_id}/rerun")
+async def rerun_run(run_id: str, request: Request) -> Response:
+    """Start a rerun of the run (scope ``trigger``, CSRF checked), then show the new run."""
+    return await _act(request, run_id, "rerun")
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    """The dashboard's own script and style sheet (a fixed list: no paths)."""
+    return pages.static(name)
