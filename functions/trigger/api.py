@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from functions.trigger import manual, runs_api, timers, ui, webhooks
+from functions.trigger import apps_api, manual, runs_api, timers, tokens_api, ui, webhooks
 from functions.trigger.answers import EventIgnored, Health, Pong, RunDuplicate, RunQueued
 from functions.trigger.errors import ERROR_RESPONSES, install_api
 from functions.trigger.manual import ManualRequest
@@ -61,6 +61,8 @@ def build_api(state: TriggerState) -> FastAPI:
         version="0.1.0",
     )
     api.state.scd = state
+    # tokens created through the API count too (the hot routes need app.py to do this)
+    state.config.tokens.attach(state.launcher.store)
     install_api(api)
     api.add_api_route(
         "/webhooks/{app}",
@@ -109,5 +111,7 @@ def build_api(state: TriggerState) -> FastAPI:
     )
     api.add_api_route("/healthz", _healthz, methods=["GET"], response_model=Health)
     api.include_router(runs_api.router)
+    api.include_router(apps_api.router)
+    api.include_router(tokens_api.router)
     api.include_router(ui.router)
     return api

@@ -1,11 +1,14 @@
-"""API tokens: the ``tokens`` of scd.yaml and the bearer check.
+"""API tokens: the ``tokens`` of scd.yaml, those created through the API, and the bearer check.
 
-Contract: scd.yaml stores only each token's SHA-256 hex digest. ``Tokens.require``
-hashes the presented bearer token and compares it with every configured digest
-in constant time (no early exit, so timing does not reveal which digest nearly
-matched). A missing or unknown token is ``AuthError`` (401); a known token
-without the scope is ``Forbidden`` (403). ``admin`` implies every scope. Token
-values never appear in messages.
+Contract: scd.yaml and the run store keep only each token's SHA-256 hex digest.
+``Tokens.require`` hashes the presented bearer token and compares it with every
+configured digest in constant time (no early exit, so timing does not reveal
+which digest nearly matched); if none matches and a store is attached
+(``attach``), it looks the digest up in the store (a keyed read of a SHA-256,
+which tells an attacker nothing about any token). A store token that is
+revoked fails at once, on the next request. A missing, unknown or revoked token
+is ``AuthError`` (401); a known token without the scope is ``Forbidden`` (403).
+``admin`` implies every scope. Token values never appear in messages.
 """
 
 from __future__ import annotations
@@ -14,14 +17,18 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scd_core.errors import AuthError, Forbidden
 
-__all__ = ["Scope", "TokenSpec", "Tokens", "hash_token", "new_token"]
+if TYPE_CHECKING:
+    from scd_core.store import RunStore
+
+__all__ = ["SCOPES", "Scope", "TokenSpec", "Tokens", "hash_token", "new_token"]
 
 Scope = Literal["read", "trigger", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "trigger", "admin")
 
 
 class TokenSpec(BaseModel):
@@ -58,9 +65,23 @@ class Tokens:
 
     def __init__(self, specs: Iterable[TokenSpec]) -> None:
         self._specs = tuple(specs)
+        self._store: RunStore | None = None
 
     def __len__(self) -> int:
         return len(self._specs)
+
+    @property
+    def specs(self) -> tuple[TokenSpec, ...]:
+        """The tokens scd.yaml declares (digests, never values)."""
+        return self._specs
+
+    def attach(self, store: RunStore) -> None:
+        """Also accept the tokens recorded in ``store`` (created through the API)."""
+        self._store = store
+
+    def named(self, name: str) -> TokenSpec | None:
+        """The configured token called ``name``, or None."""
+        return next((spec for spec in self._specs if spec.name == name), None)
 
     def identify(self, authorization: str | None) -> TokenSpec:
         """The token named by an ``Authorization: Bearer`` header, or ``AuthError``."""
@@ -77,8 +98,22 @@ class Tokens:
             if hmac.compare_digest(digest, spec.sha256.encode("ascii")) and found is None:
                 found = spec
         if found is None:
+            found = self._stored(digest.decode("ascii"))
+        if found is None:
             raise AuthError("invalid token")
         return found
+
+    def _stored(self, digest: str) -> TokenSpec | None:
+        """The store's token with this digest; ``AuthError`` if it was revoked."""
+        if self._store is None:
+            return None
+        record = self._store.find_token(digest)
+        if record is None:
+            return None
+        if record.revoked:
+            raise AuthError("token revoked")
+        scopes = tuple(scope for scope in SCOPES if scope in record.scopes)
+        return TokenSpec(name=record.name, sha256=record.sha256, scopes=scopes)
 
     def require(self, authorization: str | None, scope: Scope) -> TokenSpec:
         """The token if it carries ``scope``; ``AuthError`` or ``Forbidden`` otherwise."""

@@ -1,114 +1,97 @@
-"""The first read API: a run, a step's log, and cancelling a run.
+"""``/api/v1/runs``: list runs, one run with its steps, cancel, rerun, and step logs.
 
-Contract (every route checks the bearer token first: 401 missing or invalid,
-403 without the scope):
+Contract (every route checks the bearer token first: 401 missing, invalid or
+revoked, 403 without the scope):
 
-- ``GET /api/v1/runs/{id}`` (scope ``read``) answers ``RunView``: the run's
-  status, event name, ref, commit, times, its message (why it ended ``error``,
-  say) and its recorded steps in order, the set-up step first. No secret and
-  no event payload is in it.
-- ``GET /api/v1/runs/{id}/steps/{step}/logs`` (scope ``read``) answers the
-  step's log as ``text/plain``, streamed; ``{step}`` is the step's id, or its
-  index from 0 (``setup`` is the set-up step). Each line's timestamp is stripped
-  unless ``?timestamps=true``. A step recorded but not logged yet answers an
-  empty body.
-- ``POST /api/v1/runs/{id}/cancel`` (scope ``trigger``) records a cancel request,
-  asks the invoker to stop the job and ends a still-queued run ``cancelled``;
-  202 ``{"run_id", "status"}`` (the status right after), 409 for a run already
-  ended.
+- ``GET /api/v1/runs`` (``read``) → ``RunList``: newest first, filtered by
+  ``app``, ``status``, ``event`` and ``branch``, ``limit`` (1..1000, default 50)
+  per page; ``next_cursor`` is passed back as ``cursor`` for the next page.
+- ``GET /api/v1/runs/{id}`` (``read``) → ``RunDetail``: the run and its recorded
+  steps in order, the set-up step first. No secret and no event payload.
+- ``POST /api/v1/runs/{id}/cancel`` (``trigger``) records a cancel request, asks
+  the invoker to stop the job and ends a still-queued run ``cancelled``; 202
+  ``CancelAnswer`` (the status right after), 409 for a run already ended.
+- ``POST /api/v1/runs/{id}/rerun`` (``trigger``) records a new run of the same
+  app, event and commit with ``rerun_of = id`` and dedup key ``rerun:<id>:<n>``
+  (the first free n from 1), dispatches it like any run, and answers 202
+  ``RerunAnswer``; 404 if the app is gone.
+- ``GET /api/v1/runs/{id}/steps/{step}/logs`` (``read``): ``{step}`` is a step id
+  or its index from 0 (``setup`` is the set-up step). As ``text/plain``: at most
+  ``limit`` bytes (default 1 MiB, at most 8 MiB) of the stored log from byte
+  ``offset``, cut back to whole lines, with each line's timestamp stripped unless
+  ``timestamps=true``; ``X-Next-Offset`` is the stored offset to read from next
+  and ``X-Log-Closed: true`` once the log is closed and read to its end. Offsets
+  count stored (framed) bytes. An offset past the end answers empty with
+  ``X-Next-Offset`` equal to it; a negative one is 400. With ``Accept:
+  text/event-stream`` the log streams live from ``offset`` (or ``Last-Event-ID``)
+  as server-sent events (``functions.trigger.logstream``).
 
-A malformed run id or step key is 400, an unknown run or step 404. Logs are
-read from ``<data_dir>/logs`` (the file sink the local worker writes).
+A malformed run id or step key (``../``, NUL, ...) is 400, an unknown run or
+step 404. Logs are read from ``<data_dir>/logs`` (the file sink the local worker
+writes) unless ``app.state.scd_log_sink`` holds another sink.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel
-from scd_core.errors import Conflict, NotFound
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from scd_core.errors import BadRequest, Conflict, NotFound
 from scd_core.logs import strip_timestamps
-from scd_core.logsink import LogChunk, LogSink, validate_id
-from scd_core.models import FINAL_STATUSES, Run, StepState, utcnow
-from scd_core.store import RunStore
+from scd_core.logsink import LogChunk, LogSink, check_offset, validate_id
+from scd_core.models import FINAL_STATUSES, Job, Run, utcnow
+from scd_core.store import MAX_LIST_LIMIT, RunStore
 from starlette.concurrency import run_in_threadpool
 
 from functions.trigger.auth import Scope
-from functions.trigger.errors import ERROR_RESPONSES
+from functions.trigger.errors import ERROR_RESPONSES, ErrorBody
+from functions.trigger.launcher import new_run_id
+from functions.trigger.logstream import sse_events
 from functions.trigger.state import TriggerState, state_of
+from functions.trigger.views import (
+    CancelAnswer,
+    RerunAnswer,
+    RunDetail,
+    RunList,
+    run_detail,
+    run_summary,
+)
 
-__all__ = ["CancelAnswer", "RunView", "StepView", "cancel_queued", "router", "run_view"]
+__all__ = [
+    "cancel_queued",
+    "cancel_run_now",
+    "needs",
+    "rerun_run",
+    "router",
+    "sink_of",
+    "step_key",
+]
 
-router = APIRouter()
-_CHUNK = 256 * 1024
+router = APIRouter(tags=["runs"])
+DEFAULT_LOG_LIMIT = 1 << 20
+MAX_LOG_LIMIT = 8 << 20
 _CANCELLED_QUEUED = "cancelled before it started"
 _ATTEMPTS = 20
+_MAX_RERUNS = 10_000
+_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "conflict"}}
+_EVENTS = Literal["push", "tag", "pull_request", "schedule", "manual"]
+_STATUSES = Literal[
+    "queued", "pending", "running", "success", "failure", "cancelled", "skipped", "error", "paused"
+]
 
 
-class StepView(BaseModel):
-    """One step of a run as the API shows it."""
+def needs(scope: Scope) -> Callable[[Request], Awaitable[TriggerState]]:
+    """A dependency checking the bearer token for ``scope`` before anything else."""
 
-    id: str
-    name: str | None
-    status: str
-    outcome: str | None
-    conclusion: str | None
-    started_at: datetime | None
-    finished_at: datetime | None
+    async def check(request: Request) -> TriggerState:
+        state = state_of(request)
+        header = request.headers.get("authorization")
+        await run_in_threadpool(state.config.tokens.require, header, scope)
+        return state
 
-
-class RunView(BaseModel):
-    """A run as the API shows it (no secrets, no payload)."""
-
-    id: str
-    app: str
-    status: str
-    event: str
-    ref: str | None
-    commit: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    message: str | None
-    steps: list[StepView]
-
-
-class CancelAnswer(BaseModel):
-    """202: the cancel request was recorded."""
-
-    run_id: str
-    status: str
-
-
-def run_view(run: Run, steps: list[StepState]) -> RunView:
-    """The API's view of ``run`` and its ``steps``."""
-    return RunView(
-        id=run.id,
-        app=run.app,
-        status=run.status,
-        event=run.event.event_name,
-        ref=run.event.ref,
-        commit=run.event.commit,
-        created_at=run.created_at,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        message=run.message,
-        steps=[
-            StepView(
-                id=s.id,
-                name=s.name,
-                status=s.status,
-                outcome=s.outcome,
-                conclusion=s.conclusion,
-                started_at=s.started_at,
-                finished_at=s.finished_at,
-            )
-            for s in steps
-        ],
-    )
+    return check
 
 
 def cancel_queued(store: RunStore, run_id: str) -> bool:
@@ -132,66 +115,8 @@ def cancel_queued(store: RunStore, run_id: str) -> bool:
     raise Conflict(f"run {run_id}: gave up after {_ATTEMPTS} conflicting updates")
 
 
-@router.get(
-    "/api/v1/runs/{run_id}",
-    response_model=RunView,
-    responses={**ERROR_RESPONSES},
-    summary="A run: its status and its steps",
-)
-async def get_run(run_id: str, request: Request) -> JSONResponse:
-    """The run and its steps (scope ``read``)."""
-    state = _authorised(request, "read")
-    validate_id("run id", run_id)
-    run, steps = await run_in_threadpool(_load, state.launcher.store, run_id)
-    return JSONResponse(run_view(run, steps).model_dump(mode="json"))
-
-
-@router.get(
-    "/api/v1/runs/{run_id}/steps/{step}/logs",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/plain": {}}}, **ERROR_RESPONSES},
-    summary="A step's log as plain text",
-)
-async def get_step_log(
-    run_id: str, step: str, request: Request, timestamps: bool = False
-) -> StreamingResponse:
-    """The step's log (scope ``read``); timestamps stripped unless asked for."""
-    state = _authorised(request, "read")
-    validate_id("run id", run_id)
-    validate_id("step", step)
-    sink = _sink(request, state)
-    key, first = await run_in_threadpool(_first_chunk, state.launcher.store, sink, run_id, step)
-    chunks = _chunks(sink, run_id, key, first, keep=timestamps)
-    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
-
-
-@router.post(
-    "/api/v1/runs/{run_id}/cancel",
-    status_code=202,
-    response_model=CancelAnswer,
-    responses={409: {"description": "the run already ended"}, **ERROR_RESPONSES},
-    summary="Cancel a run",
-)
-async def cancel_run(run_id: str, request: Request) -> JSONResponse:
-    """Record a cancel request and stop the job (scope ``trigger``)."""
-    state = _authorised(request, "trigger")
-    validate_id("run id", run_id)
-    status = await run_in_threadpool(_cancel, state, run_id)
-    return JSONResponse({"run_id": run_id, "status": status}, status_code=202)
-
-
-def _authorised(request: Request, scope: Scope) -> TriggerState:
-    state = state_of(request)
-    state.config.tokens.require(request.headers.get("authorization"), scope)
-    return state
-
-
-def _load(store: RunStore, run_id: str) -> tuple[Run, list[StepState]]:
-    run = store.get_run(run_id)
-    return run, store.list_steps(run_id)
-
-
-def _cancel(state: TriggerState, run_id: str) -> str:
+def cancel_run_now(state: TriggerState, run_id: str) -> str:
+    """Cancel the run (blocking); its status right after. ``Conflict`` if it ended."""
     store = state.launcher.store
     run = store.get_run(run_id)
     if run.status in FINAL_STATUSES:
@@ -202,7 +127,192 @@ def _cancel(state: TriggerState, run_id: str) -> str:
     return store.get_run(run_id).status
 
 
-def _sink(request: Request, state: TriggerState) -> LogSink:
+def rerun_run(state: TriggerState, run_id: str) -> Run:
+    """Record and dispatch a new run of ``run_id``'s event and commit (blocking)."""
+    from functions.trigger.apps_api import find_app
+
+    store = state.launcher.store
+    first = store.get_run(run_id)
+    app, _ = find_app(state, first.app)
+    for n in range(1, _MAX_RERUNS):
+        key = f"rerun:{run_id}:{n}"
+        if store.find_run(key) is not None:
+            continue
+        fresh = Run(
+            id=new_run_id(),
+            app=first.app,
+            dedup_key=key,
+            event=first.event,
+            pipeline=app.pipeline,
+            rerun_of=run_id,
+        )
+        run, created = store.create_run(fresh)
+        if not created:  # another rerun took this number first
+            continue
+        event = run.event
+        # the Job as Launcher builds it (Launcher cannot set rerun_of on a run)
+        job = Job(
+            id=run.id,
+            app=run.app,
+            event=event,
+            clone_url=event.clone_url or app.repo,
+            ref=event.ref,
+            commit=event.commit,
+            pipeline=run.pipeline,
+        )
+        state.launcher.invoker.dispatch(job)
+        return run
+    raise Conflict(f"run {run_id} was rerun too many times")
+
+
+_READ = Depends(needs("read"))
+_TRIGGER = Depends(needs("trigger"))
+
+
+@router.get(
+    "/api/v1/runs",
+    response_model=RunList,
+    responses={**ERROR_RESPONSES},
+    summary="Runs, newest first, filtered and paged",
+)
+async def list_runs(
+    state: TriggerState = _READ,
+    app: str | None = Query(default=None, max_length=200),
+    status: _STATUSES | None = None,
+    event: _EVENTS | None = None,
+    branch: str | None = Query(default=None, max_length=1024),
+    limit: int = Query(default=50, ge=1, le=MAX_LIST_LIMIT),
+    cursor: str | None = Query(default=None, max_length=1024),
+) -> JSONResponse:
+    """A page of runs (scope ``read``)."""
+
+    def page() -> RunList:
+        runs, next_cursor = state.launcher.store.list_runs(
+            app=app, status=status, event=event, branch=branch, limit=limit, cursor=cursor
+        )
+        return RunList(runs=[run_summary(run) for run in runs], next_cursor=next_cursor)
+
+    return JSONResponse((await run_in_threadpool(page)).model_dump(mode="json"))
+
+
+@router.get(
+    "/api/v1/runs/{run_id}",
+    response_model=RunDetail,
+    responses={**ERROR_RESPONSES},
+    summary="A run: its status and its steps",
+)
+async def get_run(run_id: str, state: TriggerState = _READ) -> JSONResponse:
+    """The run and its steps (scope ``read``)."""
+    validate_id("run id", run_id)
+
+    def load() -> RunDetail:
+        store = state.launcher.store
+        run = store.get_run(run_id)
+        return run_detail(run, store.list_steps(run_id))
+
+    return JSONResponse((await run_in_threadpool(load)).model_dump(mode="json"))
+
+
+@router.post(
+    "/api/v1/runs/{run_id}/cancel",
+    status_code=202,
+    response_model=CancelAnswer,
+    responses={**_CONFLICT, **ERROR_RESPONSES},
+    summary="Cancel a run",
+)
+async def cancel_run(run_id: str, state: TriggerState = _TRIGGER) -> JSONResponse:
+    """Record a cancel request and stop the job (scope ``trigger``)."""
+    validate_id("run id", run_id)
+    status = await run_in_threadpool(cancel_run_now, state, run_id)
+    return JSONResponse({"run_id": run_id, "status": status}, status_code=202)
+
+
+@router.post(
+    "/api/v1/runs/{run_id}/rerun",
+    status_code=202,
+    response_model=RerunAnswer,
+    responses={**_CONFLICT, **ERROR_RESPONSES},
+    summary="Run a run's commit and event again",
+)
+async def rerun(run_id: str, state: TriggerState = _TRIGGER) -> JSONResponse:
+    """Queue a new run linked to this one (scope ``trigger``)."""
+    validate_id("run id", run_id)
+    run = await run_in_threadpool(rerun_run, state, run_id)
+    answer = RerunAnswer(run_id=run.id, status=run.status, rerun_of=run_id)
+    return JSONResponse(answer.model_dump(mode="json"), status_code=202)
+
+
+_LOG_HEADERS = {
+    "X-Next-Offset": {
+        "description": "the stored byte offset to read from next",
+        "schema": {"type": "integer"},
+    },
+    "X-Log-Closed": {
+        "description": "whether the log is closed and read to its end",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+}
+
+
+@router.get(
+    "/api/v1/runs/{run_id}/steps/{step}/logs",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the log as text, or live as server-sent events",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+            "headers": _LOG_HEADERS,
+        },
+        **ERROR_RESPONSES,
+    },
+    summary="A step's log: a page of text, or live server-sent events",
+)
+async def get_step_log(
+    run_id: str,
+    step: str,
+    request: Request,
+    state: TriggerState = _READ,
+    offset: int = 0,
+    limit: int = Query(default=DEFAULT_LOG_LIMIT, ge=1, le=MAX_LOG_LIMIT),
+    timestamps: bool = False,
+    accept: str | None = Header(default=None, include_in_schema=False),
+    last_event_id: str | None = Header(default=None, include_in_schema=False),
+) -> Response:
+    """The step's log from ``offset`` (scope ``read``)."""
+    validate_id("run id", run_id)
+    validate_id("step", step)
+    if last_event_id is not None and last_event_id.strip():
+        offset = _event_offset(last_event_id)
+    check_offset(offset, limit)
+    sink = sink_of(request, state)
+    store = state.launcher.store
+    key = await run_in_threadpool(step_key, store, sink, run_id, step)
+    if accept is not None and "text/event-stream" in accept.lower():
+        events = sse_events(sink, store, run_id, key, offset)
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+    chunk = await run_in_threadpool(_page, sink, run_id, key, offset, limit)
+    body = chunk.data if timestamps else strip_timestamps(chunk.data)
+    headers = {
+        "X-Next-Offset": str(chunk.offset),
+        "X-Log-Closed": "true" if chunk.closed else "false",
+    }
+    return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
+
+
+def _event_offset(value: str) -> int:
+    try:
+        offset = int(value.strip())
+    except ValueError:
+        raise BadRequest("Last-Event-ID must be a byte offset") from None
+    return offset
+
+
+def sink_of(request: Request, state: TriggerState) -> LogSink:
+    """The log sink the API reads (the file sink under ``data_dir/logs`` by default)."""
     sink: LogSink | None = getattr(request.app.state, "scd_log_sink", None)
     if sink is None:
         from scd_core.sinks.file import FileLogSink
@@ -212,8 +322,8 @@ def _sink(request: Request, state: TriggerState) -> LogSink:
     return sink
 
 
-def _step_key(store: RunStore, sink: LogSink, run_id: str, step: str) -> str:
-    """The log key of ``step`` (an id or an index) of the run; NotFound if none."""
+def step_key(store: RunStore, sink: LogSink, run_id: str, step: str) -> str:
+    """The log key of ``step`` (an id or an index) of the run; ``NotFound`` if none."""
     store.get_run(run_id)  # NotFound for an unknown run
     steps = store.list_steps(run_id)
     if any(s.id == step for s in steps):
@@ -230,23 +340,8 @@ def _step_key(store: RunStore, sink: LogSink, run_id: str, step: str) -> str:
     raise NotFound(f"run {run_id} has no step {step!r}")
 
 
-def _first_chunk(store: RunStore, sink: LogSink, run_id: str, step: str) -> tuple[str, LogChunk]:
-    key = _step_key(store, sink, run_id, step)
+def _page(sink: LogSink, run_id: str, key: str, offset: int, limit: int) -> LogChunk:
     try:
-        return key, sink.read(run_id, key, 0, _CHUNK)
+        return sink.read(run_id, key, offset, limit)
     except NotFound:
-        return key, LogChunk(b"", 0, False)  # recorded, nothing logged yet
-
-
-def _chunks(
-    sink: LogSink, run_id: str, key: str, first: LogChunk, *, keep: bool
-) -> Iterator[bytes]:
-    """The log from the start, chunk by chunk; a sync iterator Starlette runs in a thread."""
-    data, offset = first.data, first.offset
-    while data:
-        yield data if keep else strip_timestamps(data)
-        try:
-            chunk = sink.read(run_id, key, offset, _CHUNK)
-        except NotFound:
-            return
-        data, offset = chunk.data, chunk.offset
+        return LogChunk(b"", offset, False)  # recorded, nothing logged yet

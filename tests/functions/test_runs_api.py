@@ -119,6 +119,10 @@ def test_get_run_answers_the_documented_fields_and_no_payload(api: Api) -> None:
         "started_at",
         "finished_at",
         "steps",
+        "branch",
+        "message",
+        "duration_s",
+        "rerun_of",
     }
     assert (body["id"], body["app"], body["status"], body["event"]) == (
         api.run_id,
@@ -133,11 +137,14 @@ def test_get_run_answers_the_documented_fields_and_no_payload(api: Api) -> None:
     assert set(body["steps"][0]) == {
         "id",
         "name",
+        "index",
         "status",
         "outcome",
         "conclusion",
         "started_at",
         "finished_at",
+        "duration_s",
+        "outputs",
     }
     assert "do-not-show" not in answer.text
 

@@ -1,0 +1,197 @@
+"""``/api/v1/apps``: the apps of scd.yaml and those registered through the API.
+
+Contract:
+
+- ``GET /api/v1/apps`` (scope ``read``) → ``AppList``; ``GET /api/v1/apps/{app}``
+  (``read``) → ``AppView`` or 404.
+- ``PUT /api/v1/apps/{app}`` (``admin``): the body is one app mapping exactly as
+  in scd.yaml (``name`` may be left out; if given it must equal the path),
+  validated by scd.yaml's own code, so a problem is 400 naming the field. 201
+  when created, 200 when replaced; 409 for a name scd.yaml defines (config wins).
+  Values are taken literally: ``${env:NAME}`` is not expanded for API apps.
+- ``DELETE /api/v1/apps/{app}`` (``admin``) → 204; 409 for an app of scd.yaml,
+  404 for an unknown one. Its runs stay readable.
+
+Apps are merged at request time, scd.yaml's first. An API app's webhook secret
+(and its ``secrets`` and ``checkout_token``) is kept in the run store's app row,
+which is the secret's home on Function Compute too; it is never returned by any
+route, nor put in an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from scd_core.errors import BackendError, BadRequest, ConfigError, Conflict, NotFound
+from scd_core.store import RunStore
+from scd_trigger_spec import App
+from starlette.concurrency import run_in_threadpool
+
+from functions.trigger.config import parse_config
+from functions.trigger.errors import ERROR_RESPONSES, ErrorBody
+from functions.trigger.runs_api import needs
+from functions.trigger.state import TriggerState
+from functions.trigger.views import AppList, AppView, app_view
+
+__all__ = ["find_app", "merged_apps", "router", "validate_app"]
+
+log = logging.getLogger("scd.trigger")
+router = APIRouter(tags=["apps"])
+Source = Literal["config", "api"]
+_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "conflict"}}
+_WHERE = re.compile(r"^.*?:\d+:\d+: (?:apps\[0\](?:\.|: )?)?")
+_APP_BODY = Body(
+    description="one app mapping exactly as in scd.yaml",
+    openapi_examples={
+        "web": {
+            "value": {
+                "repo": "https://github.com/acme/web.git",
+                "provider": "github",
+                "secret": "a-webhook-secret",
+                "trigger": {"push": {"branches": ["main"]}},
+            }
+        }
+    },
+)
+
+
+def validate_app(name: str, spec: dict[str, Any]) -> App:
+    """``spec`` validated as app ``name`` of scd.yaml; ``BadRequest`` naming each field."""
+    if spec.get("name", name) != name:
+        raise BadRequest("name: must equal the app name in the path")
+    text = json.dumps({"apps": [{**spec, "name": name}]})
+    try:
+        config = parse_config(text, "body", environ={})
+    except ConfigError as exc:
+        problems = [_WHERE.sub("", line) for line in str(exc).splitlines()]
+        raise BadRequest("; ".join(problems)) from None
+    return config.apps[name]
+
+
+def _stored_app(name: str, spec: dict[str, Any]) -> App | None:
+    try:
+        return App.model_validate({**spec, "name": name})
+    except (ValidationError, ValueError):
+        # validated when it was put: only a change of the spec models gets here
+        log.warning("stored app %r no longer validates; it is left out", name)
+        return None
+
+
+def merged_apps(state: TriggerState) -> list[tuple[App, Source]]:
+    """Every app, scd.yaml's and the store's, sorted by name (scd.yaml wins a clash)."""
+    apps: dict[str, tuple[App, Source]] = {
+        name: (app, "config") for name, app in state.config.apps.items()
+    }
+    for name, spec in state.launcher.store.list_apps():
+        if name not in apps:
+            app = _stored_app(name, spec)
+            if app is not None:
+                apps[name] = (app, "api")
+    return [apps[name] for name in sorted(apps)]
+
+
+def find_app(state: TriggerState, name: str) -> tuple[App, Source]:
+    """The app called ``name`` (scd.yaml's first, then the store's), or ``NotFound``."""
+    app = state.config.apps.get(name)
+    if app is not None:
+        return app, "config"
+    spec = state.launcher.store.get_app(name)
+    if spec is None:
+        raise NotFound(f"no app named {name!r}")
+    stored = _stored_app(name, spec)
+    if stored is None:
+        raise BackendError(f"the stored app {name!r} no longer validates")
+    return stored, "api"
+
+
+def _view(store: RunStore, app: App, source: Source, base_url: str) -> AppView:
+    runs, _ = store.list_runs(app=app.name, limit=1)
+    url = f"{base_url.rstrip('/')}/webhooks/{app.name}"
+    return app_view(app, source=source, webhook_url=url, last_run=runs[0] if runs else None)
+
+
+_READ = Depends(needs("read"))
+_ADMIN = Depends(needs("admin"))
+
+
+@router.get(
+    "/api/v1/apps",
+    response_model=AppList,
+    responses={**ERROR_RESPONSES},
+    summary="Every app, from scd.yaml and from the API",
+)
+async def list_apps(request: Request, state: TriggerState = _READ) -> JSONResponse:
+    """The apps with their webhook URL and last run (scope ``read``)."""
+    base = str(request.base_url)
+
+    def answer() -> AppList:
+        store = state.launcher.store
+        return AppList(apps=[_view(store, app, src, base) for app, src in merged_apps(state)])
+
+    return JSONResponse((await run_in_threadpool(answer)).model_dump(mode="json"))
+
+
+@router.get(
+    "/api/v1/apps/{app}",
+    response_model=AppView,
+    responses={**ERROR_RESPONSES},
+    summary="One app",
+)
+async def get_app(app: str, request: Request, state: TriggerState = _READ) -> JSONResponse:
+    """The app with its webhook URL and last run (scope ``read``)."""
+    base = str(request.base_url)
+
+    def answer() -> AppView:
+        found, source = find_app(state, app)
+        return _view(state.launcher.store, found, source, base)
+
+    return JSONResponse((await run_in_threadpool(answer)).model_dump(mode="json"))
+
+
+@router.put(
+    "/api/v1/apps/{app}",
+    response_model=AppView,
+    responses={
+        201: {"model": AppView, "description": "the app was created"},
+        **_CONFLICT,
+        **ERROR_RESPONSES,
+    },
+    summary="Create or replace an app registered through the API",
+)
+async def put_app(
+    app: str, request: Request, state: TriggerState = _ADMIN, spec: dict[str, Any] = _APP_BODY
+) -> JSONResponse:
+    """Validate and store the app (scope ``admin``); 201 when new, 200 when replaced."""
+    if app in state.config.apps:
+        raise Conflict(f"app {app!r} is defined in scd.yaml; change it there")
+    validated = validate_app(app, spec)
+    base = str(request.base_url)
+
+    def store_it() -> tuple[AppView, bool]:
+        store = state.launcher.store
+        created = store.put_app(app, {**spec, "name": app})
+        return _view(store, validated, "api", base), created
+
+    view, created = await run_in_threadpool(store_it)
+    return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.delete(
+    "/api/v1/apps/{app}",
+    status_code=204,
+    response_class=Response,
+    responses={**_CONFLICT, **ERROR_RESPONSES},
+    summary="Delete an app registered through the API",
+)
+async def delete_app(app: str, state: TriggerState = _ADMIN) -> Response:
+    """Remove the app (scope ``admin``); its runs stay readable."""
+    if app in state.config.apps:
+        raise Conflict(f"app {app!r} is defined in scd.yaml; remove it there")
+    await run_in_threadpool(state.launcher.store.delete_app, app)
+    return Response(status_code=204)

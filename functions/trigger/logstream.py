@@ -1,0 +1,128 @@
+"""A step's log as server-sent events, live: shared by the API and the dashboard.
+
+Contract: ``sse_events(sink, store, run_id, step, offset)`` yields the encoded
+events of the log of ``step`` (a log key: a step id, already validated) of run
+``run_id``, from byte ``offset`` of the stored log on:
+
+- one ``event: line`` per stored line, ``id:`` the byte offset just after it (so
+  a client reconnecting with ``Last-Event-ID`` resumes after it), ``data:``
+  ``{"t": "<ISO timestamp>"|null, "text": "<line without its newline>"}``
+  (invalid UTF-8 replaced; ``t`` null for a line that is not framed);
+- ``: keepalive`` every ``KEEPALIVE_S`` seconds without a line;
+- once the log is closed and read to its end, ``event: end`` with ``data:
+  {"status": "<step status>"}``, after waiting up to ``END_WAIT_S`` for the
+  step's final status in the store (the worker closes the log just before it
+  records the status). A step whose log never appears but whose state is
+  final, or a run that ended without closing the log, ends the stream too.
+
+Reads go to the sink in a worker thread, a poll every ``POLL_S`` while idle,
+so any number of followers may watch one log; each reads on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+from scd_core.errors import BadRequest, NotFound
+from scd_core.logs import parse_line
+from scd_core.logsink import LogChunk, LogSink
+from scd_core.models import FINAL_STATUSES
+from scd_core.store import RunStore
+from starlette.concurrency import run_in_threadpool
+
+__all__ = ["END_WAIT_S", "KEEPALIVE_S", "POLL_S", "sse_events", "sse_line"]
+
+KEEPALIVE_S = 15.0
+POLL_S = 0.1
+END_WAIT_S = 5.0
+_CHUNK = 256 * 1024
+_STATUS_EVERY_S = 1.0
+
+
+def sse_line(line: bytes, end_offset: int) -> bytes:
+    """One stored log line (newline optional) as a ``line`` event ending at ``end_offset``."""
+    try:
+        moment, text = parse_line(line)
+        stamp: str | None = moment.isoformat().replace("+00:00", "Z")
+    except BadRequest:
+        stamp, text = None, line.removesuffix(b"\n")
+    data = json.dumps({"t": stamp, "text": text.decode("utf-8", "replace")})
+    return f"id: {end_offset}\nevent: line\ndata: {data}\n\n".encode()
+
+
+def _events(chunk: bytes, start: int) -> bytes:
+    """Every line of ``chunk`` (read at offset ``start``) as events, in one buffer."""
+    out: list[bytes] = []
+    position = start
+    for line in chunk.splitlines(keepends=True):
+        position += len(line)
+        out.append(sse_line(line, position))
+    return b"".join(out)
+
+
+def _read(sink: LogSink, run_id: str, step: str, offset: int) -> LogChunk | None:
+    """The next chunk, or None while the step has no log yet."""
+    try:
+        return sink.read(run_id, step, offset, _CHUNK)
+    except NotFound:
+        return None
+
+
+def _status(store: RunStore, run_id: str, step: str) -> tuple[str | None, str]:
+    """The step's recorded status (None if unrecorded) and the run's."""
+    run = store.get_run(run_id)
+    found = next((s.status for s in store.list_steps(run_id) if s.id == step), None)
+    return found, run.status
+
+
+async def _final_status(store: RunStore, run_id: str, step: str) -> str:
+    """The step's status once final, waiting up to ``END_WAIT_S`` for it."""
+    deadline = time.monotonic() + END_WAIT_S
+    while True:
+        status, run_status = await run_in_threadpool(_status, store, run_id, step)
+        if status in FINAL_STATUSES or time.monotonic() >= deadline:
+            return status or run_status
+        await asyncio.sleep(POLL_S)
+
+
+async def sse_events(
+    sink: LogSink, store: RunStore, run_id: str, step: str, offset: int
+) -> AsyncIterator[bytes]:
+    """The log of ``step`` from ``offset`` as server-sent events, until it ends."""
+    last_sent = last_check = time.monotonic()
+    yield b"retry: 2000\n\n"
+    while True:
+        chunk = await run_in_threadpool(_read, sink, run_id, step, offset)
+        if chunk is not None and chunk.data:
+            yield _events(chunk.data, offset)
+            offset = chunk.offset
+            last_sent = time.monotonic()
+            continue
+        if chunk is not None and chunk.closed:
+            status = await _final_status(store, run_id, step)
+            yield f"event: end\ndata: {json.dumps({'status': status})}\n\n".encode()
+            return
+        now = time.monotonic()
+        if now - last_check >= _STATUS_EVERY_S:
+            last_check = now
+            if await _abandoned(sink, store, run_id, step, offset):
+                status = await _final_status(store, run_id, step)
+                yield f"event: end\ndata: {json.dumps({'status': status})}\n\n".encode()
+                return
+        if now - last_sent >= KEEPALIVE_S:
+            last_sent = now
+            yield b": keepalive\n\n"
+        await asyncio.sleep(POLL_S)
+
+
+async def _abandoned(sink: LogSink, store: RunStore, run_id: str, step: str, offset: int) -> bool:
+    """Whether nothing more will be written: the step or the run is final and a last
+    read still finds nothing new (its log may never have been opened)."""
+    status, run_status = await run_in_threadpool(_status, store, run_id, step)
+    if status not in FINAL_STATUSES and run_status not in FINAL_STATUSES:
+        return False
+    chunk = await run_in_threadpool(_read, sink, run_id, step, offset)
+    return chunk is None or not chunk.data

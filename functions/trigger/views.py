@@ -1,0 +1,208 @@
+"""The response models of the ``/api/v1`` routes, and how runs, steps and apps map to them.
+
+Contract: these views are all a client ever sees of a run, a step or an app. They
+hold no secret (an app's webhook secret, its ``secrets`` and its checkout token
+are never copied into an ``AppView``) and no event payload. Times are ISO 8601
+in UTC; ``duration_s`` is seconds from ``started_at`` to ``finished_at``, or to
+now while the run or step is still going, and null before it starts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from scd_core.models import Run, StepState, utcnow
+from scd_trigger_spec import App
+
+__all__ = [
+    "AppList",
+    "AppView",
+    "CancelAnswer",
+    "RerunAnswer",
+    "RunDetail",
+    "RunList",
+    "RunSummary",
+    "StepView",
+    "TokenCreated",
+    "TokenList",
+    "TokenView",
+    "app_view",
+    "run_detail",
+    "run_summary",
+    "step_view",
+]
+
+
+class RunSummary(BaseModel):
+    """A run in a list: no steps, no payload.
+
+    ``message`` is the run's own message (why it ended ``error``, say);
+    ``commit_message`` is the head commit's message.
+    """
+
+    id: str
+    app: str
+    status: str
+    event: str
+    branch: str | None
+    ref: str | None
+    commit: str | None
+    message: str | None
+    commit_message: str | None = None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    rerun_of: str | None
+
+
+class StepView(BaseModel):
+    """One step of a run; ``outputs`` were masked by the worker before they were stored."""
+
+    id: str
+    name: str | None
+    index: int
+    status: str
+    outcome: str | None
+    conclusion: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    outputs: dict[str, str]
+
+
+class RunDetail(RunSummary):
+    """One run with its recorded steps in order, the set-up step first."""
+
+    steps: list[StepView]
+
+
+class RunList(BaseModel):
+    """A page of runs, newest first; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    runs: list[RunSummary]
+    next_cursor: str | None
+
+
+class CancelAnswer(BaseModel):
+    """202: the cancel request was recorded; ``status`` is the run's status right after."""
+
+    run_id: str
+    status: str
+
+
+class RerunAnswer(BaseModel):
+    """202: a new run of the same commit and event was queued."""
+
+    run_id: str
+    status: str
+    rerun_of: str
+
+
+class AppView(BaseModel):
+    """An app as the API shows it: never its webhook secret nor its ``secrets``."""
+
+    name: str
+    repo: str
+    provider: str | None
+    pipeline: str
+    trigger: dict[str, Any]
+    webhook_url: str
+    source: Literal["config", "api"]
+    last_run: RunSummary | None
+
+
+class AppList(BaseModel):
+    """Every app, from scd.yaml and from the API, sorted by name."""
+
+    apps: list[AppView]
+
+
+class TokenView(BaseModel):
+    """An API token without its value (only its digest is kept, and not shown)."""
+
+    name: str
+    scopes: list[str]
+    source: Literal["config", "api"]
+    created_at: datetime | None
+    revoked: bool = False
+
+
+class TokenList(BaseModel):
+    """Every token: scd.yaml's, then the API's."""
+
+    tokens: list[TokenView]
+
+
+class TokenCreated(BaseModel):
+    """201: the new token's value, shown this once."""
+
+    name: str
+    token: str = Field(description="the bearer token; it is not stored and never shown again")
+    scopes: list[str]
+
+
+def _duration(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None:
+        return None
+    return round(((end or utcnow()) - start).total_seconds(), 3)
+
+
+def run_summary(run: Run) -> RunSummary:
+    """The list view of ``run``."""
+    event = run.event
+    return RunSummary(
+        id=run.id,
+        app=run.app,
+        status=run.status,
+        event=event.event_name,
+        branch=event.branch,
+        ref=event.ref,
+        commit=event.commit,
+        message=run.message,
+        commit_message=event.message,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        duration_s=_duration(run.started_at, run.finished_at),
+        rerun_of=run.rerun_of,
+    )
+
+
+def step_view(step: StepState) -> StepView:
+    """The API's view of one recorded step."""
+    return StepView(
+        id=step.id,
+        name=step.name,
+        index=step.index,
+        status=step.status,
+        outcome=step.outcome,
+        conclusion=step.conclusion,
+        started_at=step.started_at,
+        finished_at=step.finished_at,
+        duration_s=_duration(step.started_at, step.finished_at),
+        outputs=dict(step.outputs),
+    )
+
+
+def run_detail(run: Run, steps: list[StepState]) -> RunDetail:
+    """``run`` with its ``steps``."""
+    return RunDetail(**run_summary(run).model_dump(), steps=[step_view(step) for step in steps])
+
+
+def app_view(
+    app: App, *, source: Literal["config", "api"], webhook_url: str, last_run: Run | None
+) -> AppView:
+    """The API's view of ``app``: its public fields only."""
+    return AppView(
+        name=app.name,
+        repo=app.repo,
+        provider=app.provider,
+        pipeline=app.pipeline,
+        trigger=app.trigger.model_dump(mode="json", exclude_none=True),
+        webhook_url=webhook_url,
+        source=source,
+        last_run=None if last_run is None else run_summary(last_run),
+    )
