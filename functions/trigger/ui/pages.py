@@ -72,7 +72,8 @@ def login(
     request: Request, *, csrf: str, next_path: str, error: str = "", status: int = 200
 ) -> HTMLResponse:
     """The log-in form (``error`` says why the last try was refused)."""
-    return _render("login.html", status, csrf=csrf, next_path=next_path, error=error, **_who(None))
+    context = {**_who(None), "csrf": csrf}
+    return _render("login.html", status, next_path=next_path, error=error, **context)
 
 
 def refused(request: Request, why: str) -> HTMLResponse:
