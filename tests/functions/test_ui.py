@@ -177,6 +177,7 @@ def test_runs_page_lists_runs_and_the_json_applies_the_filters(ui: Ui) -> None:
         assert pushed.id in page.text
         assert manual.id in page.text
         assert "status-success" in page.text
+        assert '<option value="api" selected>api</option>' in page.text
         rows = client.get("/ui/runs.json", params={"app": "api", "branch": "feature-x"}).json()
         assert [r["id"] for r in rows["runs"]] == [pushed.id]
         rows = client.get("/ui/runs.json", params={"app": "api", "event": "manual"}).json()

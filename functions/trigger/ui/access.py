@@ -15,17 +15,10 @@ import hmac
 from scd_core.errors import AuthError, Forbidden
 from scd_core.store import RunStore
 
-from functions.trigger.auth import Scope, Tokens, TokenSpec, hash_token
+from functions.trigger.auth import Scope, TokenSpec, hash_token
 from functions.trigger.state import TriggerState
 
 __all__ = ["check_scope", "login", "token_for_digest"]
-
-
-def _config_specs(tokens: Tokens) -> tuple[TokenSpec, ...]:
-    # Tokens keeps its specs private and offers only a check of a raw bearer token;
-    # a session holds the digest, so the specs are read here (see the report).
-    specs: tuple[TokenSpec, ...] = getattr(tokens, "_specs", ())
-    return specs
 
 
 def _stored(store: RunStore, digest: str) -> TokenSpec | None:
@@ -40,7 +33,7 @@ def token_for_digest(state: TriggerState, digest: str) -> TokenSpec | None:
     """The live token whose SHA-256 hex digest is ``digest``, or None."""
     wanted = digest.lower().encode("ascii", "replace")
     found: TokenSpec | None = None
-    for spec in _config_specs(state.config.tokens):
+    for spec in state.config.tokens.specs:
         # Every digest is compared: the loop's length never depends on the token.
         if hmac.compare_digest(wanted, spec.sha256.encode("ascii")) and found is None:
             found = spec

@@ -11,9 +11,9 @@ Contract:
 - ``GET /ui/runs/{id}`` a run: steps, live logs, cancel and rerun, a chart of
   the app's recent durations; ``GET /ui/runs/{id}/state.json`` its rows;
   ``GET /ui/runs/{id}/steps/{step}/events`` a step's log as server-sent events
-  (resumable with ``Last-Event-ID``).
-- ``POST /ui/runs/{id}/cancel`` and ``/rerun`` (scope ``trigger``) act as the API's
-  routes do, then redirect to the run page.
+  (``logstream.sse_events``, as the API's; resumable with ``Last-Event-ID``).
+- ``POST /ui/runs/{id}/cancel`` and ``/rerun`` (scope ``trigger``) call the API's
+  own ``cancel_run_now`` and ``rerun_run``, then redirect to the (new) run's page.
 
 Pages without a valid session redirect to the login page; JSON and event
 routes answer 401. Every POST must carry the session's CSRF token (the login
@@ -30,19 +30,20 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
 from scd_core.errors import AuthError, BadRequest, Forbidden, ScdError
-from scd_core.logsink import LogSink, validate_id
+from scd_core.logsink import validate_id
 from scd_core.models import STATUSES
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from functions.trigger import apps_api, runs_api
 from functions.trigger.auth import Scope, TokenSpec, hash_token
 from functions.trigger.body import read_body
 from functions.trigger.errors import error_response, status_for
+from functions.trigger.logstream import sse_events
 from functions.trigger.state import TriggerState, state_of
-from functions.trigger.ui import actions, pages
+from functions.trigger.ui import pages
 from functions.trigger.ui.access import check_scope, login, token_for_digest
 from functions.trigger.ui.session import COOKIE, LOGIN_COOKIE, SESSION_SECONDS, Session, Sessions
-from functions.trigger.ui.stream import sse_events
 
 __all__ = ["router"]
 
@@ -213,7 +214,8 @@ async def runs_page(request: Request) -> Response:
     ) -> Response:
         filters = _filters(request)
         rows = await run_in_threadpool(_runs, state, filters)
-        apps = sorted(state.config.apps)
+        merged = await run_in_threadpool(apps_api.merged_apps, state)
+        apps = sorted(app.name for app, _ in merged)
         return pages.runs(request, session, spec, rows, filters, apps, STATUSES)
 
     return await _page(request, handler)
@@ -266,16 +268,6 @@ async def run_state(run_id: str, request: Request) -> Response:
     return await _data(request, handler)
 
 
-def _sink(request: Request, state: TriggerState) -> LogSink:
-    sink: LogSink | None = getattr(request.app.state, "scd_log_sink", None)
-    if sink is None:
-        from scd_core.sinks.file import FileLogSink
-
-        sink = FileLogSink(state.settings.data_dir / "logs")
-        request.app.state.scd_log_sink = sink
-    return sink
-
-
 @router.get("/runs/{run_id}/steps/{step}/events")
 async def step_events(run_id: str, step: str, request: Request) -> Response:
     """A step's log as server-sent events, from ``Last-Event-ID`` (a byte offset) on."""
@@ -286,11 +278,12 @@ async def step_events(run_id: str, step: str, request: Request) -> Response:
         try:
             validate_id("run id", run_id)
             validate_id("step", step)
-            await run_in_threadpool(state.launcher.store.get_run, run_id)
             offset = _offset(request.headers.get("last-event-id"))
+            store, sink = state.launcher.store, runs_api.sink_of(request, state)
+            key = await run_in_threadpool(runs_api.step_key, store, sink, run_id, step)
         except ScdError as exc:
             return error_response(status_for(exc), exc.code, str(exc))
-        events = sse_events(_sink(request, state), state.launcher.store, run_id, step, offset)
+        events = sse_events(sink, store, run_id, key, offset)
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
@@ -314,22 +307,22 @@ async def _act(request: Request, run_id: str, action: str) -> Response:
             return pages.refused(request, "missing or wrong CSRF token")
         validate_id("run id", run_id)
         if action == "cancel":
-            await run_in_threadpool(actions.cancel, state, run_id)
+            await run_in_threadpool(runs_api.cancel_run_now, state, run_id)
             return RedirectResponse(f"/ui/runs/{run_id}", status_code=303)
-        run = await run_in_threadpool(actions.rerun, state, run_id)
+        run = await run_in_threadpool(runs_api.rerun_run, state, run_id)
         return RedirectResponse(f"/ui/runs/{run.id}", status_code=303)
 
     return await _page(request, handler, "trigger")
 
 
 @router.post("/runs/{run_id}/cancel")
-async def cancel_run(run_id: str, request: Request) -> Response:
+async def ui_cancel(run_id: str, request: Request) -> Response:
     """Cancel the run (scope ``trigger``, CSRF checked), then show it."""
     return await _act(request, run_id, "cancel")
 
 
 @router.post("/runs/{run_id}/rerun")
-async def rerun_run(run_id: str, request: Request) -> Response:
+async def ui_rerun(run_id: str, request: Request) -> Response:
     """Start a rerun of the run (scope ``trigger``, CSRF checked), then show the new run."""
     return await _act(request, run_id, "rerun")
 
