@@ -6,6 +6,11 @@ LogWriter with 10 registered secrets (about 60 masked forms) appending to a
 FileLogSink. Prints MB/s of raw output for each and the ratio b/a, by wall clock and by this
 process's CPU time (the steadier figure on a shared machine).
 
+In-process only: the pipe read and scd's start-up are left out (bench/log_throughput.py
+has them). Note that building the chunks frees a block large enough to raise glibc's
+malloc thresholds, which LogWriter now does itself (``_settle_heap``); before it did,
+this bench hid the page faults that cost ``scd run`` half its CPU time.
+
 Usage: ``uv run python bench/log_framing.py [MEGABYTES]`` (default 256).
 Needs nothing beyond scd_core; writes under a temporary directory it removes.
 """
