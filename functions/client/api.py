@@ -13,6 +13,7 @@ or use it as a context manager. Not thread-safe beyond what httpx allows.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from scd_core.errors import AuthError, BadRequest
 
 from functions.client.errors import error_for_answer, error_for_transport, public_url
 from functions.client.sse import parse_events
@@ -31,6 +33,9 @@ _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # Keepalives come every 15 s; a stream silent for much longer than that is dead.
 _STREAM_TIMEOUT = httpx.Timeout(10.0, read=45.0)
 _RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0)
+
+_PREFIX = re.compile(r"[0-9a-f]{4,31}")
+_PREFIX_PAGE, _PREFIX_PAGES = 200, 5
 
 Json = dict[str, Any]
 
@@ -109,6 +114,34 @@ class ApiClient:
         query = {"app": app, "status": status, "event": event, "branch": branch}
         query.update({"limit": None if limit is None else str(limit), "cursor": cursor})
         return self._json("GET", "/api/v1/runs", params=_present(query))
+
+    def resolve_run_id(self, run_id: str) -> str:
+        """The full id of the one recent run whose id starts with ``run_id``.
+
+        Only a short hex prefix (4 to 31 characters, as the ``scd runs`` table shows)
+        is looked up, among the newest runs this token may list; anything else, a
+        prefix matching no run, or a token that may not list runs gives ``run_id``
+        back unchanged (the server then says what is wrong with it). A prefix
+        matching several runs is ``BadRequest`` naming them.
+        """
+        if not _PREFIX.fullmatch(run_id):
+            return run_id
+        matches: list[str] = []
+        cursor: str | None = None
+        try:
+            for _ in range(_PREFIX_PAGES):
+                page = self.list_runs(limit=_PREFIX_PAGE, cursor=cursor)
+                ids = [str(r.get("id")) for r in page.get("runs", []) if isinstance(r, dict)]
+                matches += [i for i in ids if i.startswith(run_id)]
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    break
+        except AuthError:
+            return run_id
+        if len(matches) > 1:
+            shown = ", ".join(matches[:5])
+            raise BadRequest(f"run id prefix {run_id!r} is ambiguous: {shown}")
+        return matches[0] if matches else run_id
 
     def get_run(self, run_id: str) -> Json:
         """One run with its steps, in order (the set-up step first)."""

@@ -42,6 +42,7 @@ Token = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
 Follow = Annotated[bool, typer.Option("--follow", "-f", help="Follow the logs live.")]
 _DEFAULT = "http://127.0.0.1:9000"
+_PIPED_WIDTH = 400
 
 
 def runs_command(
@@ -71,13 +72,13 @@ def runs_command(
         return
     from functions.client.render import runs_table
 
-    _console().print(runs_table(list(page.get("runs", []))))
+    _console(wide=True).print(runs_table(list(page.get("runs", []))))
     if page.get("next_cursor"):
         typer.echo(f"more: scd runs --cursor {page['next_cursor']}", err=True)
 
 
 def logs_command(
-    run: Annotated[str, typer.Argument(help="Run id.")],
+    run: Annotated[str, typer.Argument(help="Run id, or its first characters.")],
     step: Annotated[
         str | None, typer.Argument(help="Step id, index from 0, or 'setup'; all steps if omitted.")
     ] = None,
@@ -93,6 +94,7 @@ def logs_command(
 
     printer = _printer()
     with _client("logs", server, token) as client:
+        run = client.resolve_run_id(run)
         if step is None:
             final = show_run_logs(client, run, printer, live=follow, timestamps=timestamps)
         elif follow:
@@ -127,25 +129,25 @@ def trigger_command(
 
 
 def cancel_command(
-    run: Annotated[str, typer.Argument(help="Run id.")],
+    run: Annotated[str, typer.Argument(help="Run id, or its first characters.")],
     server: Server = _DEFAULT,
     token: Token = None,
 ) -> None:
     """Cancel a run; print its status right after."""
     with _client("cancel", server, token) as client:
-        answer = client.cancel(run)
+        answer = client.cancel(client.resolve_run_id(run))
     typer.echo(f"{answer.get('run_id', run)} {answer.get('status', '')}".rstrip())
 
 
 def rerun_command(
-    run: Annotated[str, typer.Argument(help="Run id to run again.")],
+    run: Annotated[str, typer.Argument(help="Run id (or its first characters) to run again.")],
     follow: Follow = False,
     server: Server = _DEFAULT,
     token: Token = None,
 ) -> None:
     """Start a new run of the same commit and event; print its id (with -f, follow it)."""
     with _client("rerun", server, token) as client:
-        answer = client.rerun(run)
+        answer = client.rerun(client.resolve_run_id(run))
         run_id = str(answer["run_id"])
         typer.echo(run_id)
         if follow:
@@ -161,7 +163,7 @@ def apps_command(json_out: Json = False, server: Server = _DEFAULT, token: Token
         return
     from functions.client.render import apps_table
 
-    _console().print(apps_table(apps))
+    _console(wide=True).print(apps_table(apps))
 
 
 def _follow_run(client: ApiClient, run_id: str) -> NoReturn:
@@ -207,10 +209,14 @@ def _parse_inputs(pairs: list[str]) -> dict[str, str]:
     return values
 
 
-def _console() -> Console:
+def _console(*, wide: bool = False) -> Console:
+    """A console on stdout; ``wide`` for tables piped somewhere (no wrapping at 80)."""
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, width=_PIPED_WIDTH if wide and piped else None)
 
 
 def _printer() -> Printer:
