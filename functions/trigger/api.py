@@ -64,6 +64,7 @@ def build_api(state: TriggerState) -> FastAPI:
     # tokens created through the API count too (the hot routes need app.py to do this)
     state.config.tokens.attach(state.launcher.store)
     install_api(api)
+    api.add_middleware(runs_api.DotSegmentGuard)
     api.add_api_route(
         "/webhooks/{app}",
         _webhook,

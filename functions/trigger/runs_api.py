@@ -44,6 +44,8 @@ from scd_core.logsink import LogChunk, LogSink, check_offset, validate_id
 from scd_core.models import FINAL_STATUSES, Job, Run, utcnow
 from scd_core.store import MAX_LIST_LIMIT, RunStore
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from functions.trigger.auth import Scope
 from functions.trigger.errors import ERROR_RESPONSES, ErrorBody
@@ -60,6 +62,7 @@ from functions.trigger.views import (
 )
 
 __all__ = [
+    "DotSegmentGuard",
     "cancel_queued",
     "cancel_run_now",
     "needs",
@@ -80,6 +83,32 @@ _EVENTS = Literal["push", "tag", "pull_request", "schedule", "manual"]
 _STATUSES = Literal[
     "queued", "pending", "running", "success", "failure", "cancelled", "skipped", "error", "paused"
 ]
+
+
+class DotSegmentGuard:
+    """ASGI middleware: a ``/api/`` path with a ``.``/``..`` segment or a NUL is 400.
+
+    ``%2F`` is decoded before routing, so ``runs/..%2F..%2Fetc`` would otherwise
+    match no route and answer 404; a path that tries to climb is a bad request,
+    whatever it would have matched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith("/api/") and ("\0" in path or _climbs(path)):
+            from functions.trigger.errors import error_response
+
+            answer = error_response(400, "bad_request", "invalid path: '.' or '..' segment, or NUL")
+            await answer(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _climbs(path: str) -> bool:
+    return any(part in (".", "..") for part in path.split("/"))
 
 
 def needs(scope: Scope) -> Callable[[Request], Awaitable[TriggerState]]:

@@ -242,3 +242,103 @@ def test_cancel_of_an_ended_run_is_409_and_needs_the_trigger_scope(api: Api) -> 
     assert api.post(f"/api/v1/runs/{api.run_id}/cancel", token=READ).status_code == 403
     assert api.post(f"/api/v1/runs/{api.run_id}/cancel").status_code == 409
     assert api.store.get_control(api.run_id) is None
+
+
+# -- listing, rerun ----------------------------------------------------------------------
+
+
+def _listed(api: Api, app: str, n: int) -> list[str]:
+    """``n`` runs of ``app`` one second apart: push on main, odd ones tags on dev."""
+    ids = []
+    for i in range(n):
+        event = Event(
+            provider="github",
+            event_name="tag" if i % 2 else "push",
+            branch="dev" if i % 2 else "main",
+            commit=f"{i:040x}",
+        )
+        run = Run(
+            id=f"{app}-{i:02d}",
+            app=app,
+            dedup_key=f"{app}:{i}",
+            event=event,
+            created_at=datetime(2026, 11, 27, 7, 0, i, tzinfo=timezone.utc),
+        )
+        api.store.create_run(run)
+        ids.append(run.id)
+    return ids
+
+
+def test_list_runs_pages_newest_first_through_the_cursor(api: Api) -> None:
+    app = f"list-{api.run_id[:8]}"
+    ids = _listed(api, app, 7)
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        query = f"/api/v1/runs?app={app}&limit=3" + (f"&cursor={cursor}" if cursor else "")
+        body = api.get(query).json()
+        seen += [run["id"] for run in body["runs"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
+    first = api.get(f"/api/v1/runs?app={app}&limit=1").json()["runs"][0]
+    assert set(first) >= {"id", "app", "status", "event", "branch", "ref", "commit", "message"}
+    assert set(first) >= {"created_at", "started_at", "finished_at", "duration_s", "rerun_of"}
+
+
+def test_list_runs_filters_by_event_branch_and_status(api: Api) -> None:
+    app = f"filter-{api.run_id[:8]}"
+    ids = _listed(api, app, 6)
+    tags = api.get(f"/api/v1/runs?app={app}&event=tag&branch=dev").json()["runs"]
+    assert [run["id"] for run in tags] == [ids[5], ids[3], ids[1]]
+    assert api.get(f"/api/v1/runs?app={app}&event=push&branch=dev").json()["runs"] == []
+    assert len(api.get(f"/api/v1/runs?app={app}&status=queued").json()["runs"]) == 6
+    assert api.get(f"/api/v1/runs?app={app}&status=running").json()["runs"] == []
+
+
+@pytest.mark.parametrize(
+    "query", ["status=done", "event=release", "limit=0", "limit=1001", "cursor=%25%25"]
+)
+def test_list_runs_rejects_bad_filters_with_400(api: Api, query: str) -> None:
+    answer = api.get(f"/api/v1/runs?{query}")
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "bad_request"
+
+
+def test_list_runs_needs_the_read_scope(api: Api) -> None:
+    assert api.get("/api/v1/runs", token=None).status_code == 401
+    assert api.get("/api/v1/runs", token=TRIGGER).status_code == 403
+
+
+def test_rerun_queues_a_linked_run_of_the_same_event_and_dispatches_it(api: Api) -> None:
+    first = _run(api, status="failure")
+    answers = [api.post(f"/api/v1/runs/{api.run_id}/rerun") for _ in range(2)]
+    assert [a.status_code for a in answers] == [202, 202]
+    new_ids = [a.json()["run_id"] for a in answers]
+    assert answers[0].json() == {"run_id": new_ids[0], "status": "queued", "rerun_of": api.run_id}
+    for n, new_id in enumerate(new_ids, start=1):
+        rerun = api.store.get_run(new_id)
+        assert rerun.rerun_of == api.run_id
+        assert rerun.dedup_key == f"rerun:{api.run_id}:{n}"
+        assert rerun.event == first.event
+        assert api.get(f"/api/v1/runs/{new_id}").json()["rerun_of"] == api.run_id
+    jobs = {job.id: job for job in api.invoker.jobs}
+    assert jobs[new_ids[0]].commit == first.event.commit
+    assert jobs[new_ids[1]].clone_url == "https://github.com/acme/web.git"
+
+
+def test_rerun_needs_the_trigger_scope_and_a_known_run(api: Api) -> None:
+    _run(api, status="success")
+    assert api.post(f"/api/v1/runs/{api.run_id}/rerun", token=READ).status_code == 403
+    assert api.post(f"/api/v1/runs/{api.run_id}/rerun", token=None).status_code == 401
+    assert api.post(f"/api/v1/runs/{'f' * 32}/rerun").status_code == 404
+    assert api.post("/api/v1/runs/bad%00id/rerun").status_code == 400
+
+
+def test_rerun_of_a_run_whose_app_is_gone_is_404(api: Api) -> None:
+    event = Event(provider="github", event_name="push", commit="a" * 40)
+    api.store.create_run(Run(id=api.run_id, app="gone", dedup_key=f"g-{api.run_id}", event=event))
+    answer = api.post(f"/api/v1/runs/{api.run_id}/rerun")
+    assert answer.status_code == 404
+    assert "gone" in answer.json()["detail"]

@@ -1,0 +1,185 @@
+"""The apps API over real HTTP on loopback: scd.yaml's apps merged with the store's."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from scd_core.invokers.memory import MemoryInvoker
+from scd_core.models import Event, Run
+from scd_core.settings import Settings
+from scd_core.store import RunStore
+from scd_core.stores import open_store
+
+from functions.trigger.app import create_app
+from functions.trigger.config import parse_config
+from functions.trigger.testing import serve
+
+ADMIN, READ = "apps-admin-token", "apps-read-token"
+SECRET = "api-app-webhook-secret-value"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+CONFIG = f"""
+apps:
+  - name: web
+    repo: https://github.com/acme/web.git
+    secret: config-secret-value
+    trigger: {{push: {{branches: [main]}}}}
+tokens:
+  - {{name: admin, sha256: {_digest(ADMIN)}, scopes: [admin]}}
+  - {{name: reader, sha256: {_digest(READ)}, scopes: [read]}}
+"""
+
+
+@dataclass
+class Api:
+    url: str
+    store: RunStore
+
+    def call(
+        self, method: str, path: str, token: str | None = ADMIN, body: Any = None
+    ) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.request(method, self.url + path, headers=headers, json=body, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    tmp_path = tmp_path_factory.mktemp("apps-api")
+    settings = Settings(data_dir=tmp_path, config=tmp_path / "scd.yaml")
+    store = open_store(settings.store)
+    app = create_app(settings, config=parse_config(CONFIG), store=store, invoker=MemoryInvoker())
+    try:
+        with serve(app) as url:
+            yield Api(url, store)
+    finally:
+        store.close()
+
+
+def _name() -> str:
+    return f"app-{uuid.uuid4().hex[:10]}"
+
+
+def _spec(**extra: Any) -> dict[str, Any]:
+    return {
+        "repo": "https://gitee.com/acme/api.git",
+        "provider": "gitee",
+        "secret": SECRET,
+        "secrets": {"TOKEN": "step-secret-value"},
+        "trigger": {"push": {"branches": ["main"]}, "manual": True},
+        **extra,
+    }
+
+
+def test_put_creates_an_app_then_replaces_it_and_never_shows_its_secret(api: Api) -> None:
+    name = _name()
+    created = api.call("PUT", f"/api/v1/apps/{name}", body=_spec())
+    assert created.status_code == 201
+    view = created.json()
+    assert view["name"] == name
+    assert (view["repo"], view["provider"], view["source"]) == (
+        "https://gitee.com/acme/api.git",
+        "gitee",
+        "api",
+    )
+    assert view["pipeline"] == "serverless-pipeline.yaml"
+    assert view["trigger"]["push"]["branches"] == ["main"]
+    assert view["webhook_url"] == f"{api.url}/webhooks/{name}"
+    assert view["last_run"] is None
+    replaced = api.call("PUT", f"/api/v1/apps/{name}", body=_spec(pipeline="ci.yaml"))
+    assert replaced.status_code == 200
+    assert replaced.json()["pipeline"] == "ci.yaml"
+    for answer in (created, replaced, api.call("GET", f"/api/v1/apps/{name}", token=READ)):
+        assert SECRET not in answer.text
+        assert "step-secret-value" not in answer.text
+        assert "secret" not in answer.json()
+    stored = api.store.get_app(name)
+    assert stored is not None
+    assert stored["secret"] == SECRET  # the store is the secret's home
+
+
+def test_list_merges_config_and_api_apps_by_name_with_their_source(api: Api) -> None:
+    name = _name()
+    api.call("PUT", f"/api/v1/apps/{name}", body=_spec())
+    answer = api.call("GET", "/api/v1/apps", token=READ)
+    assert answer.status_code == 200
+    apps = {app["name"]: app for app in answer.json()["apps"]}
+    assert apps["web"]["source"] == "config"
+    assert apps[name]["source"] == "api"
+    names = [app["name"] for app in answer.json()["apps"]]
+    assert names == sorted(names)
+    assert "config-secret-value" not in answer.text
+    assert SECRET not in answer.text
+
+
+def test_an_app_shows_its_last_run(api: Api) -> None:
+    event = Event(provider="github", event_name="push", branch="main", commit="b" * 40)
+    run_id = uuid.uuid4().hex
+    api.store.create_run(Run(id=run_id, app="web", dedup_key=run_id, event=event))
+    last = api.call("GET", "/api/v1/apps/web", token=READ).json()["last_run"]
+    assert last["id"] == run_id
+    assert last["commit"] == "b" * 40
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"repo": "r", "provider": "svn", "insecure_no_secret": True}, "provider"),
+        ({"provider": "github", "insecure_no_secret": True}, "repo"),
+        ({"repo": "r", "insecure_no_secret": True, "colour": "red"}, "colour"),
+        ({"repo": "r", "insecure_no_secret": True, "trigger": {"push": 3}}, "trigger.push"),
+        ({"repo": "r"}, "secret"),
+        ({"repo": "r", "insecure_no_secret": True, "name": "other"}, "name"),
+    ],
+)
+def test_put_validates_like_scd_yaml_and_names_the_field(
+    api: Api, body: dict[str, Any], field: str
+) -> None:
+    answer = api.call("PUT", f"/api/v1/apps/{_name()}", body=body)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "bad_request"
+    assert field in answer.json()["detail"]
+
+
+def test_put_of_a_body_that_is_not_a_mapping_is_400(api: Api) -> None:
+    assert api.call("PUT", f"/api/v1/apps/{_name()}", body=[1, 2]).status_code == 400
+
+
+def test_a_bad_app_name_in_the_path_is_400(api: Api) -> None:
+    answer = api.call("PUT", "/api/v1/apps/Bad_Name!", body=_spec())
+    assert answer.status_code == 400
+    assert "name" in answer.json()["detail"]
+
+
+def test_config_apps_cannot_be_replaced_or_deleted_through_the_api(api: Api) -> None:
+    assert api.call("PUT", "/api/v1/apps/web", body=_spec()).status_code == 409
+    assert api.call("DELETE", "/api/v1/apps/web").status_code == 409
+    assert api.call("GET", "/api/v1/apps/web").json()["source"] == "config"
+
+
+def test_delete_removes_an_api_app_then_it_is_404(api: Api) -> None:
+    name = _name()
+    api.call("PUT", f"/api/v1/apps/{name}", body=_spec())
+    deleted = api.call("DELETE", f"/api/v1/apps/{name}")
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+    assert api.call("GET", f"/api/v1/apps/{name}").status_code == 404
+    assert api.call("DELETE", f"/api/v1/apps/{name}").status_code == 404
+
+
+def test_writing_apps_needs_the_admin_scope_and_reading_a_token(api: Api) -> None:
+    name = _name()
+    assert api.call("PUT", f"/api/v1/apps/{name}", token=READ, body=_spec()).status_code == 403
+    assert api.call("DELETE", "/api/v1/apps/web", token=READ).status_code == 403
+    assert api.call("GET", "/api/v1/apps", token=None).status_code == 401
+    assert api.call("GET", "/api/v1/apps/web", token="nope").status_code == 401
+    assert api.store.get_app(name) is None
