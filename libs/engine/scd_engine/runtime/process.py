@@ -141,7 +141,10 @@ class _Child:
         if self._popen is not None:
             return self._popen.poll()
         if self._code is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.pid, 0  # reaped elsewhere: Popen says 0 then, so do we
             if pid:
                 self._code = os.waitstatus_to_exitcode(status)
         return self._code
@@ -151,7 +154,11 @@ class _Child:
         if self._popen is not None:
             return self._popen.wait()
         if self._code is None:
-            self._code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+            try:
+                status = os.waitpid(self.pid, 0)[1]
+            except ChildProcessError:
+                status = 0  # as in poll()
+            self._code = os.waitstatus_to_exitcode(status)
         return self._code
 
 
