@@ -16,7 +16,7 @@ from scd_core.models import FINAL_STATUSES, Run, StepState, utcnow
 
 __all__ = ["chart", "duration_s", "run_row", "step_row"]
 
-_CHART_W, _CHART_H, _GAP = 300, 60, 2
+_CHART_W, _CHART_H, _GAP, _BAR_MAX = 300, 60, 2, 24.0
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -86,7 +86,7 @@ def chart(runs: Sequence[Run], current: str | None = None) -> dict[str, Any]:
     ordered = list(reversed(runs))
     rows = [run_row(run) for run in ordered]
     longest = max((r["duration_s"] or 0.0 for r in rows), default=0.0) or 1.0
-    width = (_CHART_W - _GAP * max(len(rows) - 1, 0)) / max(len(rows), 1)
+    width = min((_CHART_W - _GAP * max(len(rows) - 1, 0)) / max(len(rows), 1), _BAR_MAX)
     bars = []
     for i, row in enumerate(rows):
         seconds = row["duration_s"]

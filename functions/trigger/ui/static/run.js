@@ -57,6 +57,8 @@
 
   function update(data) {
     setStatus(document.getElementById("run-status"), data.run.status);
+    var bar = document.getElementById("chart-current");
+    if (bar) { bar.setAttribute("class", "bar current status-" + data.run.status); }
     document.getElementById("run-duration").textContent = scd.duration(data.run.duration_s);
     document.getElementById("run-message").textContent = data.run.run_message;
     var cancel = document.getElementById("cancel");
