@@ -29,10 +29,11 @@ _NOT_STARTED = frozenset({"pending", "queued"})
 
 @dataclass
 class Printer:
-    """Where log text and step headers go."""
+    """Where log text, step headers and notes about the run (stderr, say) go."""
 
     write: Callable[[str], None]
     header: Callable[[str], None]
+    note: Callable[[str], None] = lambda text: None
 
 
 def step_label(step: dict[str, Any]) -> str:
@@ -63,6 +64,7 @@ def show_run_logs(
 ) -> str:
     """Print every step's log of the run; its status (final when ``live``)."""
     shown: set[str] = set()
+    said = ""
     while True:
         run = client.get_run(run_id)
         status = str(run.get("status"))
@@ -72,7 +74,12 @@ def show_run_logs(
             if not live:
                 for step in new:
                     _show_stored(client, run_id, step, printer, timestamps)
+            if live or not new:
+                printer.note(_run_note(run))
             return status
+        if status != said:
+            said = status
+            printer.note(_run_note(run))
         for step in new:
             step_status = str(step.get("status"))
             if not ended and step_status in _NOT_STARTED:
@@ -88,6 +95,11 @@ def show_run_logs(
             if new:
                 continue  # every new step shown: look again at once
         time.sleep(poll_s)
+
+
+def _run_note(run: dict[str, Any]) -> str:
+    reason = f" ({run['message']})" if run.get("message") else ""
+    return f"run {run.get('id')}: {run.get('status')}{reason}"
 
 
 def _show_stored(

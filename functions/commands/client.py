@@ -192,6 +192,13 @@ def _client(command: str, server: str, token: str | None) -> Iterator[ApiClient]
         _fail(command, str(exc), 1)
     except KeyboardInterrupt:
         _fail(command, "interrupted", 130)
+    except BrokenPipeError:
+        # The reader went away (`scd logs RUN | head`): stop quietly, and keep the
+        # interpreter's final flush of stdout from failing again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
 
 
 def _fail(command: str, message: str, code: int) -> NoReturn:
@@ -234,7 +241,11 @@ def _printer() -> Printer:
         sys.stdout.flush()
         console.rule(Text(label, style="bold"), align="left", style="dim")
 
-    return Printer(write=write, header=header)
+    def note(text: str) -> None:
+        sys.stdout.flush()
+        typer.echo(text, err=True)
+
+    return Printer(write=write, header=header, note=note)
 
 
 def _print_json(value: object) -> None:
