@@ -200,6 +200,9 @@ def test_logs_follow_exits_1_when_the_step_fails(server: Server) -> None:
     result = server.scd("logs", run.id, "build", "-f")
     assert result.exit_code == 1
     assert result.output.startswith("boom\n")
+    stamped = server.scd("logs", run.id, "build", "-f", "--timestamps")
+    assert stamped.output.startswith(STAMP[:23])
+    assert stamped.output.splitlines()[0].endswith("Z boom")
 
 
 def test_logs_follow_resumes_after_a_dropped_connection_without_losing_or_repeating(
