@@ -17,9 +17,11 @@ import shutil
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from scd_core.invokers.memory import MemoryInvoker
@@ -33,6 +35,9 @@ from scd_core.stores import open_store
 from functions.trigger.app import create_app
 from functions.trigger.config import parse_config
 from functions.trigger.testing import serve
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -151,10 +156,49 @@ def _running_run(store: RunStore, sink: FileLogSink) -> tuple[str, LogWriter]:
     return run_id, writer
 
 
+@contextmanager
+def _browser_page() -> Iterator[Page]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser.new_page(viewport={"width": 1200, "height": 900})
+        finally:
+            browser.close()
+
+
+def test_runs_table_shows_a_new_run_and_its_status_change_without_reloading(
+    served: tuple[str, RunStore, FileLogSink],
+) -> None:
+    from playwright.sync_api import expect
+
+    url, store, _ = served
+    with _browser_page() as page:
+        page.goto(f"{url}/ui/login")
+        page.fill("#token", TOKEN)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{url}/ui/")
+        expect(page.locator("#runs tr.empty")).to_be_visible()
+        run_id = uuid.uuid4().hex
+        event = Event(provider="github", event_name="push", branch="live", commit="abcdef1234")
+        run, _ = store.create_run(Run(id=run_id, app="web", dedup_key=run_id, event=event))
+        row = page.locator(f'#runs tr[data-run="{run_id}"]')
+        expect(row.locator(".status")).to_have_text("queued", timeout=WAIT_MS)
+        expect(row).to_contain_text("abcdef1")
+        run.status = "success"
+        run.started_at = utcnow()
+        store.update_run(run)
+        expect(row.locator(".status")).to_have_text("success", timeout=WAIT_MS)
+        expect(row.locator(".status")).to_have_class(re.compile(r"\bstatus-success\b"))
+
+
 def test_dashboard_shows_a_live_log_line_and_cancels_the_run(
     served: tuple[str, RunStore, FileLogSink], tmp_path: Path
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, store, sink = served
     run_id, writer = _running_run(store, sink)
@@ -163,46 +207,37 @@ def test_dashboard_shows_a_live_log_line_and_cancels_the_run(
     thread.start()
     shot = tmp_path / "run-page.png"
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        with _browser_page() as page:
+            page.goto(f"{url}/ui/runs/{run_id}")
+            expect(page).to_have_url(f"{url}/ui/login?next=%2Fui%2Fruns%2F{run_id}")
+            page.fill("#token", TOKEN)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{url}/ui/runs/{run_id}")
+            expect(page.locator("#run-status")).to_have_text("running")
+            build_log = page.locator('li[data-step="build"] pre.log')
+            expect(build_log).to_contain_text("compiling 3 modules", timeout=WAIT_MS)
+            expect(page.locator('li[data-step="setup"] pre.log')).to_contain_text(
+                "checked out 6113728", timeout=WAIT_MS
             )
-            try:
-                page = browser.new_page(viewport={"width": 1200, "height": 900})
-                page.goto(f"{url}/ui/runs/{run_id}")
-                expect(page).to_have_url(f"{url}/ui/login?next=%2Fui%2Fruns%2F{run_id}")
-                page.fill("#token", TOKEN)
-                page.click("button[type=submit]")
-                expect(page).to_have_url(f"{url}/ui/runs/{run_id}")
-                expect(page.locator("#run-status")).to_have_text("running")
-                build_log = page.locator('li[data-step="build"] pre.log')
-                expect(build_log).to_contain_text("compiling 3 modules", timeout=WAIT_MS)
-                expect(page.locator('li[data-step="setup"] pre.log')).to_contain_text(
-                    "checked out 6113728", timeout=WAIT_MS
-                )
 
-                worker.live_line.set()  # the page is loaded: now write a new line
-                live = build_log.locator("span.ansi-bold.ansi-32")
-                expect(live).to_have_text(
-                    "live line written after the page loaded", timeout=WAIT_MS
-                )
-                expect(page.locator("text=Make the build <b>faster</b>")).to_be_visible()
-                escaped = build_log.locator("span.ansi-31")
-                expect(escaped).to_have_text("<i>not markup</i>")  # text, not an element
-                expect(build_log.locator("i")).to_have_count(0)
+            worker.live_line.set()  # the page is loaded: now write a new line
+            live = build_log.locator("span.ansi-bold.ansi-32")
+            expect(live).to_have_text("live line written after the page loaded", timeout=WAIT_MS)
+            expect(page.locator("text=Make the build <b>faster</b>")).to_be_visible()
+            escaped = build_log.locator("span.ansi-31")
+            expect(escaped).to_have_text("<i>not markup</i>")  # text, not an element
+            expect(build_log.locator("i")).to_have_count(0)
 
-                page.click("#cancel")
-                expect(page.locator("#run-status")).to_have_text("cancelled", timeout=WAIT_MS)
-                expect(page.locator('li[data-step="build"] summary .status')).to_have_text(
-                    "cancelled", timeout=WAIT_MS
-                )
-                expect(build_log).to_contain_text("step cancelled", timeout=WAIT_MS)
-                expect(page.locator("#cancel")).to_be_disabled(timeout=WAIT_MS)
-                bar = page.locator("#chart-current")
-                expect(bar).to_have_attribute("class", re.compile(r"\bstatus-cancelled\b"))
-                page.screenshot(path=str(shot), full_page=True)
-            finally:
-                browser.close()
+            page.click("#cancel")
+            expect(page.locator("#run-status")).to_have_text("cancelled", timeout=WAIT_MS)
+            expect(page.locator('li[data-step="build"] summary .status')).to_have_text(
+                "cancelled", timeout=WAIT_MS
+            )
+            expect(build_log).to_contain_text("step cancelled", timeout=WAIT_MS)
+            expect(page.locator("#cancel")).to_be_disabled(timeout=WAIT_MS)
+            bar = page.locator("#chart-current")
+            expect(bar).to_have_attribute("class", re.compile(r"\bstatus-cancelled\b"))
+            page.screenshot(path=str(shot), full_page=True)
     finally:
         worker.live_line.set()
         worker.stop.set()

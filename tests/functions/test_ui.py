@@ -313,3 +313,17 @@ def test_ui_routes_are_not_in_the_openapi_document(ui: Ui) -> None:
     with ui.client() as client:
         paths = client.get("/openapi.json").json()["paths"]
     assert not [path for path in paths if path.startswith("/ui")]
+
+
+def test_runs_page_pages_with_the_store_cursor(ui: Ui) -> None:
+    ids = [ui.run("success", app="paged").id for _ in range(51)]
+    with ui.login(READ) as client:
+        first = client.get("/ui/", params={"app": "paged"}).text
+        older = re.search(r'id="older" href="([^"]+)"', first)
+        assert older is not None
+        assert sum(run_id in first for run_id in ids) == 50
+        second = client.get(older.group(1).replace("&amp;", "&")).text
+        assert [run_id for run_id in ids if run_id in second] == [ids[0]]
+        data = client.get("/ui/runs.json", params={"app": "paged"}).json()
+        assert len(data["runs"]) == 50
+        assert data["next_cursor"]

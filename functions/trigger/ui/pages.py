@@ -96,8 +96,9 @@ def runs(
     filters: dict[str, str],
     apps: Sequence[str],
     statuses: Sequence[str],
+    older: str | None = None,
 ) -> HTMLResponse:
-    """The runs table."""
+    """The runs table (``older``: the query string of the next page, if any)."""
     return _render(
         "runs.html",
         rows=rows,
@@ -106,6 +107,7 @@ def runs(
         statuses=statuses,
         events=("push", "tag", "pull_request", "schedule", "manual"),
         query=str(request.url.query),
+        older=older,
         **_who(session, spec),
     )
 

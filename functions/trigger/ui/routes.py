@@ -6,8 +6,9 @@ Contract:
   ``next``) checks the token like the API does (scope ``read``) and sets the
   session cookie (HttpOnly, SameSite=Lax, path ``/ui``; Secure over https); a
   bad token answers 401 with the form again. ``POST /ui/logout`` clears it.
-- ``GET /ui/`` the runs table, filtered by ``app``, ``status``, ``event``,
-  ``branch``; ``GET /ui/runs.json`` the same rows as JSON, polled by the page.
+- ``GET /ui/`` the runs table, 50 a page (``cursor`` as the API's), filtered by
+  ``app``, ``status``, ``event``, ``branch``; ``GET /ui/runs.json`` the same rows
+  as JSON, polled by the page every 2 s.
 - ``GET /ui/runs/{id}`` a run: steps, live logs, cancel and rerun, a chart of
   the app's recent durations; ``GET /ui/runs/{id}/state.json`` its rows;
   ``GET /ui/runs/{id}/steps/{step}/events`` a step's log as server-sent events
@@ -50,6 +51,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/ui", include_in_schema=False)
 _FORM_MAX = 16 * 1024
 _FILTERS = ("app", "status", "event", "branch")
+_PAGE = 50
 
 
 # -- sessions -------------------------------------------------------------------
@@ -198,11 +200,17 @@ def _filters(request: Request) -> dict[str, str]:
     return filters
 
 
-def _runs(state: TriggerState, filters: dict[str, str]) -> list[dict[str, Any]]:
+def _runs(
+    state: TriggerState, filters: dict[str, str], cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
     from functions.trigger.ui.views import run_row
 
-    runs, _ = state.launcher.store.list_runs(limit=50, **filters)
-    return [run_row(run) for run in runs]
+    runs, next_cursor = state.launcher.store.list_runs(limit=_PAGE, cursor=cursor, **filters)
+    return [run_row(run) for run in runs], next_cursor
+
+
+def _cursor(request: Request) -> str | None:
+    return request.query_params.get("cursor") or None
 
 
 @router.get("/")
@@ -213,10 +221,11 @@ async def runs_page(request: Request) -> Response:
         request: Request, state: TriggerState, session: Session, spec: TokenSpec
     ) -> Response:
         filters = _filters(request)
-        rows = await run_in_threadpool(_runs, state, filters)
+        rows, next_cursor = await run_in_threadpool(_runs, state, filters, _cursor(request))
+        older = urlencode({**filters, "cursor": next_cursor}) if next_cursor else None
         merged = await run_in_threadpool(apps_api.merged_apps, state)
         apps = sorted(app.name for app, _ in merged)
-        return pages.runs(request, session, spec, rows, filters, apps, STATUSES)
+        return pages.runs(request, session, spec, rows, filters, apps, STATUSES, older)
 
     return await _page(request, handler)
 
@@ -229,10 +238,11 @@ async def runs_json(request: Request) -> Response:
         request: Request, state: TriggerState, session: Session, spec: TokenSpec
     ) -> Response:
         try:
-            rows = await run_in_threadpool(_runs, state, _filters(request))
+            filters, cursor = _filters(request), _cursor(request)
+            rows, next_cursor = await run_in_threadpool(_runs, state, filters, cursor)
         except ScdError as exc:
             return error_response(status_for(exc), exc.code, str(exc))
-        return JSONResponse({"runs": rows})
+        return JSONResponse({"runs": rows, "next_cursor": next_cursor})
 
     return await _data(request, handler)
 
