@@ -92,7 +92,10 @@ def build_api(state: TriggerState) -> FastAPI:
             200: {"description": "this Idempotency-Key ran before", "model": RunDuplicate},
             **ERROR_RESPONSES,
         },
-        openapi_extra=_body({"application/json": {"schema": ManualRequest.model_json_schema()}}),
+        openapi_extra={
+            **_body({"application/json": {"schema": ManualRequest.model_json_schema()}}),
+            "security": [{"HTTPBearer": []}],
+        },
         summary="Start a run of an app by hand",
         description=manual.__doc__,
     )
@@ -106,7 +109,10 @@ def build_api(state: TriggerState) -> FastAPI:
             200: {"description": "this tick ran before", "model": RunDuplicate},
             **ERROR_RESPONSES,
         },
-        openapi_extra=_body({"application/json": {"schema": TimerEvent.model_json_schema()}}),
+        openapi_extra={
+            **_body({"application/json": {"schema": TimerEvent.model_json_schema()}}),
+            "security": [{"HTTPBearer": []}],
+        },
         summary="Function Compute timer trigger: start a scheduled run",
         description=timers.__doc__,
     )

@@ -65,7 +65,12 @@ def validate_app(name: str, spec: dict[str, Any]) -> App:
     """``spec`` validated as app ``name`` of scd.yaml; ``BadRequest`` naming each field."""
     if spec.get("name", name) != name:
         raise BadRequest("name: must equal the app name in the path")
-    text = json.dumps({"apps": [{**spec, "name": name}]})
+    text = json.dumps({"apps": [{**spec, "name": name}]}, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # a lone surrogate from a JSON escape: scd.yaml (UTF-8 text) cannot hold one
+        raise BadRequest("body: strings must be valid Unicode (no lone surrogates)") from None
     try:
         config = parse_config(text, "body", environ={})
     except ConfigError as exc:

@@ -5,7 +5,8 @@ revoked, 403 without the scope):
 
 - ``GET /api/v1/runs`` (``read``) → ``RunList``: newest first, filtered by
   ``app``, ``status``, ``event`` and ``branch``, ``limit`` (1..1000, default 50)
-  per page; ``next_cursor`` is passed back as ``cursor`` for the next page.
+  per page; ``next_cursor`` is passed back as ``cursor`` for the next page
+  (an empty ``app``, ``branch`` or ``cursor`` is the same as none).
 - ``GET /api/v1/runs/{id}`` (``read``) → ``RunDetail``: the run and its recorded
   steps in order, the set-up step first. No secret and no event payload.
 - ``POST /api/v1/runs/{id}/cancel`` (``trigger``) records a cancel request, asks
@@ -36,8 +37,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Security
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPBearer
 from scd_core.errors import BadRequest, Conflict, NotFound
 from scd_core.logs import strip_timestamps
 from scd_core.logsink import LogChunk, LogSink, check_offset, validate_id
@@ -111,10 +113,14 @@ def _climbs(path: str) -> bool:
     return any(part in (".", "..") for part in path.split("/"))
 
 
-def needs(scope: Scope) -> Callable[[Request], Awaitable[TriggerState]]:
+# Documents the bearer scheme in OpenAPI; the header itself is checked by Tokens.require.
+_BEARER = Security(HTTPBearer(auto_error=False, description="an scd API token"))
+
+
+def needs(scope: Scope) -> Callable[..., Awaitable[TriggerState]]:
     """A dependency checking the bearer token for ``scope`` before anything else."""
 
-    async def check(request: Request) -> TriggerState:
+    async def check(request: Request, _: object = _BEARER) -> TriggerState:
         state = state_of(request)
         header = request.headers.get("authorization")
         await run_in_threadpool(state.config.tokens.require, header, scope)
@@ -217,7 +223,12 @@ async def list_runs(
 
     def page() -> RunList:
         runs, next_cursor = state.launcher.store.list_runs(
-            app=app, status=status, event=event, branch=branch, limit=limit, cursor=cursor
+            app=app or None,
+            status=status,
+            event=event,
+            branch=branch or None,
+            limit=limit,
+            cursor=cursor or None,
         )
         return RunList(runs=[run_summary(run) for run in runs], next_cursor=next_cursor)
 
