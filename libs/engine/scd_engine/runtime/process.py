@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import selectors
+import select
 import signal
 import subprocess
 import threading
@@ -37,7 +37,7 @@ _DEFAULTED = tuple(
     getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
 )
 # How often a quiet step checks its cancel token and deadline; output wakes it at once.
-_TICK = 0.05
+_TICK_MS = 50
 
 
 @dataclass(frozen=True)
@@ -87,35 +87,39 @@ def run_process(
     timed_out = cancelled = False
     eof = False
     exited_at: float | None = None
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while not eof:
-            if sel.select(_TICK):
-                eof = _pump(fd, sink)
-                if not eof:
-                    continue
-            now = time.monotonic()
-            if term_at is None:
-                if kill is not None and kill.is_set():
-                    cancelled = True
-                    kill_group(pgid)
-                    term_at = now - grace
-                elif cancel is not None and cancel.is_set():
-                    cancelled = True
-                    kill_group(pgid, signal.SIGTERM)
-                    term_at = now
-                elif deadline is not None and now >= deadline:
-                    timed_out = True
-                    kill_group(pgid, signal.SIGTERM)
-                    term_at = now
-            elif now - term_at >= grace or (kill is not None and kill.is_set()):
+    # poll(2) on one descriptor: no epoll instance to make and close for every step.
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    next_check = 0.0
+    while not eof:
+        if poller.poll(_TICK_MS):
+            eof = _pump(fd, sink)
+            # A step that never stops printing must still be stopped: check at least every tick.
+            if not eof and time.monotonic() < next_check:
+                continue
+        now = time.monotonic()
+        next_check = now + _TICK_MS / 1000
+        if term_at is None:
+            if kill is not None and kill.is_set():
+                cancelled = True
                 kill_group(pgid)
-            if eof:
-                break
-            if exited_at is None and proc.poll() is not None:
-                exited_at = now
-            if exited_at is not None and now - exited_at >= drain:
-                break
+                term_at = now - grace
+            elif cancel is not None and cancel.is_set():
+                cancelled = True
+                kill_group(pgid, signal.SIGTERM)
+                term_at = now
+            elif deadline is not None and now >= deadline:
+                timed_out = True
+                kill_group(pgid, signal.SIGTERM)
+                term_at = now
+        elif now - term_at >= grace or (kill is not None and kill.is_set()):
+            kill_group(pgid)
+        if eof:
+            break
+        if exited_at is None and proc.poll() is not None:
+            exited_at = now
+        if exited_at is not None and now - exited_at >= drain:
+            break
     code = proc.wait()
     if eof:
         proc.stdout.close()
@@ -209,9 +213,11 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> _Child | N
         start, program = os.posix_spawn, found
     closes = []
     for fd in inherited:
-        with contextlib.suppress(OSError):  # the listing's own descriptor is gone already
+        try:
             if fd > 2 and os.get_inheritable(fd):
                 closes.append((os.POSIX_SPAWN_CLOSE, fd))
+        except OSError:
+            continue  # the listing's own descriptor is gone already
     read_end, write_end = os.pipe()
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
