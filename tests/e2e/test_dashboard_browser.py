@@ -246,3 +246,32 @@ def test_dashboard_shows_a_live_log_line_and_cancels_the_run(
     assert store.get_control(run_id) == "cancel"
     assert shot.stat().st_size > 0
     print(f"dashboard screenshot: {shot}")
+
+
+ANSI_CASES = [
+    ("<b>&'\"", "&lt;b&gt;&amp;&#39;&quot;"),
+    ("\x1b[31mred\x1b[0m plain", '<span class="ansi-31">red</span> plain'),
+    (
+        "\x1b[1;94mbright\x1b[22m thin",
+        '<span class="ansi-bold ansi-94">bright</span><span class="ansi-94"> thin</span>',
+    ),
+    ("\x1b[38;5;31mx\x1b[m", "x"),
+    ("\x1b[2Kcleared\x1b", "cleared"),
+    (
+        "\x1b[32m<img src=x onerror=alert(1)>",
+        '<span class="ansi-32">&lt;img src=x onerror=alert(1)&gt;</span>',
+    ),
+]
+
+
+def test_ansi_converter_escapes_html_and_renders_sgr_colours(
+    served: tuple[str, RunStore, FileLogSink],
+) -> None:
+    url, _, _ = served
+    with _browser_page() as page:
+        page.goto(f"{url}/ui/login")  # any page that loads ui.js
+        page.add_script_tag(url=f"{url}/ui/static/ui.js")
+        got = page.evaluate(
+            "cases => cases.map(text => scd.ansiToHtml(text))", [c for c, _ in ANSI_CASES]
+        )
+    assert got == [html for _, html in ANSI_CASES]

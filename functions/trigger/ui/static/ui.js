@@ -10,7 +10,8 @@ var scd = (function () {
 
   /* ANSI SGR to HTML. The text is escaped first, so only our own <span> tags are markup.
      Understood: 0 reset, 1 bold, 22 normal, 30-37 and 90-97 colours, 39 default colour;
-     any other escape sequence is dropped. */
+     38/48 (256-colour, RGB) are skipped with their arguments; any other escape
+     sequence is dropped. */
   function ansiToHtml(text) {
     var out = "", bold = false, colour = null, open = false;
     var parts = String(text).split(/\x1b\[([0-9;]*)([A-Za-z])/);
@@ -20,13 +21,18 @@ var scd = (function () {
       }
       if (i + 2 >= parts.length || parts[i + 2] !== "m") { continue; }
       var codes = parts[i + 1] === "" ? [0] : parts[i + 1].split(";").map(Number);
-      codes.forEach(function (code) {
+      for (var k = 0; k < codes.length; k++) {
+        var code = codes[k];
         if (code === 0) { bold = false; colour = null; }
         else if (code === 1) { bold = true; }
         else if (code === 22) { bold = false; }
         else if (code === 39) { colour = null; }
         else if ((code >= 30 && code <= 37) || (code >= 90 && code <= 97)) { colour = code; }
-      });
+        else if (code === 38 || code === 48) {
+          /* 256-colour or RGB: skip its arguments, so they are not read as codes */
+          k += codes[k + 1] === 5 ? 2 : codes[k + 1] === 2 ? 4 : 0;
+        }
+      }
       if (open) { out += "</span>"; open = false; }
       var classes = [];
       if (bold) { classes.push("ansi-bold"); }
