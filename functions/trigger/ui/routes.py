@@ -65,13 +65,13 @@ def _sessions(request: Request, state: TriggerState) -> Sessions:
     return sessions
 
 
-def _who(request: Request) -> tuple[TriggerState, Session, TokenSpec] | None:
+async def _who(request: Request) -> tuple[TriggerState, Session, TokenSpec] | None:
     """The session of the request and its live token, or None."""
     state = state_of(request)
     session = _sessions(request, state).read(request.cookies.get(COOKIE))
     if session is None:
         return None
-    spec = token_for_digest(state, session.digest)
+    spec = await run_in_threadpool(token_for_digest, state, session.digest)  # may ask the store
     if spec is None or spec.name != session.name:
         return None  # revoked, or removed from scd.yaml
     return state, session, spec
@@ -122,7 +122,7 @@ Handler = Callable[[Request, TriggerState, Session, TokenSpec], Awaitable[Respon
 
 async def _page(request: Request, handler: Handler, scope: Scope = "read") -> Response:
     """Run ``handler`` for a logged-in user with ``scope``; errors as an HTML page."""
-    who = _who(request)
+    who = await _who(request)
     if who is None:
         return _login_redirect(request)
     state, session, spec = who
@@ -135,7 +135,7 @@ async def _page(request: Request, handler: Handler, scope: Scope = "read") -> Re
 
 async def _data(request: Request, handler: Handler) -> Response:
     """Run ``handler`` for a logged-in user with ``read``; errors as JSON."""
-    who = _who(request)
+    who = await _who(request)
     if who is None:
         return error_response(401, "unauthorized", "log in first")
     state, session, spec = who
@@ -184,7 +184,7 @@ async def login_submit(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """End the session (the form carries the session's CSRF token)."""
     form = await _form(request)
-    who = _who(request)
+    who = await _who(request)
     if who is not None and not _csrf_ok(who[1].csrf, form):
         return pages.refused(request, "missing or wrong CSRF token")
     response = RedirectResponse("/ui/login", status_code=303)
