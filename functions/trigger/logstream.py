@@ -12,8 +12,9 @@ events of the log of ``step`` (a log key: a step id, already validated) of run
 - once the log is closed and read to its end, ``event: end`` with ``data:
   {"status": "<step status>"}``, after waiting up to ``END_WAIT_S`` for the
   step's final status in the store (the worker closes the log just before it
-  records the status). A step whose log never appears but whose state is
-  final, or a run that ended without closing the log, ends the stream too.
+  records the status); the run's status if the run ended while the step did
+  not. A step whose log never appears but whose state is final, or a run that
+  ended without closing the log, ends the stream too.
 
 Reads go to the sink in a worker thread, a poll every ``POLL_S`` while idle,
 so any number of followers may watch one log; each reads on its own.
@@ -79,11 +80,16 @@ def _status(store: RunStore, run_id: str, step: str) -> tuple[str | None, str]:
 
 
 async def _final_status(store: RunStore, run_id: str, step: str) -> str:
-    """The step's status once final, waiting up to ``END_WAIT_S`` for it."""
+    """The step's status once final, waiting up to ``END_WAIT_S`` for it; the run's
+    status if the run ended first (the worker records a step before its run)."""
     deadline = time.monotonic() + END_WAIT_S
     while True:
         status, run_status = await run_in_threadpool(_status, store, run_id, step)
-        if status in FINAL_STATUSES or time.monotonic() >= deadline:
+        if status in FINAL_STATUSES:
+            return status
+        if run_status in FINAL_STATUSES:
+            return run_status
+        if time.monotonic() >= deadline:
             return status or run_status
         await asyncio.sleep(POLL_S)
 

@@ -238,3 +238,31 @@ def test_a_stream_of_a_step_that_never_logged_ends_with_its_final_status(api: Ap
 def test_a_bad_last_event_id_is_400(api: Api) -> None:
     answer = api.get(api.logs(), **{"accept": "text/event-stream", "last-event-id": "x"})
     assert answer.status_code == 400
+
+
+def test_an_idle_stream_sends_keepalive_comments(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from functions.trigger import logstream
+
+    monkeypatch.setattr(logstream, "KEEPALIVE_S", 0.05)  # the server runs in this process
+    api.sink.append(api.run_id, "build", _framed(["start"]))
+    with httpx.stream("GET", api.url + api.logs(), headers=SSE, timeout=30) as answer:
+        received = ""
+        for text in answer.iter_text():
+            received += text
+            if ": keepalive\n\n" in received:
+                break
+    assert "event: line" in received
+    assert ": keepalive\n\n" in received
+
+
+def test_a_stream_ends_when_the_run_ended_without_closing_the_log(api: Api) -> None:
+    api.sink.append(api.run_id, "build", _framed(["last words"]))
+    run = api.store.get_run(api.run_id)
+    run.status = "error"
+    api.store.update_run(run)
+    events: list[dict[str, Any]] = []
+    _follow(api, events, threading.Event())
+    assert [e["data"] for e in events] == [
+        {"t": "2026-11-27T07:20:25.123000Z", "text": "last words"},
+        {"status": "error"},
+    ]
