@@ -39,21 +39,23 @@ class FileLogSink:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self._root = str(self.root)
         self._lock = threading.Lock()
         self._fds: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._index_fds: OrderedDict[str, int] = OrderedDict()
 
     # -- paths ---------------------------------------------------------------
 
-    def _paths(self, run_id: str, step: str) -> tuple[Path, Path]:
+    def _paths(self, run_id: str, step: str) -> tuple[str, str]:
+        """The step's log and marker paths (plain strings: the writers' hot path)."""
         validate_id("run id", run_id)
         validate_id("step key", step)
-        run_dir = self.root / run_id
-        return run_dir / f"{step}.log", run_dir / f"{step}.closed"
+        stem = f"{self._root}{os.sep}{run_id}{os.sep}{step}"
+        return f"{stem}.log", f"{stem}.closed"
 
     # -- writing ---------------------------------------------------------------
 
-    def _open(self, run_id: str, step: str, log: Path, marker: Path) -> int:
+    def _open(self, run_id: str, step: str, log: str, marker: str) -> int:
         """Open (and cache) the step's log for appending, creating it and its index line.
 
         Conflict when the step's log is closed. A new log costs one ``open``: the
@@ -64,12 +66,12 @@ class FileLogSink:
         try:
             fd = self._create(run_id, log, flags | os.O_CREAT | os.O_EXCL)
         except FileExistsError:
-            if marker.exists():
+            if os.path.exists(marker):
                 raise Conflict(f"log of step {step!r} of run {run_id!r} is closed") from None
             fd = os.open(log, flags)
         else:
             try:
-                self._index(run_id, log.parent, step)
+                self._index(run_id, os.path.dirname(log), step)
             except OSError:
                 os.close(fd)
                 raise
@@ -78,7 +80,7 @@ class FileLogSink:
             os.close(self._fds.popitem(last=False)[1])
         return fd
 
-    def _create(self, run_id: str, log: Path, flags: int) -> int:
+    def _create(self, run_id: str, log: str, flags: int) -> int:
         try:
             return os.open(log, flags, 0o644)
         except FileNotFoundError:
@@ -86,15 +88,15 @@ class FileLogSink:
             stale = self._index_fds.pop(run_id, None)
             if stale is not None:
                 os.close(stale)
-            log.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(log), exist_ok=True)
             return os.open(log, flags, 0o644)
 
-    def _index(self, run_id: str, run_dir: Path, step: str) -> None:
+    def _index(self, run_id: str, run_dir: str, step: str) -> None:
         """Append ``step`` to the run's index through a cached ``O_APPEND`` descriptor."""
         fd = self._index_fds.get(run_id)
         if fd is None:
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC
-            fd = self._index_fds[run_id] = os.open(run_dir / _INDEX, flags, 0o644)
+            fd = self._index_fds[run_id] = os.open(os.path.join(run_dir, _INDEX), flags, 0o644)
             if len(self._index_fds) > _MAX_INDEXES:
                 os.close(self._index_fds.popitem(last=False)[1])
         else:
@@ -146,7 +148,7 @@ class FileLogSink:
         log, marker = self._paths(run_id, step)
         check_offset(offset, limit)
         # The marker is checked before the data: once seen, every byte is already there.
-        closed = marker.exists()
+        closed = os.path.exists(marker)
         try:
             fd = os.open(log, os.O_RDONLY | _CLOEXEC)
         except FileNotFoundError:
