@@ -315,7 +315,7 @@ async def get_step_log(
     step: str,
     request: Request,
     state: TriggerState = _READ,
-    offset: int = 0,
+    offset: int = Query(default=0, ge=0),
     limit: int = Query(default=DEFAULT_LOG_LIMIT, ge=1, le=MAX_LOG_LIMIT),
     timestamps: bool = False,
     accept: str | None = Header(default=None, include_in_schema=False),
