@@ -15,7 +15,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from functions.trigger import apps_api, manual, runs_api, timers, tokens_api, ui, webhooks
+from functions.trigger import (
+    apps_api,
+    logstream,
+    manual,
+    runs_api,
+    timers,
+    tokens_api,
+    ui,
+    webhooks,
+)
 from functions.trigger.answers import EventIgnored, Health, Pong, RunDuplicate, RunQueued
 from functions.trigger.errors import ERROR_RESPONSES, install_api
 from functions.trigger.manual import ManualRequest
@@ -118,6 +127,7 @@ def build_api(state: TriggerState) -> FastAPI:
     )
     api.add_api_route("/healthz", _healthz, methods=["GET"], response_model=Health)
     api.include_router(runs_api.router)
+    api.include_router(logstream.router)
     api.include_router(apps_api.router)
     api.include_router(tokens_api.router)
     api.include_router(ui.router)

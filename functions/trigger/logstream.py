@@ -1,8 +1,22 @@
-"""A step's log as server-sent events, live: shared by the API and the dashboard.
+"""A step's log over HTTP: pages of text, and live server-sent events.
 
-Contract: ``sse_events(sink, store, run_id, step, offset)`` yields the encoded
-events of the log of ``step`` (a log key: a step id, already validated) of run
-``run_id``, from byte ``offset`` of the stored log on:
+``GET /api/v1/runs/{id}/steps/{step}/logs`` (scope ``read``): ``{step}`` is a step
+id or its index from 0 (``setup`` is the set-up step). As ``text/plain``: at most
+``limit`` bytes (default 1 MiB, at most 8 MiB) of the stored log from byte
+``offset``, cut back to whole lines, each line's timestamp stripped unless
+``timestamps=true``; ``X-Next-Offset`` is the stored offset to read from next
+and ``X-Log-Closed: true`` once the log is closed and read to its end. Offsets
+count stored (framed) bytes. An offset past the end answers empty with
+``X-Next-Offset`` equal to it; a negative one is 400. With ``Accept:
+text/event-stream`` the log streams live from ``offset`` (or ``Last-Event-ID``)
+as the events of ``sse_events``. A malformed run id or step key (``../``, NUL,
+...) is 400, an unknown run or step 404. Logs are read from ``<data_dir>/logs``
+(the file sink the local worker writes) unless ``app.state.scd_log_sink`` holds
+another sink.
+
+Contract of ``sse_events(sink, store, run_id, step, offset)``: it yields the
+encoded events of the log of ``step`` (a log key: a step id, already validated)
+of run ``run_id``, from byte ``offset`` of the stored log on:
 
 - one ``event: line`` per stored line, ``id:`` the byte offset just after it (so
   a client reconnecting with ``Last-Event-ID`` resumes after it), ``data:``
@@ -27,14 +41,31 @@ import json
 import time
 from collections.abc import AsyncIterator
 
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from scd_core.errors import BadRequest, NotFound
-from scd_core.logs import parse_line
-from scd_core.logsink import LogChunk, LogSink
+from scd_core.logs import parse_line, strip_timestamps
+from scd_core.logsink import LogChunk, LogSink, check_offset, validate_id
 from scd_core.models import FINAL_STATUSES
 from scd_core.store import RunStore
 from starlette.concurrency import run_in_threadpool
 
-__all__ = ["END_WAIT_S", "KEEPALIVE_S", "POLL_S", "sse_events", "sse_line"]
+from functions.trigger.errors import ERROR_RESPONSES
+from functions.trigger.runs_api import needs
+from functions.trigger.state import TriggerState
+
+__all__ = [
+    "DEFAULT_LOG_LIMIT",
+    "END_WAIT_S",
+    "KEEPALIVE_S",
+    "MAX_LOG_LIMIT",
+    "POLL_S",
+    "router",
+    "sink_of",
+    "sse_events",
+    "sse_line",
+    "step_key",
+]
 
 KEEPALIVE_S = 15.0
 POLL_S = 0.1
@@ -132,3 +163,114 @@ async def _abandoned(sink: LogSink, store: RunStore, run_id: str, step: str, off
         return False
     chunk = await run_in_threadpool(_read, sink, run_id, step, offset)
     return chunk is None or not chunk.data
+
+
+router = APIRouter(tags=["runs"])
+DEFAULT_LOG_LIMIT = 1 << 20
+MAX_LOG_LIMIT = 8 << 20
+_READ = Depends(needs("read"))
+
+
+_LOG_HEADERS = {
+    "X-Next-Offset": {
+        "description": "the stored byte offset to read from next",
+        "schema": {"type": "integer"},
+    },
+    "X-Log-Closed": {
+        "description": "whether the log is closed and read to its end",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+}
+
+
+@router.get(
+    "/api/v1/runs/{run_id}/steps/{step}/logs",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the log as text, or live as server-sent events",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+            "headers": _LOG_HEADERS,
+        },
+        **ERROR_RESPONSES,
+    },
+    summary="A step's log: a page of text, or live server-sent events",
+)
+async def get_step_log(
+    run_id: str,
+    step: str,
+    request: Request,
+    state: TriggerState = _READ,
+    offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=DEFAULT_LOG_LIMIT, ge=1, le=MAX_LOG_LIMIT),
+    timestamps: bool = False,
+    accept: str | None = Header(default=None, include_in_schema=False),
+    last_event_id: str | None = Header(default=None, include_in_schema=False),
+) -> Response:
+    """The step's log from ``offset`` (scope ``read``)."""
+    validate_id("run id", run_id)
+    validate_id("step", step)
+    if last_event_id is not None and last_event_id.strip():
+        offset = _event_offset(last_event_id)
+    check_offset(offset, limit)
+    sink = sink_of(request, state)
+    store = state.launcher.store
+    key = await run_in_threadpool(step_key, store, sink, run_id, step)
+    if accept is not None and "text/event-stream" in accept.lower():
+        events = sse_events(sink, store, run_id, key, offset)
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+    chunk = await run_in_threadpool(_page, sink, run_id, key, offset, limit)
+    body = chunk.data if timestamps else strip_timestamps(chunk.data)
+    headers = {
+        "X-Next-Offset": str(chunk.offset),
+        "X-Log-Closed": "true" if chunk.closed else "false",
+    }
+    return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
+
+
+def _event_offset(value: str) -> int:
+    try:
+        offset = int(value.strip())
+    except ValueError:
+        raise BadRequest("Last-Event-ID must be a byte offset") from None
+    return offset
+
+
+def sink_of(request: Request, state: TriggerState) -> LogSink:
+    """The log sink the API reads (the file sink under ``data_dir/logs`` by default)."""
+    sink: LogSink | None = getattr(request.app.state, "scd_log_sink", None)
+    if sink is None:
+        from scd_core.sinks.file import FileLogSink
+
+        sink = FileLogSink(state.settings.data_dir / "logs")
+        request.app.state.scd_log_sink = sink
+    return sink
+
+
+def step_key(store: RunStore, sink: LogSink, run_id: str, step: str) -> str:
+    """The log key of ``step`` (an id or an index) of the run; ``NotFound`` if none."""
+    store.get_run(run_id)  # NotFound for an unknown run
+    steps = store.list_steps(run_id)
+    if any(s.id == step for s in steps):
+        return step
+    if step.isdigit():
+        for s in steps:
+            if s.index == int(step):
+                return s.id
+    try:
+        if step in sink.steps(run_id):
+            return step  # logged before its state was recorded
+    except NotFound:
+        pass
+    raise NotFound(f"run {run_id} has no step {step!r}")
+
+
+def _page(sink: LogSink, run_id: str, key: str, offset: int, limit: int) -> LogChunk:
+    try:
+        return sink.read(run_id, key, offset, limit)
+    except NotFound:
+        return LogChunk(b"", offset, False)  # recorded, nothing logged yet
