@@ -51,7 +51,7 @@ from scd_core.store import RunStore
 from starlette.concurrency import run_in_threadpool
 
 from functions.trigger.errors import ERROR_RESPONSES
-from functions.trigger.runs_api import needs
+from functions.trigger.runs_api import needs, sink_of, step_key
 from functions.trigger.state import TriggerState
 
 __all__ = [
@@ -61,10 +61,8 @@ __all__ = [
     "MAX_LOG_LIMIT",
     "POLL_S",
     "router",
-    "sink_of",
     "sse_events",
     "sse_line",
-    "step_key",
 ]
 
 KEEPALIVE_S = 15.0
@@ -238,35 +236,6 @@ def _event_offset(value: str) -> int:
     except ValueError:
         raise BadRequest("Last-Event-ID must be a byte offset") from None
     return offset
-
-
-def sink_of(request: Request, state: TriggerState) -> LogSink:
-    """The log sink the API reads (the file sink under ``data_dir/logs`` by default)."""
-    sink: LogSink | None = getattr(request.app.state, "scd_log_sink", None)
-    if sink is None:
-        from scd_core.sinks.file import FileLogSink
-
-        sink = FileLogSink(state.settings.data_dir / "logs")
-        request.app.state.scd_log_sink = sink
-    return sink
-
-
-def step_key(store: RunStore, sink: LogSink, run_id: str, step: str) -> str:
-    """The log key of ``step`` (an id or an index) of the run; ``NotFound`` if none."""
-    store.get_run(run_id)  # NotFound for an unknown run
-    steps = store.list_steps(run_id)
-    if any(s.id == step for s in steps):
-        return step
-    if step.isdigit():
-        for s in steps:
-            if s.index == int(step):
-                return s.id
-    try:
-        if step in sink.steps(run_id):
-            return step  # logged before its state was recorded
-    except NotFound:
-        pass
-    raise NotFound(f"run {run_id} has no step {step!r}")
 
 
 def _page(sink: LogSink, run_id: str, key: str, offset: int, limit: int) -> LogChunk:

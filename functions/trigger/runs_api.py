@@ -30,8 +30,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from scd_core.errors import Conflict
-from scd_core.logsink import validate_id
+from scd_core.errors import Conflict, NotFound
+from scd_core.logsink import LogSink, validate_id
 from scd_core.models import FINAL_STATUSES, Job, Run, utcnow
 from scd_core.store import MAX_LIST_LIMIT, RunStore
 from starlette.concurrency import run_in_threadpool
@@ -58,6 +58,8 @@ __all__ = [
     "needs",
     "rerun_run",
     "router",
+    "sink_of",
+    "step_key",
 ]
 
 router = APIRouter(tags=["runs"])
@@ -264,3 +266,32 @@ async def rerun(run_id: str, state: TriggerState = _TRIGGER) -> JSONResponse:
     run = await run_in_threadpool(rerun_run, state, run_id)
     answer = RerunAnswer(run_id=run.id, status=run.status, rerun_of=run_id)
     return JSONResponse(answer.model_dump(mode="json"), status_code=202)
+
+
+def sink_of(request: Request, state: TriggerState) -> LogSink:
+    """The log sink the API reads (the file sink under ``data_dir/logs`` by default)."""
+    sink: LogSink | None = getattr(request.app.state, "scd_log_sink", None)
+    if sink is None:
+        from scd_core.sinks.file import FileLogSink
+
+        sink = FileLogSink(state.settings.data_dir / "logs")
+        request.app.state.scd_log_sink = sink
+    return sink
+
+
+def step_key(store: RunStore, sink: LogSink, run_id: str, step: str) -> str:
+    """The log key of ``step`` (an id or an index) of the run; ``NotFound`` if none."""
+    store.get_run(run_id)  # NotFound for an unknown run
+    steps = store.list_steps(run_id)
+    if any(s.id == step for s in steps):
+        return step
+    if step.isdigit():
+        for s in steps:
+            if s.index == int(step):
+                return s.id
+    try:
+        if step in sink.steps(run_id):
+            return step  # logged before its state was recorded
+    except NotFound:
+        pass
+    raise NotFound(f"run {run_id} has no step {step!r}")
