@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from pydantic_core import from_json
 from scd_core.errors import BadRequest
 
 from scd_trigger_spec.filters import decide
@@ -48,6 +49,20 @@ def detect_provider(app: App, headers: Mapping[str, str]) -> GitProvider:
     raise BadRequest(f"cannot tell the git provider: no {_EVENT_HEADERS} header")
 
 
+def _loads(data: bytes | str) -> Any:
+    """``json.loads(data)``, in about half the time for the JSON that webhooks carry.
+
+    pydantic-core's parser gives the same value as ``json`` wherever it succeeds (last
+    duplicate key wins, NaN and Infinity accepted); what it refuses (a lone surrogate
+    escape, a BOM, UTF-16, very deep nesting) ``json`` decides, so the answer is always
+    ``json``'s.
+    """
+    try:
+        return from_json(data)
+    except ValueError:
+        return json.loads(data)
+
+
 def _decode(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
     """The payload object, parsed once; ``BadRequest`` for anything but a JSON object."""
     content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -56,9 +71,9 @@ def _decode(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
             if "payload" not in form:
                 raise BadRequest("form-encoded body has no 'payload' field")
-            payload = json.loads(form["payload"][0])
+            payload = _loads(form["payload"][0])
         else:
-            payload = json.loads(body)
+            payload = _loads(body)
     except (ValueError, RecursionError) as exc:
         raise BadRequest("body is not valid JSON") from exc
     if not isinstance(payload, dict):
