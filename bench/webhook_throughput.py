@@ -387,6 +387,7 @@ def main() -> None:
 
     print(
         f"\n{'server':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'non-2xx':>9}"
+        f"{'CPU us/req':>12}"
     )
     for name, row in results.items():
         print(
