@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,50 @@ def test_a_step_in_another_directory_starts_through_popen(
     other.mkdir()
     assert run(["bash", "-c", "pwd"], other.resolve()) == (0, f"{other.resolve()}\n")
     assert spawns == []
+
+
+@pytest.mark.timeout(30)
+def test_a_spawned_step_whose_grandchild_keeps_the_pipe_still_returns(
+    tmp_path: Path, spawns: list[str]
+) -> None:
+    pidfile = tmp_path / "pid"
+    escape = (
+        f"{sys.executable} -c 'import os, time; os.setsid(); "
+        f'open("{pidfile}", "w").write(str(os.getpid())); time.sleep(60)\' &'
+    )
+    script = f"{escape}\nwhile [ ! -s {pidfile} ]; do sleep 0.01; done"
+    try:
+        assert run(["bash", "-c", script], tmp_path.resolve())[0] == 0
+        assert spawns == ["bash"]
+    finally:
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.timeout(30)
+def test_a_spawned_step_times_out_and_its_group_is_gone(tmp_path: Path, spawns: list[str]) -> None:
+    chunks: list[bytes] = []
+    res = run_process(
+        ["bash", "-c", "sleep 60 & echo $!; wait"],
+        sink=chunks.append,
+        env=dict(os.environ),
+        cwd=tmp_path.resolve(),
+        timeout=0.3,
+        grace=0.2,
+    )
+    assert res.timed_out
+    sleeper = int(b"".join(chunks).split()[0])
+    assert gone(sleeper)
+
+
+def gone(pid: int, seconds: float = 10.0) -> bool:
+    """True once ``pid`` no longer runs (a zombie runs nothing)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return True
+        time.sleep(0.02)
+    return False
