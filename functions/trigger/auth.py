@@ -8,7 +8,8 @@ which digest nearly matched); if none matches and a store is attached
 which tells an attacker nothing about any token). A store token that is
 revoked fails at once, on the next request. A missing, unknown or revoked token
 is ``AuthError`` (401); a known token without the scope is ``Forbidden`` (403).
-``admin`` implies every scope. Token values never appear in messages.
+Scopes are ordered ``read`` < ``trigger`` < ``admin``: each carries those
+below it. Token values never appear in messages.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = ["SCOPES", "Scope", "TokenSpec", "Tokens", "hash_token", "new_token"]
 
 Scope = Literal["read", "trigger", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "trigger", "admin")
+_RANK: dict[str, int] = {scope: rank for rank, scope in enumerate(SCOPES)}
 
 
 class TokenSpec(BaseModel):
@@ -46,8 +48,9 @@ class TokenSpec(BaseModel):
         return value.lower()
 
     def allows(self, scope: Scope) -> bool:
-        """Whether this token carries ``scope`` (``admin`` carries all)."""
-        return scope in self.scopes or "admin" in self.scopes
+        """Whether this token carries ``scope``: read < trigger < admin, each
+        scope carrying those below it (``admin`` carries all)."""
+        return any(_RANK[held] >= _RANK[scope] for held in self.scopes)
 
 
 def hash_token(token: str) -> str:

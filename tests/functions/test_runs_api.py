@@ -158,11 +158,11 @@ def test_unknown_run_is_404_json_and_a_malformed_id_is_400(api: Api) -> None:
     assert bad.json()["error"] == "bad_request"
 
 
-def test_reading_needs_a_token_with_the_read_scope(api: Api) -> None:
+def test_reading_needs_a_token_with_the_read_scope_which_trigger_carries(api: Api) -> None:
     _run(api)
     assert api.get(f"/api/v1/runs/{api.run_id}", token=None).status_code == 401
     assert api.get(f"/api/v1/runs/{api.run_id}", token="wrong").status_code == 401
-    assert api.get(f"/api/v1/runs/{api.run_id}", token=TRIGGER).status_code == 403
+    assert api.get(f"/api/v1/runs/{api.run_id}", token=TRIGGER).status_code == 200
 
 
 def test_step_log_is_plain_text_with_timestamps_stripped_unless_asked(api: Api) -> None:
@@ -306,9 +306,9 @@ def test_list_runs_rejects_bad_filters_with_400(api: Api, query: str) -> None:
     assert answer.json()["error"] == "bad_request"
 
 
-def test_list_runs_needs_the_read_scope(api: Api) -> None:
+def test_list_runs_needs_a_token_and_a_trigger_token_reads(api: Api) -> None:
     assert api.get("/api/v1/runs", token=None).status_code == 401
-    assert api.get("/api/v1/runs", token=TRIGGER).status_code == 403
+    assert api.get("/api/v1/runs", token=TRIGGER).status_code == 200
 
 
 def test_rerun_queues_a_linked_run_of_the_same_event_and_dispatches_it(api: Api) -> None:
