@@ -131,6 +131,8 @@ def _open(
 
         invoker = open_invoker(settings.invoker)
         _close_later(stack, invoker)
+    # tokens created through the API count on every route, the hot ones included
+    config.tokens.attach(store)
     return TriggerState(settings=settings, config=config, launcher=Launcher(store, invoker))
 
 

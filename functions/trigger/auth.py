@@ -88,22 +88,22 @@ class Tokens:
 
     def identify(self, authorization: str | None) -> TokenSpec:
         """The token named by an ``Authorization: Bearer`` header, or ``AuthError``."""
-        if not authorization:
-            raise AuthError("missing Authorization: Bearer token")
-        scheme, _, presented = authorization.strip().partition(" ")
-        presented = presented.strip()
-        if scheme.lower() != "bearer" or not presented:
-            raise AuthError("Authorization must be 'Bearer <token>'")
-        digest = hash_token(presented).encode("ascii")
+        digest = _digest(authorization)
+        found = self._configured(digest)
+        if found is None:
+            found = self._stored(digest)
+        if found is None:
+            raise AuthError("invalid token")
+        return found
+
+    def _configured(self, digest: str) -> TokenSpec | None:
+        """The scd.yaml token with this digest, compared with every one in constant time."""
+        wanted = digest.encode("ascii")
         found: TokenSpec | None = None
         for spec in self._specs:
             # Compare against every digest: the loop's length never depends on the token.
-            if hmac.compare_digest(digest, spec.sha256.encode("ascii")) and found is None:
+            if hmac.compare_digest(wanted, spec.sha256.encode("ascii")) and found is None:
                 found = spec
-        if found is None:
-            found = self._stored(digest.decode("ascii"))
-        if found is None:
-            raise AuthError("invalid token")
         return found
 
     def _stored(self, digest: str) -> TokenSpec | None:
@@ -119,8 +119,38 @@ class Tokens:
         return TokenSpec(name=record.name, sha256=record.sha256, scopes=scopes)
 
     def require(self, authorization: str | None, scope: Scope) -> TokenSpec:
-        """The token if it carries ``scope``; ``AuthError`` or ``Forbidden`` otherwise."""
-        spec = self.identify(authorization)
-        if not spec.allows(scope):
-            raise Forbidden(f"token {spec.name!r} lacks the {scope!r} scope")
-        return spec
+        """The token if it carries ``scope``; ``AuthError`` or ``Forbidden`` otherwise.
+
+        Blocking: it may read the store. On the event loop use ``require_async``.
+        """
+        return _check(self.identify(authorization), scope)
+
+    async def require_async(self, authorization: str | None, scope: Scope) -> TokenSpec:
+        """``require`` for the event loop: scd.yaml's tokens are checked inline, and
+        only a token they do not know costs a store read, in a worker thread."""
+        digest = _digest(authorization)
+        found = self._configured(digest)
+        if found is None:
+            from starlette.concurrency import run_in_threadpool
+
+            found = await run_in_threadpool(self._stored, digest)
+        if found is None:
+            raise AuthError("invalid token")
+        return _check(found, scope)
+
+
+def _digest(authorization: str | None) -> str:
+    """The SHA-256 hex digest of the bearer token in ``authorization``, or ``AuthError``."""
+    if not authorization:
+        raise AuthError("missing Authorization: Bearer token")
+    scheme, _, presented = authorization.strip().partition(" ")
+    presented = presented.strip()
+    if scheme.lower() != "bearer" or not presented:
+        raise AuthError("Authorization must be 'Bearer <token>'")
+    return hash_token(presented)
+
+
+def _check(spec: TokenSpec, scope: Scope) -> TokenSpec:
+    if not spec.allows(scope):
+        raise Forbidden(f"token {spec.name!r} lacks the {scope!r} scope")
+    return spec

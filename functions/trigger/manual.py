@@ -42,7 +42,7 @@ class ManualRequest(BaseModel):
 async def start_manual_run(request: Request) -> Response:
     """Authenticate, validate and record a manual run, then dispatch it."""
     state = state_of(request)
-    state.config.tokens.require(request.headers.get("authorization"), "trigger")
+    await state.config.tokens.require_async(request.headers.get("authorization"), "trigger")
     name = request.path_params["app"]
     spec = state.app(name)
     if not spec.trigger.manual:

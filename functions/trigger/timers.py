@@ -43,7 +43,7 @@ async def _invoke(request: Request) -> Response:
     state = state_of(request)
     from_fc = request.headers.get("x-fc-control-path") == "/invoke"
     if not (from_fc and state.settings.trust_fc_headers):
-        state.config.tokens.require(request.headers.get("authorization"), "trigger")
+        await state.config.tokens.require_async(request.headers.get("authorization"), "trigger")
     body = await read_body(request, _MAX_BODY)
     try:
         event = TimerEvent.model_validate_json(body)
