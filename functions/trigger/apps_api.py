@@ -12,7 +12,9 @@ Contract:
 - ``DELETE /api/v1/apps/{app}`` (``admin``) → 204; 409 for an app of scd.yaml,
   404 for an unknown one. Its runs stay readable.
 
-Apps are merged at request time, scd.yaml's first. An API app's webhook secret
+Apps are merged at request time, scd.yaml's first, through ``TriggerState.find``
+(``functions.trigger.state``: stored apps cached a few seconds, dropped at
+once on a PUT or DELETE in this process). An API app's webhook secret
 (and its ``secrets`` and ``checkout_token``) is kept in the run store's app row,
 which is the secret's home on Function Compute too; it is never returned by any
 route, nor put in an error message.
@@ -21,14 +23,12 @@ route, nor put in an error message.
 from __future__ import annotations
 
 import json
-import logging
 import re
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
-from scd_core.errors import BackendError, BadRequest, ConfigError, Conflict, NotFound
+from scd_core.errors import BadRequest, ConfigError, Conflict
 from scd_core.store import RunStore
 from scd_trigger_spec import App
 from starlette.concurrency import run_in_threadpool
@@ -36,14 +36,12 @@ from starlette.concurrency import run_in_threadpool
 from functions.trigger.config import parse_config
 from functions.trigger.errors import ERROR_RESPONSES, ErrorBody
 from functions.trigger.runs_api import needs
-from functions.trigger.state import TriggerState
+from functions.trigger.state import Source, TriggerState
 from functions.trigger.views import AppList, AppView, app_view
 
 __all__ = ["find_app", "merged_apps", "router", "validate_app"]
 
-log = logging.getLogger("scd.trigger")
 router = APIRouter(tags=["apps"])
-Source = Literal["config", "api"]
 _CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "conflict"}}
 _WHERE = re.compile(r"^.*?:\d+:\d+: (?:apps\[0\](?:\.|: )?)?")
 _APP_BODY = Body(
@@ -79,40 +77,26 @@ def validate_app(name: str, spec: dict[str, Any]) -> App:
     return config.apps[name]
 
 
-def _stored_app(name: str, spec: dict[str, Any]) -> App | None:
-    try:
-        return App.model_validate({**spec, "name": name})
-    except (ValidationError, ValueError):
-        # validated when it was put: only a change of the spec models gets here
-        log.warning("stored app %r no longer validates; it is left out", name)
-        return None
-
-
 def merged_apps(state: TriggerState) -> list[tuple[App, Source]]:
-    """Every app, scd.yaml's and the store's, sorted by name (scd.yaml wins a clash)."""
+    """Every app, scd.yaml's and the store's, sorted by name (scd.yaml wins a clash).
+
+    Blocking. Stored apps go through ``state.apps``, so each spec is validated once.
+    """
     apps: dict[str, tuple[App, Source]] = {
         name: (app, "config") for name, app in state.config.apps.items()
     }
     for name, spec in state.launcher.store.list_apps():
         if name not in apps:
-            app = _stored_app(name, spec)
+            app = state.apps.remember(name, spec).app
             if app is not None:
                 apps[name] = (app, "api")
     return [apps[name] for name in sorted(apps)]
 
 
 def find_app(state: TriggerState, name: str) -> tuple[App, Source]:
-    """The app called ``name`` (scd.yaml's first, then the store's), or ``NotFound``."""
-    app = state.config.apps.get(name)
-    if app is not None:
-        return app, "config"
-    spec = state.launcher.store.get_app(name)
-    if spec is None:
-        raise NotFound(f"no app named {name!r}")
-    stored = _stored_app(name, spec)
-    if stored is None:
-        raise BackendError(f"the stored app {name!r} no longer validates")
-    return stored, "api"
+    """The app called ``name`` (scd.yaml's first, then the store's), or ``NotFound``:
+    ``TriggerState.find``, the one lookup every route uses. Blocking."""
+    return state.find(name)
 
 
 def _view(store: RunStore, app: App, source: Source, base_url: str) -> AppView:
@@ -181,6 +165,7 @@ async def put_app(
     def store_it() -> tuple[AppView, bool]:
         store = state.launcher.store
         created = store.put_app(app, {**spec, "name": app})
+        state.forget(app)
         return _view(store, validated, "api", base), created
 
     view, created = await run_in_threadpool(store_it)
@@ -198,5 +183,8 @@ async def delete_app(app: str, state: TriggerState = _ADMIN) -> Response:
     """Remove the app (scope ``admin``); its runs stay readable."""
     if app in state.config.apps:
         raise Conflict(f"app {app!r} is defined in scd.yaml; remove it there")
-    await run_in_threadpool(state.launcher.store.delete_app, app)
+    try:
+        await run_in_threadpool(state.launcher.store.delete_app, app)
+    finally:
+        state.forget(app)
     return Response(status_code=204)

@@ -44,7 +44,7 @@ async def start_manual_run(request: Request) -> Response:
     state = state_of(request)
     await state.config.tokens.require_async(request.headers.get("authorization"), "trigger")
     name = request.path_params["app"]
-    spec = state.app(name)
+    spec = await state.app_async(name)
     if not spec.trigger.manual:
         raise Forbidden(f"app {name!r} does not allow manual runs (trigger.manual is false)")
     require_media_type(request, frozenset({"application/json"}))

@@ -150,11 +150,9 @@ def cancel_run_now(state: TriggerState, run_id: str) -> str:
 
 def rerun_run(state: TriggerState, run_id: str) -> Run:
     """Record and dispatch a new run of ``run_id``'s event and commit (blocking)."""
-    from functions.trigger.apps_api import find_app
-
     store = state.launcher.store
     first = store.get_run(run_id)
-    app, _ = find_app(state, first.app)
+    app = state.app(first.app)
     for n in range(1, _MAX_RERUNS):
         key = f"rerun:{run_id}:{n}"
         if store.find_run(key) is not None:

@@ -18,7 +18,8 @@ from scd_core.stores import open_store
 from functions.trigger.app import create_app
 from functions.trigger.auth import hash_token
 from functions.trigger.config import parse_config
-from functions.trigger.testing import asgi_client
+from functions.trigger.state import AppCatalog
+from functions.trigger.testing import asgi_client, github_push, github_signature
 
 CONFIG = f"""
 apps:
@@ -107,3 +108,122 @@ def test_a_revoked_store_token_is_refused_on_the_hot_route(seams: Seams) -> None
     answer = seams.post("/api/v1/apps/web/runs", STORED, json={"ref": "main"})
     assert answer.status_code == 401
     assert seams.invoker.jobs == []
+
+
+API_SECRET = "api-hook-secret-value"
+
+
+def _api_app(secret: str = API_SECRET) -> dict[str, Any]:
+    return {
+        "repo": "https://github.com/acme/api.git",
+        "provider": "github",
+        "secret": secret,
+        "trigger": {"push": {"branches": ["main"]}, "manual": True},
+    }
+
+
+def _put(seams: Seams, name: str, spec: dict[str, Any]) -> httpx.Response:
+    headers = {"Authorization": "Bearer admin-token"}
+    response: httpx.Response = seams.client.put(f"/api/v1/apps/{name}", json=spec, headers=headers)
+    return response
+
+
+def _push(seams: Seams, app: str, secret: str, delivery: str) -> httpx.Response:
+    body = github_push("refs/heads/main", repo=f"acme/{app}")
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": github_signature(secret, body),
+    }
+    response: httpx.Response = seams.client.post(f"/webhooks/{app}", content=body, headers=headers)
+    return response
+
+
+def _count_app_reads(seams: Seams) -> list[str]:
+    reads: list[str] = []
+    real_get = seams.store.get_app
+
+    def spy(name: str) -> dict[str, Any] | None:
+        reads.append(name)
+        return real_get(name)
+
+    seams.store.get_app = spy  # type: ignore[method-assign]
+    return reads
+
+
+def test_a_webhook_reaches_an_app_registered_through_the_api(seams: Seams) -> None:
+    assert _put(seams, "api", _api_app()).status_code == 201
+    answer = _push(seams, "api", API_SECRET, "d-1")
+    assert answer.status_code == 202, answer.text
+    run = seams.store.get_run(answer.json()["run_id"])
+    assert run.app == "api"
+    assert [job.clone_url for job in seams.invoker.jobs] == ["https://github.com/acme/api.git"]
+
+
+def test_a_manual_run_reaches_an_app_registered_through_the_api(seams: Seams) -> None:
+    _put(seams, "api", _api_app())
+    answer = seams.post("/api/v1/apps/api/runs", STORED, json={"ref": "main"})
+    assert answer.status_code == 202, answer.text
+    assert seams.store.get_run(answer.json()["run_id"]).app == "api"
+
+
+def test_a_put_replacing_an_api_app_takes_effect_at_once_in_this_process(seams: Seams) -> None:
+    _put(seams, "api", _api_app())
+    assert _push(seams, "api", API_SECRET, "d-1").status_code == 202
+    assert _put(seams, "api", _api_app("rotated-secret")).status_code == 200
+    assert _push(seams, "api", API_SECRET, "d-2").status_code == 401
+    assert _push(seams, "api", "rotated-secret", "d-3").status_code == 202
+
+
+def test_a_deleted_api_app_is_404_for_webhooks_at_once(seams: Seams) -> None:
+    _put(seams, "api", _api_app())
+    assert _push(seams, "api", API_SECRET, "d-1").status_code == 202
+    headers = {"Authorization": "Bearer admin-token"}
+    assert seams.client.delete("/api/v1/apps/api", headers=headers).status_code == 204
+    assert _push(seams, "api", API_SECRET, "d-2").status_code == 404
+
+
+def test_webhooks_of_a_config_app_never_read_the_store_apps(seams: Seams) -> None:
+    reads = _count_app_reads(seams)
+    body = github_push("refs/heads/main")
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "d-1",
+        "X-Hub-Signature-256": github_signature("web-hook-secret-value", body),
+    }
+    assert seams.client.post("/webhooks/web", content=body, headers=headers).status_code == 202
+    assert reads == []
+
+
+def test_a_burst_of_webhooks_to_an_api_app_reads_its_spec_once(seams: Seams) -> None:
+    _put(seams, "api", _api_app())
+    reads = _count_app_reads(seams)
+    for n in range(5):
+        assert _push(seams, "api", API_SECRET, f"d-{n}").status_code == 202
+    assert reads == ["api"]
+
+
+def test_the_catalog_validates_an_unchanged_spec_once_and_a_changed_one_again() -> None:
+    catalog = AppCatalog()
+    first = catalog.remember("api", _api_app()).app
+    again = catalog.remember("api", _api_app()).app
+    changed = catalog.remember("api", _api_app("rotated-secret")).app
+    assert first is not None
+    assert again is first
+    assert changed is not None
+    assert changed is not first
+
+
+def test_an_expired_catalog_entry_is_read_from_the_store_again(tmp_path: Path) -> None:
+    catalog = AppCatalog(ttl=0.0)
+    store = open_store(f"sqlite:///{tmp_path / 'scd.db'}")
+    try:
+        store.put_app("api", {**_api_app(), "name": "api"})
+        catalog.load(store, "api")
+        assert catalog.fresh("api") is None  # so a lookup reads the store again
+        store.delete_app("api")
+        assert catalog.load(store, "api").app is None
+    finally:
+        store.close()
