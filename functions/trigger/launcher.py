@@ -31,7 +31,7 @@ from scd_core.models import Job, Run
 from scd_core.store import RunStore, create_runs
 from scd_trigger_spec import Accepted, App
 
-__all__ = ["Launched", "Launcher", "new_run_id"]
+__all__ = ["Launched", "Launcher", "job_for", "new_run_id"]
 
 
 def new_run_id() -> str:
@@ -122,7 +122,7 @@ class Launcher:
             stored, created = answer
             if created:
                 try:
-                    self.invoker.dispatch(_job(app, stored))
+                    self.invoker.dispatch(job_for(app, stored))
                 except Exception as exc:
                     outcomes.append(exc)
                     continue
@@ -150,16 +150,22 @@ class Launcher:
                 return
 
 
-def _job(app: App, run: Run) -> Job:
+def job_for(app: App, run: Run) -> Job:
+    """The job that runs ``run`` of ``app``.
+
+    The clone URL is the app's repository, never the event's: a payload names
+    its repository, but only the app's configuration says what may be cloned
+    and run. Pull request heads are fetched from the app's repository by ref.
+    """
     event = run.event
     return Job(
         id=run.id,
         app=app.name,
         event=event,
-        clone_url=event.clone_url or app.repo,
+        clone_url=app.repo,
         ref=event.ref,
         commit=event.commit,
-        pipeline=app.pipeline,
+        pipeline=run.pipeline,
     )
 
 

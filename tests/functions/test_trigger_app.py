@@ -103,6 +103,18 @@ def test_signed_matching_push_records_a_run_and_dispatches_its_job(trigger: Trig
     assert job.clone_url == "https://github.com/acme/web.git"
 
 
+def test_the_job_clones_the_apps_repository_not_the_one_the_payload_names(
+    trigger: Trigger,
+) -> None:
+    response = trigger.push(github_push(repo="mallory/evil"))
+    assert response.status_code == 202
+    run = trigger.store.get_run(response.json()["run_id"])
+    assert run.event.clone_url is not None
+    assert "mallory/evil" in run.event.clone_url
+    [job] = trigger.invoker.jobs
+    assert job.clone_url == "https://github.com/acme/web.git"
+
+
 def test_run_ids_are_time_sortable_hex(trigger: Trigger) -> None:
     first = trigger.push(github_push(), delivery="d-1").json()["run_id"]
     second = trigger.push(github_push(), delivery="d-2").json()["run_id"]
