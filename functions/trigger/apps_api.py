@@ -31,6 +31,7 @@ from fastapi.responses import JSONResponse
 from scd_core.errors import BadRequest, ConfigError, Conflict
 from scd_core.store import RunStore
 from scd_trigger_spec import App
+from scd_trigger_spec.spec import lone_surrogate
 from starlette.concurrency import run_in_threadpool
 
 from functions.trigger.config import parse_config
@@ -63,12 +64,12 @@ def validate_app(name: str, spec: dict[str, Any]) -> App:
     """``spec`` validated as app ``name`` of scd.yaml; ``BadRequest`` naming each field."""
     if spec.get("name", name) != name:
         raise BadRequest("name: must equal the app name in the path")
+    # A lone surrogate (a JSON escape) cannot be YAML text: name its field here, as
+    # App's own check would, rather than let the YAML reader call it "invalid YAML".
+    where = lone_surrogate({**spec, "name": name})
+    if where is not None:
+        raise BadRequest(f"{where}: strings must be valid Unicode (no lone surrogates)")
     text = json.dumps({"apps": [{**spec, "name": name}]}, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # a lone surrogate from a JSON escape: scd.yaml (UTF-8 text) cannot hold one
-        raise BadRequest("body: strings must be valid Unicode (no lone surrogates)") from None
     try:
         config = parse_config(text, "body", environ={})
     except ConfigError as exc:

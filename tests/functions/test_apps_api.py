@@ -183,3 +183,18 @@ def test_writing_apps_needs_the_admin_scope_and_reading_a_token(api: Api) -> Non
     assert api.call("GET", "/api/v1/apps", token=None).status_code == 401
     assert api.call("GET", "/api/v1/apps/web", token="nope").status_code == 401
     assert api.store.get_app(name) is None
+
+
+def test_put_with_a_lone_surrogate_is_400_naming_its_field(api: Api) -> None:
+    body = (
+        b'{"repo": "r", "insecure_no_secret": true, "trigger": {"push": {"branches": ["\\ud800"]}}}'
+    )
+    answer = httpx.put(
+        f"{api.url}/api/v1/apps/{_name()}",
+        content=body,
+        headers={"authorization": f"Bearer {ADMIN}", "content-type": "application/json"},
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "bad_request"
+    assert answer.json()["detail"].startswith("trigger.push.branches[0]: ")

@@ -39,6 +39,7 @@ __all__ = [
     "PushFilter",
     "Schedule",
     "TriggerSpec",
+    "lone_surrogate",
 ]
 
 ProviderName = Literal["github", "gitee", "gitlab", "codeup"]
@@ -61,6 +62,35 @@ _PATTERN_LISTS = (
     "paths",
     "paths_ignore",
 )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (value or key) in ``value`` holding a lone
+    surrogate, or None. Such a string cannot be encoded as UTF-8: pydantic-core fails
+    with ``UnicodeEncodeError`` on any error message quoting it, and an HMAC on it."""
+    if isinstance(value, str):
+        return path or "value" if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{_printable(key)}" if path else _printable(key)
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return here
+            found = lone_surrogate(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = lone_surrogate(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _printable(key: Any) -> str:
+    return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _as_list(value: Any) -> Any:
@@ -227,6 +257,10 @@ class App(BaseModel):
     def _serverless_cd_form(cls, value: Any) -> Any:
         from scd_trigger_spec.serverless_cd import convert_app_fields
 
+        # Before anything quotes a value in a message (see lone_surrogate).
+        where = lone_surrogate(value)
+        if where is not None:
+            raise ValueError(f"{where}: strings must be valid Unicode (no lone surrogates)")
         return convert_app_fields(value) if isinstance(value, dict) else value
 
     @field_validator("name")
