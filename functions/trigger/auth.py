@@ -96,6 +96,20 @@ class Tokens:
             raise AuthError("invalid token")
         return found
 
+    def live(self, digest: str) -> TokenSpec | None:
+        """The live token with this SHA-256 hex digest (scd.yaml's, then the store's
+        if not revoked), or None. Blocking: it may read the store."""
+        digest = digest.lower()
+        if len(digest) != 64 or not digest.isascii():
+            return None
+        found = self._configured(digest)
+        if found is None:
+            try:
+                found = self._stored(digest)
+            except AuthError:  # revoked
+                return None
+        return found
+
     def _configured(self, digest: str) -> TokenSpec | None:
         """The scd.yaml token with this digest, compared with every one in constant time."""
         wanted = digest.encode("ascii")

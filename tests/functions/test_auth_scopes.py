@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from scd_core.errors import Forbidden
+from scd_core.models import utcnow
+from scd_core.stores.memory import MemoryRunStore
 
 from functions.trigger.auth import Tokens, TokenSpec, hash_token
 
@@ -38,3 +40,17 @@ def test_require_lets_a_trigger_token_read_and_refuses_it_admin() -> None:
     assert tokens.require("Bearer v", "read").name == "t"
     with pytest.raises(Forbidden, match="'admin'"):
         tokens.require("Bearer v", "admin")
+
+
+def test_live_finds_config_and_unrevoked_store_tokens_by_digest_only() -> None:
+    store = MemoryRunStore()
+    store.put_token("robot", hash_token("w"), ["trigger"], utcnow())
+    tokens = Tokens([_spec("read")])
+    tokens.attach(store)
+    assert tokens.live(hash_token("v").upper()) == _spec("read")
+    found = tokens.live(hash_token("w"))
+    assert found is not None
+    assert (found.name, found.scopes) == ("robot", ("trigger",))
+    store.revoke_token("robot")
+    assert tokens.live(hash_token("w")) is None
+    assert tokens.live("not-a-digest") is None

@@ -327,3 +327,20 @@ def test_runs_page_pages_with_the_store_cursor(ui: Ui) -> None:
         data = client.get("/ui/runs.json", params={"app": "paged"}).json()
         assert len(data["runs"]) == 50
         assert data["next_cursor"]
+
+
+def test_a_trigger_only_api_token_logs_in_and_reruns_a_run_of_an_api_app(ui: Ui) -> None:
+    token, app = f"ui-trigger-only-{uuid.uuid4().hex}", f"hooks-{uuid.uuid4().hex[:8]}"
+    name = f"robot-{uuid.uuid4().hex[:8]}"
+    ui.store.put_token(name, _digest(token), ["trigger"], datetime.now(timezone.utc))
+    spec = {"name": app, "repo": "https://github.com/acme/hooks.git", "insecure_no_secret": True}
+    ui.store.put_app(app, spec)
+    first = ui.run("failure", app=app)
+    with ui.login(token) as client:  # trigger carries read
+        csrf = _field(client.get(f"/ui/runs/{first.id}").text, "csrf")
+        answer = client.post(f"/ui/runs/{first.id}/rerun", data={"csrf": csrf})
+        assert answer.status_code == 303
+        new_id = answer.headers["location"].rsplit("/", 1)[1]
+    new = ui.store.get_run(new_id)
+    assert (new.app, new.rerun_of) == (app, first.id)
+    assert new_id in {job.id for job in ui.invoker.jobs}

@@ -2,18 +2,16 @@
 
 Contract: ``token_for_digest(state, digest)`` answers the live token with that
 SHA-256 digest (from scd.yaml, or created through the API and not revoked), or
-None. Every config digest is compared in constant time; the store is asked by
-digest. ``login(state, token)`` checks a presented token and the ``read`` scope
-(``AuthError`` 401, ``Forbidden`` 403), the same rules as ``Tokens.require``.
+None: ``Tokens.live``, the API's own lookup (config digests compared in constant
+time, the store asked by digest). ``login(state, token)`` checks a presented
+token and the ``read`` scope (``AuthError`` 401, ``Forbidden`` 403), the same
+rules as ``Tokens.require`` (read < trigger < admin).
 A session is re-checked on every request, so a revoked token logs out at once.
 """
 
 from __future__ import annotations
 
-import hmac
-
 from scd_core.errors import AuthError, Forbidden
-from scd_core.store import RunStore
 
 from functions.trigger.auth import Scope, TokenSpec, hash_token
 from functions.trigger.state import TriggerState
@@ -21,25 +19,9 @@ from functions.trigger.state import TriggerState
 __all__ = ["check_scope", "login", "token_for_digest"]
 
 
-def _stored(store: RunStore, digest: str) -> TokenSpec | None:
-    record = store.find_token(digest)
-    if record is None or record.revoked:
-        return None
-    scopes = tuple(s for s in record.scopes if s in ("read", "trigger", "admin"))
-    return TokenSpec.model_validate({"name": record.name, "sha256": digest, "scopes": scopes})
-
-
 def token_for_digest(state: TriggerState, digest: str) -> TokenSpec | None:
-    """The live token whose SHA-256 hex digest is ``digest``, or None."""
-    wanted = digest.lower().encode("ascii", "replace")
-    found: TokenSpec | None = None
-    for spec in state.config.tokens.specs:
-        # Every digest is compared: the loop's length never depends on the token.
-        if hmac.compare_digest(wanted, spec.sha256.encode("ascii")) and found is None:
-            found = spec
-    if found is None and len(digest) == 64:
-        found = _stored(state.launcher.store, digest.lower())
-    return found
+    """The live token whose SHA-256 hex digest is ``digest``, or None (``Tokens.live``)."""
+    return state.config.tokens.live(digest)
 
 
 def login(state: TriggerState, token: str) -> TokenSpec:
