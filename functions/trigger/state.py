@@ -8,9 +8,10 @@ one app lookup of every route (webhooks, manual runs, reruns, the API and the
 dashboard): scd.yaml's apps first, with no store read, then the apps
 registered through ``PUT /api/v1/apps/{app}``. A stored app is validated once
 per stored spec (a changed spec is validated again) and the answer, found or
-not, is kept ``APP_TTL_S`` seconds, so a burst of webhooks costs one store
-read per app and interval. ``forget(name)`` drops it at once: the API calls it
-after a PUT or DELETE in this process; another process (another FC instance)
+not, is kept ``APP_TTL_S`` seconds (for at most 1024 names, the oldest dropped
+first), so a burst of webhooks costs one store read per app and interval.
+``forget(name)`` drops it at once: the API calls it after a PUT or DELETE in
+this process; another process (another FC instance)
 sees the change up to ``APP_TTL_S`` seconds late. This module imports
 Starlette only: it is on the cold-start path.
 """
@@ -53,8 +54,9 @@ class CachedApp:
 class AppCatalog:
     """The store's apps, validated once per spec and looked up at most every ``ttl`` s."""
 
-    def __init__(self, ttl: float = APP_TTL_S) -> None:
+    def __init__(self, ttl: float = APP_TTL_S, max_entries: int = 1024) -> None:
         self.ttl = ttl
+        self.max_entries = max_entries
         self._entries: dict[str, CachedApp] = {}
         self._lock = threading.Lock()
 
@@ -80,7 +82,11 @@ class AppCatalog:
             app = None if spec is None else _validated(name, spec)
         entry = CachedApp(spec, app, time.monotonic() + self.ttl)
         with self._lock:
+            self._entries.pop(name, None)
             self._entries[name] = entry
+            if len(self._entries) > self.max_entries:
+                # names of unknown apps (any URL) must not grow the cache without bound
+                del self._entries[next(iter(self._entries))]
         return entry
 
     def forget(self, name: str) -> None:

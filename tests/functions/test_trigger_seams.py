@@ -227,3 +227,16 @@ def test_an_expired_catalog_entry_is_read_from_the_store_again(tmp_path: Path) -
         assert catalog.load(store, "api").app is None
     finally:
         store.close()
+
+
+def test_the_catalog_keeps_at_most_its_bound_of_names_dropping_the_oldest() -> None:
+    catalog = AppCatalog(max_entries=3)
+    for n in range(5):
+        catalog.remember(f"nope-{n}", None)
+    assert [catalog.fresh(f"nope-{n}") is not None for n in range(5)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
