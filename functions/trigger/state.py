@@ -11,9 +11,9 @@ per stored spec (a changed spec is validated again) and the answer, found or
 not, is kept ``APP_TTL_S`` seconds (for at most 1024 names, the oldest dropped
 first), so a burst of webhooks costs one store read per app and interval.
 ``forget(name)`` drops it at once: the API calls it after a PUT or DELETE in
-this process; another process (another FC instance)
-sees the change up to ``APP_TTL_S`` seconds late. This module imports
-Starlette only: it is on the cold-start path.
+this process; another process (another FC instance) sees the change up to
+``APP_TTL_S`` seconds late. This module imports Starlette only: it is on the
+cold-start path.
 """
 
 from __future__ import annotations
