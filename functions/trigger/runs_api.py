@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from scd_core.errors import Conflict, NotFound
 from scd_core.logsink import LogSink, validate_id
-from scd_core.models import FINAL_STATUSES, Job, Run, utcnow
+from scd_core.models import FINAL_STATUSES, Run, utcnow
 from scd_core.store import MAX_LIST_LIMIT, RunStore
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Send
@@ -40,7 +40,7 @@ from starlette.types import Scope as AsgiScope
 
 from functions.trigger.auth import Scope
 from functions.trigger.errors import ERROR_RESPONSES, ErrorBody
-from functions.trigger.launcher import new_run_id
+from functions.trigger.launcher import job_for, new_run_id
 from functions.trigger.state import TriggerState, state_of
 from functions.trigger.views import (
     CancelAnswer,
@@ -168,17 +168,7 @@ def rerun_run(state: TriggerState, run_id: str) -> Run:
         run, created = store.create_run(fresh)
         if not created:  # another rerun took this number first
             continue
-        event = run.event
-        # the Job as Launcher builds it (Launcher cannot set rerun_of on a run)
-        job = Job(
-            id=run.id,
-            app=run.app,
-            event=event,
-            clone_url=event.clone_url or app.repo,
-            ref=event.ref,
-            commit=event.commit,
-            pipeline=run.pipeline,
-        )
+        job = job_for(app, run)  # clones the app's repository, never the event's
         state.launcher.invoker.dispatch(job)
         return run
     raise Conflict(f"run {run_id} was rerun too many times")

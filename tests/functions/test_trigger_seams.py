@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from scd_core.invokers.memory import MemoryInvoker
-from scd_core.models import utcnow
+from scd_core.models import Event, Run, utcnow
 from scd_core.settings import Settings
 from scd_core.store import RunStore, TokenRecord
 from scd_core.stores import open_store
@@ -240,3 +241,20 @@ def test_the_catalog_keeps_at_most_its_bound_of_names_dropping_the_oldest() -> N
         True,
         True,
     ]
+
+
+def test_a_rerun_clones_the_apps_repository_not_the_one_its_event_named(seams: Seams) -> None:
+    event = Event(
+        provider="github",
+        event_name="push",
+        ref="refs/heads/main",
+        branch="main",
+        commit="a" * 40,
+        clone_url="https://evil.example/other.git",
+    )
+    first = Run(id=uuid.uuid4().hex, app="web", dedup_key="d-1", event=event, status="failure")
+    seams.store.create_run(first)
+    answer = seams.post(f"/api/v1/runs/{first.id}/rerun", STORED)
+    assert answer.status_code == 202, answer.text
+    [job] = seams.invoker.jobs
+    assert (job.id, job.clone_url) == (answer.json()["run_id"], "https://github.com/acme/web.git")
