@@ -44,7 +44,7 @@ def _queued(run_id: str) -> Response:
 async def receive_webhook(request: Request) -> Response:
     """Verify the delivery's signature, match the app's trigger spec, start a run."""
     state = state_of(request)
-    spec = state.app(request.path_params["app"])
+    spec = await state.app_async(request.path_params["app"])
     require_media_type(request, WEBHOOK_MEDIA_TYPES)
     body = await read_body(request, state.settings.max_body_bytes)
     headers = request.headers
