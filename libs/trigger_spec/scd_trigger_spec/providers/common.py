@@ -1,17 +1,50 @@
-"""Pieces every provider shares: constant-time secret checks and building an ``Event``."""
+"""Pieces every provider shares: constant-time secret checks, building an ``Event``, the
+event-header detection, and the reading of GitHub-shaped pushes and pull requests (GitHub
+and Gitee send the same shapes; each provider passes only the fields where they differ)."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 from scd_core.errors import AuthError, BadRequest
 from scd_core.models import Event
 
+from scd_trigger_spec.providers.fields import (
+    ZERO_SHA,
+    changed_files,
+    get_bool,
+    get_dict,
+    get_list,
+    get_str,
+    need_str,
+    split_ref,
+)
+from scd_trigger_spec.results import Ignored
 from scd_trigger_spec.spec import App
 
-__all__ = ["equal_secret", "make_event", "secret_bytes", "token_check"]
+__all__ = [
+    "HeaderDetected",
+    "equal_secret",
+    "hub_pr_head",
+    "hub_push",
+    "make_event",
+    "secret_bytes",
+    "token_check",
+]
+
+
+class HeaderDetected:
+    """Base of the providers recognised by their event header alone."""
+
+    name: str
+    event_header: str  # lower-case
+
+    def detect(self, headers: Mapping[str, str]) -> bool:
+        """Whether these (lower-case) headers carry this provider's event header."""
+        return self.event_header in headers
 
 
 def secret_bytes(app: App) -> bytes:
@@ -42,3 +75,57 @@ def make_event(**fields: Any) -> Event:
     except ValidationError as exc:
         count = exc.error_count()
         raise BadRequest(f"payload has unexpected field types ({count} field(s))") from exc
+
+
+def hub_push(
+    payload: dict[str, Any],
+    delivery: str,
+    provider: str,
+    pusher_fallback: str,
+    repository: Callable[[dict[str, Any]], dict[str, Any]],
+) -> tuple[Event, list[Any]] | Ignored:
+    """A GitHub-shaped push (or tag push) as an ``Event``, with the payload's ``commits`` (the
+    caller judges from them whether the changed-file lists are whole); ``Ignored`` for a ref
+    that is neither a branch nor a tag. ``pusher`` is ``pusher.name``, else ``pusher_fallback``;
+    ``repository`` gives the provider's repository fields. Fields are read in the same order
+    for every provider, so a payload wrong in two places always names the same one.
+    """
+    ref = need_str(payload, "ref")
+    branch, tag = split_ref(ref)
+    if branch is None and tag is None:
+        return Ignored(f"ref '{ref}' is neither a branch nor a tag")
+    after = get_str(payload, "after")
+    deleted = bool(get_bool(payload, "deleted")) or after == ZERO_SHA
+    commits = get_list(payload, "commits")
+    added, modified, removed = changed_files(commits)
+    head = get_dict(payload, "head_commit") or {}
+    action = "deleted" if deleted else ("created" if get_bool(payload, "created") else None)
+    event = make_event(
+        provider=provider,
+        event_name="tag" if tag is not None else "push",
+        action=action,
+        ref=ref,
+        branch=branch,
+        tag=tag,
+        commit=None if deleted else (after or get_str(head, "id")),
+        before=get_str(payload, "before"),
+        message=get_str(head, "message"),
+        pusher=get_str(payload, "pusher.name") or get_str(payload, pusher_fallback),
+        added=added,
+        modified=modified,
+        removed=removed,
+        delivery_id=delivery,
+        payload=payload,
+        **repository(payload),
+    )
+    return event, commits
+
+
+def hub_pr_head(
+    payload: dict[str, Any], action: str, number: int, source: str, target: str
+) -> tuple[str, str, str | None]:
+    """``(ref, branch, commit)`` of a GitHub-shaped pull request: a merged one is its target
+    branch at the merge commit, any other its pull ref at the head commit."""
+    if action == "merged":
+        return f"refs/heads/{target}", target, get_str(payload, "pull_request.merge_commit_sha")
+    return f"refs/pull/{number}/head", source, get_str(payload, "pull_request.head.sha")

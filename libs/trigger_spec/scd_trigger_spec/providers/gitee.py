@@ -21,19 +21,21 @@ from typing import Any
 from scd_core.errors import AuthError
 
 from scd_trigger_spec.providers.base import Parsed, not_a_trigger
-from scd_trigger_spec.providers.common import equal_secret, make_event, secret_bytes
+from scd_trigger_spec.providers.common import (
+    HeaderDetected,
+    equal_secret,
+    hub_pr_head,
+    hub_push,
+    make_event,
+    secret_bytes,
+)
 from scd_trigger_spec.providers.fields import (
-    ZERO_SHA,
     body_digest,
-    changed_files,
     get_bool,
-    get_dict,
     get_int,
-    get_list,
     get_str,
     need_int,
     need_str,
-    split_ref,
 )
 from scd_trigger_spec.results import Ignored, Pong
 from scd_trigger_spec.spec import App
@@ -45,14 +47,11 @@ _PR_ACTIONS = {"open": "opened", "reopen": "reopened", "close": "closed", "merge
 _SECRET_FIELDS = ("password", "sign")
 
 
-class Gitee:
+class Gitee(HeaderDetected):
     """The Gitee provider (stateless)."""
 
     name = "gitee"
     event_header = "x-gitee-event"
-
-    def detect(self, headers: Mapping[str, str]) -> bool:
-        return self.event_header in headers
 
     def verify(self, app: App, headers: Mapping[str, str], body: bytes, now: float) -> None:
         token = headers.get("x-gitee-token")
@@ -102,34 +101,10 @@ def _repository(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _push(payload: dict[str, Any], delivery: str) -> Parsed | Ignored:
-    ref = need_str(payload, "ref")
-    branch, tag = split_ref(ref)
-    if branch is None and tag is None:
-        return Ignored(f"ref '{ref}' is neither a branch nor a tag")
-    after = get_str(payload, "after")
-    deleted = bool(get_bool(payload, "deleted")) or after == ZERO_SHA
-    commits = get_list(payload, "commits")
-    added, modified, removed = changed_files(commits)
-    head = get_dict(payload, "head_commit") or {}
-    action = "deleted" if deleted else ("created" if get_bool(payload, "created") else None)
-    event = make_event(
-        provider="gitee",
-        event_name="tag" if tag is not None else "push",
-        action=action,
-        ref=ref,
-        branch=branch,
-        tag=tag,
-        commit=None if deleted else (after or get_str(head, "id")),
-        before=get_str(payload, "before"),
-        message=get_str(head, "message"),
-        pusher=get_str(payload, "pusher.name") or get_str(payload, "user_name"),
-        added=added,
-        modified=modified,
-        removed=removed,
-        delivery_id=delivery,
-        payload=payload,
-        **_repository(payload),
-    )
+    pushed = hub_push(payload, delivery, "gitee", "user_name", _repository)
+    if isinstance(pushed, Ignored):
+        return pushed
+    event, commits = pushed
     truncated = bool(get_bool(payload, "commits_more_than_ten"))
     return Parsed(event, files_complete=bool(commits) and not truncated)
 
@@ -151,12 +126,7 @@ def _pull_request(payload: dict[str, Any], delivery: str) -> Parsed:
         action = "merged"
     else:
         action = _PR_ACTIONS.get(raw or "", raw or "")
-    if action == "merged":
-        ref, branch = f"refs/heads/{target}", target
-        commit = get_str(payload, "pull_request.merge_commit_sha")
-    else:
-        ref, branch = f"refs/pull/{number}/head", source
-        commit = get_str(payload, "pull_request.head.sha")
+    ref, branch, commit = hub_pr_head(payload, action, number, source, target)
     event = make_event(
         provider="gitee",
         event_name="pull_request",

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scd_trigger_spec.providers.base import Parsed, not_a_trigger
-from scd_trigger_spec.providers.common import make_event, token_check
+from scd_trigger_spec.providers.common import HeaderDetected, make_event, token_check
 from scd_trigger_spec.providers.fields import (
     ZERO_SHA,
     body_digest,
@@ -50,16 +50,13 @@ _MR_ACTIONS = {
 }
 
 
-class GitLab:
+class GitLab(HeaderDetected):
     """The GitLab provider (stateless); subclassed by Codeup."""
 
     name = "gitlab"
     event_header = "x-gitlab-event"
     token_header = "X-Gitlab-Token"  # noqa: S105 - a header name
     delivery_headers: tuple[str, ...] = ("x-gitlab-event-uuid", "idempotency-key")
-
-    def detect(self, headers: Mapping[str, str]) -> bool:
-        return self.event_header in headers
 
     def verify(self, app: App, headers: Mapping[str, str], body: bytes, now: float) -> None:
         token_check(app, self.token_header, headers.get(self.token_header.lower()))
