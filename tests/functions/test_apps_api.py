@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,59 +9,37 @@ from typing import Any
 
 import httpx
 import pytest
-from scd_core.invokers.memory import MemoryInvoker
+from api_support import Served, config_yaml, serve_trigger, token_yaml
 from scd_core.models import Event, Run
-from scd_core.settings import Settings
-from scd_core.store import RunStore
-from scd_core.stores import open_store
-
-from functions.trigger.app import create_app
-from functions.trigger.config import parse_config
-from functions.trigger.testing import serve
 
 ADMIN, READ = "apps-admin-token", "apps-read-token"
 SECRET = "api-app-webhook-secret-value"
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-CONFIG = f"""
-apps:
+CONFIG = config_yaml(
+    """\
   - name: web
     repo: https://github.com/acme/web.git
     secret: config-secret-value
-    trigger: {{push: {{branches: [main]}}}}
-tokens:
-  - {{name: admin, sha256: {_digest(ADMIN)}, scopes: [admin]}}
-  - {{name: reader, sha256: {_digest(READ)}, scopes: [read]}}
-"""
+    trigger: {push: {branches: [main]}}
+""",
+    token_yaml("admin", ADMIN, "admin"),
+    token_yaml("reader", READ, "read"),
+)
 
 
 @dataclass
-class Api:
-    url: str
-    store: RunStore
-
+class Api(Served):
     def call(
         self, method: str, path: str, token: str | None = ADMIN, body: Any = None
     ) -> httpx.Response:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.request(method, self.url + path, headers=headers, json=body, timeout=10)
+        return self.request(method, path, token, body)
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    tmp_path = tmp_path_factory.mktemp("apps-api")
-    settings = Settings(data_dir=tmp_path, config=tmp_path / "scd.yaml")
-    store = open_store(settings.store)
-    app = create_app(settings, config=parse_config(CONFIG), store=store, invoker=MemoryInvoker())
-    try:
-        with serve(app) as url:
-            yield Api(url, store)
-    finally:
-        store.close()
+    with serve_trigger(tmp_path_factory.mktemp("apps-api"), CONFIG, Api) as served:
+        yield served
 
 
 def _name() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import socket
 import subprocess
@@ -14,46 +13,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import pytest
-from scd_core.invokers.memory import MemoryInvoker
+from api_support import WEB_APP, Served, config_yaml, serve_trigger, token_yaml
 from scd_core.models import Event, Run, StepState
-from scd_core.settings import Settings
-from scd_core.sinks.file import FileLogSink
-from scd_core.store import RunStore
-from scd_core.stores import open_store
 from typer.testing import CliRunner, Result
 
 from functions.cli import app
-from functions.trigger.app import create_app
-from functions.trigger.config import parse_config
-from functions.trigger.testing import serve
 
 READ, TRIGGER, ADMIN = "read-token-value", "trigger-token-value", "admin-token-value"
 COMMIT = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
 STAMP = "2026-11-27T07:20:25.123Z "
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-CONFIG = f"""
-apps:
-  - name: web
-    repo: https://github.com/acme/web.git
-    insecure_no_secret: true
-tokens:
-  - {{name: reader, sha256: {_digest(READ)}, scopes: [read]}}
-  - {{name: ci, sha256: {_digest(TRIGGER)}, scopes: [trigger]}}
-  - {{name: root, sha256: {_digest(ADMIN)}, scopes: [admin]}}
-"""
+CONFIG = config_yaml(
+    WEB_APP,
+    token_yaml("reader", READ, "read"),
+    token_yaml("ci", TRIGGER, "trigger"),
+    token_yaml("root", ADMIN, "admin"),
+)
 
 
 @dataclass
-class Server:
-    url: str
-    store: RunStore
-    sink: FileLogSink
-    invoker: MemoryInvoker
+class Server(Served):
     routes: set[str] = field(default_factory=set)
 
     def scd(self, *args: str, token: str | None = READ, url: str | None = None) -> Result:
@@ -83,20 +63,12 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp_path = tmp_path_factory.mktemp("client-cli")
-    settings = Settings(data_dir=tmp_path, config=tmp_path / "scd.yaml")
-    store = open_store(settings.store)
-    invoker = MemoryInvoker()
-    trigger = create_app(settings, config=parse_config(CONFIG), store=store, invoker=invoker)
-    try:
-        with serve(trigger) as url:
-            import httpx
+    with serve_trigger(tmp_path_factory.mktemp("client-cli"), CONFIG, Server) as served:
+        import httpx
 
-            paths = httpx.get(url + "/openapi.json", timeout=10).json()["paths"]
-            routes = {f"{m.upper()} {p}" for p, ops in paths.items() for m in ops}
-            yield Server(url, store, FileLogSink(tmp_path / "logs"), invoker, routes)
-    finally:
-        store.close()
+        paths = httpx.get(served.url + "/openapi.json", timeout=10).json()["paths"]
+        served.routes = {f"{m.upper()} {p}" for p, ops in paths.items() for m in ops}
+        yield served
 
 
 def _run(

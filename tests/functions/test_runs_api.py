@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -10,65 +9,33 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from scd_core.invokers.memory import MemoryInvoker
+from api_support import WEB_APP, Served, config_yaml, serve_trigger, token_yaml
 from scd_core.models import Event, Job, Run, StepState
-from scd_core.settings import Settings
-from scd_core.sinks.file import FileLogSink
-from scd_core.store import RunStore
-from scd_core.stores import open_store
-
-from functions.trigger.app import create_app
-from functions.trigger.config import parse_config
-from functions.trigger.testing import serve
 
 READ, TRIGGER = "read-token-value", "trigger-token-value"
 STAMP = b"2026-11-27T07:20:25.123456Z "
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-CONFIG = f"""
-apps:
-  - name: web
-    repo: https://github.com/acme/web.git
-    insecure_no_secret: true
-tokens:
-  - {{name: reader, sha256: {_digest(READ)}, scopes: [read]}}
-  - {{name: ci, sha256: {_digest(TRIGGER)}, scopes: [trigger]}}
-"""
+CONFIG = config_yaml(
+    WEB_APP, token_yaml("reader", READ, "read"), token_yaml("ci", TRIGGER, "trigger")
+)
 
 
 @dataclass
-class Api:
-    url: str
-    store: RunStore
-    sink: FileLogSink
-    invoker: MemoryInvoker
+class Api(Served):
     run_id: str = ""
 
     def get(self, path: str, token: str | None = READ) -> httpx.Response:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.get(self.url + path, headers=headers, timeout=10)
+        return self.request("GET", path, token)
 
     def post(self, path: str, token: str | None = TRIGGER) -> httpx.Response:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.post(self.url + path, headers=headers, timeout=10)
+        return self.request("POST", path, token)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    tmp_path = tmp_path_factory.mktemp("runs-api")
-    settings = Settings(data_dir=tmp_path, config=tmp_path / "scd.yaml")
-    store = open_store(settings.store)
-    invoker = MemoryInvoker()
-    app = create_app(settings, config=parse_config(CONFIG), store=store, invoker=invoker)
-    try:
-        with serve(app) as url:
-            yield Api(url, store, FileLogSink(tmp_path / "logs"), invoker)
-    finally:
-        store.close()
+    with serve_trigger(tmp_path_factory.mktemp("runs-api"), CONFIG, Api) as api:
+        yield api
 
 
 @pytest.fixture

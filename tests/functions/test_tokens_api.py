@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,43 +9,22 @@ from typing import Any
 
 import httpx
 import pytest
-from scd_core.invokers.memory import MemoryInvoker
-from scd_core.settings import Settings
-from scd_core.store import RunStore
-from scd_core.stores import open_store
-
-from functions.trigger.app import create_app
-from functions.trigger.config import parse_config
-from functions.trigger.testing import serve
+from api_support import WEB_APP, Served, config_yaml, digest, serve_trigger, token_yaml
 
 ADMIN, READ = "tokens-admin-token", "tokens-read-token"
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-CONFIG = f"""
-apps:
-  - name: web
-    repo: https://github.com/acme/web.git
-    insecure_no_secret: true
-tokens:
-  - {{name: admin, sha256: {_digest(ADMIN)}, scopes: [admin]}}
-  - {{name: reader, sha256: {_digest(READ)}, scopes: [read]}}
-"""
+CONFIG = config_yaml(
+    WEB_APP, token_yaml("admin", ADMIN, "admin"), token_yaml("reader", READ, "read")
+)
 
 
 @dataclass
-class Api:
-    url: str
-    store: RunStore
-
+class Api(Served):
     def call(
         self, method: str, path: str, token: str | None = ADMIN, body: Any = None
     ) -> httpx.Response:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.request(method, self.url + path, headers=headers, json=body, timeout=10)
+        return self.request(method, path, token, body)
 
     def create(self, *scopes: str) -> tuple[str, str]:
         name = f"t-{uuid.uuid4().hex[:10]}"
@@ -57,15 +35,8 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    tmp_path = tmp_path_factory.mktemp("tokens-api")
-    settings = Settings(data_dir=tmp_path, config=tmp_path / "scd.yaml")
-    store = open_store(settings.store)
-    app = create_app(settings, config=parse_config(CONFIG), store=store, invoker=MemoryInvoker())
-    try:
-        with serve(app) as url:
-            yield Api(url, store)
-    finally:
-        store.close()
+    with serve_trigger(tmp_path_factory.mktemp("tokens-api"), CONFIG, Api) as served:
+        yield served
 
 
 def test_a_created_token_is_shown_once_and_stored_as_its_sha256(api: Api) -> None:
@@ -74,12 +45,12 @@ def test_a_created_token_is_shown_once_and_stored_as_its_sha256(api: Api) -> Non
     assert answer.status_code == 201
     body = answer.json()
     assert (body["name"], body["scopes"]) == (name, ["read", "trigger"])
-    record = api.store.find_token(_digest(body["token"]))
+    record = api.store.find_token(digest(body["token"]))
     assert record is not None
     assert record.name == name
     listed = api.call("GET", "/api/v1/tokens")
     assert body["token"] not in listed.text
-    assert _digest(body["token"]) not in listed.text
+    assert digest(body["token"]) not in listed.text
 
 
 def test_a_created_token_reads_with_its_scope_and_is_403_beyond_it(api: Api) -> None:

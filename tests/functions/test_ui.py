@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import stat
 import threading
@@ -11,53 +10,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 import pytest
-from scd_core.invokers.memory import MemoryInvoker
+from api_support import Served, config_yaml, digest, serve_trigger, token_yaml
 from scd_core.logs import LogWriter
 from scd_core.models import Event, Run, StepState
-from scd_core.settings import Settings
-from scd_core.sinks.file import FileLogSink
-from scd_core.store import RunStore
-from scd_core.stores import open_store
 
-from functions.trigger.app import create_app
-from functions.trigger.config import parse_config
-from functions.trigger.testing import serve
 from functions.trigger.ui.session import COOKIE, Sessions
 
 READ, TRIGGER = "ui-read-token", "ui-trigger-token"
 WEBHOOK_SECRET = "whsec-ui-never-shown"
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-CONFIG = f"""
-apps:
+CONFIG = config_yaml(
+    f"""\
   - name: web
     repo: https://github.com/acme/web.git
     secret: {WEBHOOK_SECRET}
   - name: api
     repo: https://github.com/acme/api.git
     insecure_no_secret: true
-tokens:
-  - {{name: viewer, sha256: {_digest(READ)}, scopes: [read]}}
-  - {{name: operator, sha256: {_digest(TRIGGER)}, scopes: [read, trigger]}}
-"""
+""",
+    token_yaml("viewer", READ, "read"),
+    token_yaml("operator", TRIGGER, "read", "trigger"),
+)
 
 
 @dataclass
-class Ui:
-    url: str
-    data_dir: Path
-    store: RunStore
-    sink: FileLogSink
-    invoker: MemoryInvoker
-
+class Ui(Served):
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10, follow_redirects=False)
 
@@ -100,16 +81,8 @@ def _field(html: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
-    data_dir = tmp_path_factory.mktemp("ui")
-    settings = Settings(data_dir=data_dir, config=data_dir / "scd.yaml")
-    store = open_store(settings.store)
-    invoker = MemoryInvoker()
-    app = create_app(settings, config=parse_config(CONFIG), store=store, invoker=invoker)
-    try:
-        with serve(app) as url:
-            yield Ui(url, data_dir, store, FileLogSink(data_dir / "logs"), invoker)
-    finally:
-        store.close()
+    with serve_trigger(tmp_path_factory.mktemp("ui"), CONFIG, Ui) as served:
+        yield served
 
 
 def test_pages_without_a_session_redirect_to_the_login_form(ui: Ui) -> None:
@@ -149,7 +122,7 @@ def test_login_without_the_form_csrf_value_is_refused(ui: Ui) -> None:
 
 
 def test_a_tampered_or_foreign_cookie_is_not_a_session(ui: Ui) -> None:
-    foreign = Sessions(b"k" * 32).issue("operator", _digest(TRIGGER))
+    foreign = Sessions(b"k" * 32).issue("operator", digest(TRIGGER))
     with ui.client() as client:
         client.cookies.set(COOKIE, foreign, path="/ui")
         assert client.get("/ui/").status_code == 303
@@ -161,7 +134,7 @@ def test_a_tampered_or_foreign_cookie_is_not_a_session(ui: Ui) -> None:
 
 def test_a_revoked_api_token_ends_its_session_at_once(ui: Ui) -> None:
     token = "ui-api-created-token"
-    ui.store.put_token("temp", _digest(token), ["read"], datetime.now(timezone.utc))
+    ui.store.put_token("temp", digest(token), ["read"], datetime.now(timezone.utc))
     with ui.login(token) as client:
         assert client.get("/ui/").status_code == 200
         ui.store.revoke_token("temp")
@@ -332,7 +305,7 @@ def test_runs_page_pages_with_the_store_cursor(ui: Ui) -> None:
 def test_a_trigger_only_api_token_logs_in_and_reruns_a_run_of_an_api_app(ui: Ui) -> None:
     token, app = f"ui-trigger-only-{uuid.uuid4().hex}", f"hooks-{uuid.uuid4().hex[:8]}"
     name = f"robot-{uuid.uuid4().hex[:8]}"
-    ui.store.put_token(name, _digest(token), ["trigger"], datetime.now(timezone.utc))
+    ui.store.put_token(name, digest(token), ["trigger"], datetime.now(timezone.utc))
     spec = {"name": app, "repo": "https://github.com/acme/hooks.git", "insecure_no_secret": True}
     ui.store.put_app(app, spec)
     first = ui.run("failure", app=app)
