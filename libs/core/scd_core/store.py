@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from scd_core.errors import BackendError, BadRequest, ScdError
+from scd_core.errors import BackendError, BadRequest, Conflict, NotFound, ScdError
 from scd_core.models import STATUSES, Run, StepState
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "normalise_step",
     "run_matches",
     "to_utc",
+    "update_refusal",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -383,6 +384,20 @@ def check_list_args(status: str | None, limit: int) -> None:
         raise BadRequest(f"unknown status {status!r} (accepted: {', '.join(STATUSES)})")
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIST_LIMIT}, not {limit}")
+
+
+def update_refusal(run: Run, stored_version: int | None) -> ScdError:
+    """Why ``update_run(run)`` was refused, for a backend to raise: ``NotFound`` when there
+    is no stored run (``stored_version`` None), ``Conflict`` when the stored version is not
+    the one ``run`` was based on, else ``BadRequest`` (``app``, ``dedup_key`` or
+    ``created_at`` differ from the stored run's)."""
+    if stored_version is None:
+        return NotFound(f"no run {run.id!r}")
+    if stored_version != run.version:
+        return Conflict(
+            f"run {run.id!r} is at version {stored_version}, the update was based on {run.version}"
+        )
+    return BadRequest(f"run {run.id!r}: app, dedup_key and created_at cannot change")
 
 
 def run_matches(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from scd_core.errors import BackendError, BadRequest, Conflict, NotFound
+from scd_core.errors import BackendError, Conflict, NotFound
 from scd_core.models import Run, StepState
 from scd_core.store import (
     TokenRecord,
@@ -27,6 +27,7 @@ from scd_core.store import (
     normalise_step,
     run_matches,
     to_utc,
+    update_refusal,
 )
 
 __all__ = ["MemoryRunStore"]
@@ -93,19 +94,13 @@ class MemoryRunStore:
         with self._lock:
             self._check_open()
             stored = self._runs.get(run.id)
-            if stored is None:
-                raise NotFound(f"no run {run.id!r}")
-            if stored.version != run.version:
-                raise Conflict(
-                    f"run {run.id!r} is at version {stored.version}, "
-                    f"the update was based on {run.version}"
-                )
-            if (stored.app, stored.dedup_key, stored.created_at) != (
-                new.app,
-                new.dedup_key,
-                new.created_at,
+            if (
+                stored is None
+                or stored.version != run.version
+                or (stored.app, stored.dedup_key, stored.created_at)
+                != (new.app, new.dedup_key, new.created_at)
             ):
-                raise BadRequest(f"run {run.id!r}: app, dedup_key and created_at cannot change")
+                raise update_refusal(run, None if stored is None else stored.version)
             self._runs[run.id] = new
         return new.model_copy(deep=True)
 

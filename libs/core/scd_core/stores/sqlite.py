@@ -47,6 +47,7 @@ from scd_core.store import (
     normalise_run,
     normalise_step,
     to_utc,
+    update_refusal,
 )
 from scd_core.stores.checkpointer import Checkpointer
 
@@ -295,13 +296,7 @@ class SqliteRunStore:
             row = db.execute(
                 "SELECT version, app, dedup_key, created_us FROM runs WHERE id = ?", (run.id,)
             ).fetchone()
-        if row is None:
-            raise NotFound(f"no run {run.id!r}")
-        if row[0] != run.version:
-            raise Conflict(
-                f"run {run.id!r} is at version {row[0]}, the update was based on {run.version}"
-            )
-        raise BadRequest(f"run {run.id!r}: app, dedup_key and created_at cannot change")
+        raise update_refusal(run, None if row is None else row[0])
 
     def list_runs(
         self,
