@@ -19,6 +19,7 @@ __all__ = [
     "LogChunk",
     "LogSink",
     "check_offset",
+    "follow_log",
     "poll_chunks",
     "trim_chunk",
     "validate_id",
@@ -91,6 +92,23 @@ def poll_chunks(
             return
         if not chunk.data:
             wait(poll_interval)
+
+
+def follow_log(
+    sink: LogSink,
+    run_id: str,
+    step: str,
+    offset: int,
+    wait: Callable[[float], object],
+    poll_interval: float,
+    stop: threading.Event | None,
+) -> Iterator[bytes]:
+    """``sink.follow`` built on its ``read``: checks the offset, the ids and that the log
+    exists now (``BadRequest``/``NotFound`` at the call, not at the first ``next``), then
+    returns the ``poll_chunks`` iterator waiting with ``wait``."""
+    check_offset(offset, 1)
+    sink.read(run_id, step, offset, 1)
+    return poll_chunks(lambda at: sink.read(run_id, step, at), offset, wait, poll_interval, stop)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from scd_core.errors import BackendError, BadRequest, Conflict, NotFound
-from scd_core.logsink import LogChunk, check_offset, poll_chunks, trim_chunk, validate_id
+from scd_core.logsink import (
+    LogChunk,
+    check_offset,
+    follow_log,
+    trim_chunk,
+    validate_id,
+)
 
 __all__ = ["FileLogSink"]
 
@@ -176,12 +182,8 @@ class FileLogSink:
         stop: threading.Event | None = None,
     ) -> Iterator[bytes]:
         """Yield new data as it is appended, until closed or ``stop`` is set."""
-        check_offset(offset, 1)
-        self.read(run_id, step, offset, 1)  # ids and existence are checked now, not lazily
         wait = stop.wait if stop is not None else time.sleep
-        return poll_chunks(
-            lambda at: self.read(run_id, step, at), offset, wait, poll_interval, stop
-        )
+        return follow_log(self, run_id, step, offset, wait, poll_interval, stop)
 
     def steps(self, run_id: str) -> list[str]:
         """Step keys with a log, in creation order; [] for an unknown run."""

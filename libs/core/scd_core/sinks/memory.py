@@ -6,7 +6,13 @@ import threading
 from collections.abc import Iterator
 
 from scd_core.errors import BadRequest, Conflict, NotFound
-from scd_core.logsink import LogChunk, check_offset, poll_chunks, trim_chunk, validate_id
+from scd_core.logsink import (
+    LogChunk,
+    check_offset,
+    follow_log,
+    trim_chunk,
+    validate_id,
+)
 
 __all__ = ["MemoryLogSink"]
 
@@ -75,11 +81,7 @@ class MemoryLogSink:
         stop: threading.Event | None = None,
     ) -> Iterator[bytes]:
         """Yield new data as it is appended, until closed or ``stop`` is set."""
-        check_offset(offset, 1)
-        self.read(run_id, step, offset, 1)  # ids and existence are checked now, not lazily
-        return poll_chunks(
-            lambda at: self.read(run_id, step, at), offset, self._wait, poll_interval, stop
-        )
+        return follow_log(self, run_id, step, offset, self._wait, poll_interval, stop)
 
     def steps(self, run_id: str) -> list[str]:
         """Step keys with a log, in creation order; [] for an unknown run."""
