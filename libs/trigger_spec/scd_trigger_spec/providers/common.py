@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from scd_core.errors import AuthError, BadRequest
 from scd_core.models import Event
 
+from scd_trigger_spec.providers.base import Parsed
 from scd_trigger_spec.providers.fields import (
     ZERO_SHA,
     changed_files,
@@ -83,12 +84,13 @@ def hub_push(
     provider: str,
     pusher_fallback: str,
     repository: Callable[[dict[str, Any]], dict[str, Any]],
-) -> tuple[Event, list[Any]] | Ignored:
-    """A GitHub-shaped push (or tag push) as an ``Event``, with the payload's ``commits`` (the
-    caller judges from them whether the changed-file lists are whole); ``Ignored`` for a ref
-    that is neither a branch nor a tag. ``pusher`` is ``pusher.name``, else ``pusher_fallback``;
-    ``repository`` gives the provider's repository fields. Fields are read in the same order
-    for every provider, so a payload wrong in two places always names the same one.
+    complete: Callable[[dict[str, Any], list[Any]], bool],
+) -> Parsed | Ignored:
+    """A GitHub-shaped push (or tag push) parsed; ``Ignored`` for a ref that is neither a
+    branch nor a tag. ``pusher`` is ``pusher.name``, else ``pusher_fallback``; ``repository``
+    gives the provider's repository fields and ``complete(payload, commits)`` whether the
+    changed-file lists are whole. Fields are read in the same order for every provider, so a
+    payload wrong in two places always names the same one.
     """
     ref = need_str(payload, "ref")
     branch, tag = split_ref(ref)
@@ -118,7 +120,7 @@ def hub_push(
         payload=payload,
         **repository(payload),
     )
-    return event, commits
+    return Parsed(event, files_complete=complete(payload, commits))
 
 
 def hub_pr_head(

@@ -83,7 +83,7 @@ class Gitee(HeaderDetected):
     ) -> Parsed | Ignored | Pong:
         clean = {k: v for k, v in payload.items() if k not in _SECRET_FIELDS}
         if event in ("Push Hook", "Tag Push Hook"):
-            return _push(clean, delivery)
+            return hub_push(clean, delivery, "gitee", "user_name", _repository, _complete)
         if event == "Merge Request Hook":
             return _pull_request(clean, delivery)
         return not_a_trigger(event)
@@ -100,13 +100,9 @@ def _repository(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _push(payload: dict[str, Any], delivery: str) -> Parsed | Ignored:
-    pushed = hub_push(payload, delivery, "gitee", "user_name", _repository)
-    if isinstance(pushed, Ignored):
-        return pushed
-    event, commits = pushed
+def _complete(payload: dict[str, Any], commits: list[Any]) -> bool:
     truncated = bool(get_bool(payload, "commits_more_than_ten"))
-    return Parsed(event, files_complete=bool(commits) and not truncated)
+    return bool(commits) and not truncated
 
 
 def _pull_request(payload: dict[str, Any], delivery: str) -> Parsed:

@@ -76,7 +76,7 @@ class GitHub(HeaderDetected):
         if event == "ping":
             return Pong(self.name, delivery)
         if event == "push":
-            return _push(payload, delivery)
+            return hub_push(payload, delivery, "github", "sender.login", _repository, _complete)
         if event == "pull_request":
             return _pull_request(payload, delivery)
         return not_a_trigger(event)
@@ -91,12 +91,8 @@ def _repository(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _push(payload: dict[str, Any], delivery: str) -> Parsed | Ignored:
-    pushed = hub_push(payload, delivery, "github", "sender.login", _repository)
-    if isinstance(pushed, Ignored):
-        return pushed
-    event, commits = pushed
-    return Parsed(event, files_complete=0 < len(commits) < _MAX_COMMITS)
+def _complete(payload: dict[str, Any], commits: list[Any]) -> bool:
+    return 0 < len(commits) < _MAX_COMMITS
 
 
 def _pull_request(payload: dict[str, Any], delivery: str) -> Parsed:
