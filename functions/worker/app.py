@@ -95,18 +95,26 @@ class WorkerState:
             importlib.import_module(module)
 
     def load_app(self, name: str) -> object | None:
-        """The App ``name`` from scd.yaml (read per job, so edits apply), or None.
+        """The App ``name`` from scd.yaml (read per job, so edits apply), else the store's.
 
-        None when there is no config file or it does not name the app: the job then
-        runs with the worker's environment secrets only. ``ConfigError`` if invalid.
+        Apps registered through the apps API live in the store, validated when they
+        were put. None when neither names the app: the job then runs with the
+        worker's environment secrets only. ``ConfigError`` if scd.yaml is invalid.
         A ``${env:VAR}`` unset here does not fail the file (see ``LenientEnviron``).
         """
         path = Path(self.settings.config)
-        if not path.is_file():
-            return None
-        from functions.trigger.config import load_config
+        if path.is_file():
+            from functions.trigger.config import load_config
 
-        return load_config(path, LenientEnviron(os.environ)).apps.get(name)
+            app = load_config(path, LenientEnviron(os.environ)).apps.get(name)
+            if app is not None:
+                return app
+        spec = self.env().store.get_app(name)
+        if spec is None:
+            return None
+        from scd_trigger_spec import App
+
+        return App.model_validate({**spec, "name": name})
 
     def execute(self, job: Job, request_id: str) -> dict[str, str]:
         """Run ``job`` (blocking); the answer body."""

@@ -209,6 +209,28 @@ def test_secrets_from_the_environment_are_masked_and_platform_credentials_hidden
     assert ENV_SECRET not in store.get_run(job.id).model_dump_json()
 
 
+def test_an_app_registered_through_the_api_gives_the_worker_its_secrets(
+    worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
+) -> None:
+    api_secret = "api-app-secret-value-91c4"
+    store.put_app(
+        "api-app",
+        {
+            "name": "api-app",
+            "repo": "https://example.com/acme/api.git",
+            "secret": "webhook-secret",
+            "secrets": {"DEPLOY_KEY": api_secret},
+        },
+    )
+    spec = 'steps:\n  - id: deploy\n    run: echo "key=${{ secrets.DEPLOY_KEY }}"\n'
+    repo, sha = pipeline_repo(tmp_path, spec)
+    job = new_job(store, f"file://{repo}", sha, app="api-app")
+    assert worker.invoke(job).json()["status"] == "success"
+    text = log_text(data_dir, job.id, "deploy")
+    assert "key=***" in text
+    assert api_secret not in text
+
+
 @pytest.mark.parametrize(
     "body",
     [
