@@ -30,13 +30,7 @@ TOKEN = "e2e-admin-token"
 START_TIMEOUT_S = 60.0
 
 CONFIG = f"""
-apps:
-  - name: web
-    repo: https://example.invalid/unused.git
-    secret: ${{env:E2E_SECRET}}
-    trigger:
-      push: {{branches: [main]}}
-      manual: true
+apps: []
 tokens:
   - name: e2e
     sha256: {hashlib.sha256(TOKEN.encode()).hexdigest()}
@@ -72,6 +66,7 @@ class ScdServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = root / "serve.log"
         self.client = httpx.Client(base_url=self.url, timeout=30.0)
+        self.apps: set[str] = set()
 
     def start(self) -> None:
         env = dict(os.environ, E2E_SECRET=SECRET, SCD_LEASE_TTL_SECONDS="5")
@@ -132,11 +127,30 @@ class ScdServer:
     def auth(self) -> dict[str, str]:
         return {"authorization": f"Bearer {TOKEN}"}
 
+    def app_for(self, repo: Path) -> str:
+        """The app that builds ``repo``, registered through the apps API on first use.
+
+        A job clones its app's repository, so each test repository is an app of its own.
+        """
+        name = "repo-" + hashlib.sha256(str(repo).encode()).hexdigest()[:12]
+        if name not in self.apps:
+            spec = {
+                "name": name,
+                "repo": repo.resolve().as_uri(),
+                "secret": SECRET,
+                "trigger": {"push": {"branches": ["main"]}, "manual": True},
+            }
+            answer = self.client.put(f"/api/v1/apps/{name}", json=spec, headers=self.auth)
+            assert answer.status_code in (200, 201), answer.text
+            self.apps.add(name)
+        return name
+
     def post_push(self, push: DemoPush, delivery: str | None = None) -> httpx.Response:
         body, headers = push_webhook(push, SECRET)
         if delivery is not None:
             headers["x-github-delivery"] = delivery
-        return self.client.post("/webhooks/web", content=body, headers=headers)
+        app = self.app_for(push.repo)
+        return self.client.post(f"/webhooks/{app}", content=body, headers=headers)
 
     def push(self, push: DemoPush) -> str:
         """Post ``push`` and return the new run's id."""
