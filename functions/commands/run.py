@@ -485,23 +485,6 @@ def _tee_sink(root: Path, console: _Console) -> Any:
         def append(self, run_id: str, step: str, data: bytes) -> None:
             super().append(run_id, step, data)
             if not console.discarded:
-                console.log(_plain(data, strip_timestamps))
+                console.log(strip_timestamps(data))
 
     return TeeSink(root)
-
-
-_STAMP = len("2026-11-27T07:20:25.123456Z ")
-
-
-def _plain(data: bytes, strip: Callable[[bytes], bytes]) -> bytes:
-    """Framed lines without their timestamps, for the console.
-
-    A LogWriter gives every line of one append the same timestamp, so one
-    C-level ``replace`` strips them all; anything else goes through ``strip``.
-    """
-    prefix = data[:_STAMP]
-    if len(prefix) == _STAMP and prefix.endswith(b"Z "):
-        plain = data[_STAMP:].replace(b"\n" + prefix, b"\n")
-        if len(plain) == len(data) - _STAMP * data.count(b"\n"):
-            return plain
-    return strip(data)

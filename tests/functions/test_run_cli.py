@@ -50,6 +50,14 @@ def test_a_successful_run_shows_headers_and_log_lines_and_exits_zero(tmp_path: P
     assert "run success" in proc.stdout
 
 
+def test_console_lines_keep_text_that_looks_like_the_end_of_a_timestamp(tmp_path: Path) -> None:
+    write(tmp_path, "steps:\n  - run: printf 'AZ one\\nAZ two\\n'\n")
+    proc = scd(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "AZ one" in proc.stdout
+    assert "AZ two" in proc.stdout
+
+
 def test_a_failing_run_exits_one(tmp_path: Path) -> None:
     write(tmp_path, "steps:\n  - run: exit 3\n")
     proc = scd(tmp_path)
