@@ -67,11 +67,13 @@ async def _connection(
     return accepted
 
 
-async def post_all(url: str, body: bytes, headers: dict[str, str], n: int) -> tuple[float, int]:
+async def post_all(
+    url: str, body: bytes, headers: dict[str, str], n: int, app: str = "web"
+) -> tuple[float, int]:
     """Post ``n`` deliveries over ``CONNECTIONS`` keep-alive connections (HTTP/1.1);
     (seconds until the last answer, how many got 202)."""
     host, port = url.removeprefix("http://").split(":")
-    lines = ["POST /webhooks/web HTTP/1.1", f"Host: {host}:{port}"]
+    lines = [f"POST /webhooks/{app} HTTP/1.1", f"Host: {host}:{port}"]
     lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "x-github-delivery"]
     lines.append(f"Content-Length: {len(body)}")
     head = ("\r\n".join(lines) + "\r\n").encode()
@@ -171,8 +173,9 @@ def main() -> None:
         bare = bare_baseline(body, headers, args.n)
         scd = Serve(work / "scd", workers=args.workers)
         try:
+            app = scd.app_for(repo)
             started = time.perf_counter()
-            seconds, accepted = asyncio.run(post_all(scd.url, body, headers, args.n))
+            seconds, accepted = asyncio.run(post_all(scd.url, body, headers, args.n, app))
             statuses, distinct, _ = count_runs(scd, args.n, timeout_s=1800)
             drained = time.perf_counter() - started
             tasks, twice = deliveries(scd)
