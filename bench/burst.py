@@ -35,6 +35,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from webhook_throughput import read_answer
 from webhook_to_step import ROOT, SECRET, Serve, free_port, make_repo
 
 from functions.serve.demo import DemoPush, push_webhook
@@ -52,16 +53,7 @@ async def _connection(
         n = todo.pop()
         # One write per request: headers and body in one segment (no Nagle stall).
         writer.write(head + f"X-GitHub-Delivery: {tag}-{n}\r\n\r\n".encode() + body)
-        status_line = await reader.readline()
-        length = 0
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        await reader.readexactly(length)
+        status_line = await read_answer(reader)
         accepted += status_line.split(b" ")[1] == b"202"
     writer.close()
     return accepted

@@ -168,6 +168,21 @@ def _wrk_ms(found: re.Match[str] | None) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+async def read_answer(reader: asyncio.StreamReader) -> bytes:
+    """Read one HTTP/1.1 answer with a Content-Length body; its status line."""
+    status_line = await reader.readline()
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status_line
+
+
 async def _one_connection(
     host: str, port: int, path: str, body: bytes, sig: str, tag: str, stop: float, lat: list[float]
 ) -> tuple[int, int]:
@@ -180,16 +195,7 @@ async def _one_connection(
     while time.perf_counter() < stop:
         started = time.perf_counter()
         writer.write(f"{head}X-GitHub-Delivery: {tag}-{done}\r\n\r\n".encode() + body)
-        status_line = await reader.readline()
-        length = 0
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        await reader.readexactly(length)
+        status_line = await read_answer(reader)
         lat.append((time.perf_counter() - started) * 1000)
         done += 1
         if not status_line.split(b" ")[1].startswith(b"2"):
