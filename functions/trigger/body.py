@@ -1,32 +1,40 @@
 """Reading request bodies with a size cap enforced while reading.
 
 Contract: ``read_body(request, limit)`` returns the raw body bytes, byte-exact
-(signatures are computed over them). A ``Content-Length`` over the limit is
+(signatures are computed over them); ``read_chunks(declared, chunks, limit)`` is
+the same for a bare ASGI handler (``declared``: the ``Content-Length`` header or
+None; ``chunks``: the body's pieces). A ``Content-Length`` over the limit is
 refused before reading anything; a body without one (chunked) is refused as
 soon as the bytes read pass the limit, so at most ``limit`` plus one chunk is
 ever held. ``media_type(request)`` gives the lower-cased content type without
-parameters, or ``""``.
+parameters, or ``""``; ``check_media_type`` refuses one not allowed.
 """
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 from scd_core.errors import BadRequest, PayloadTooLarge
 from starlette.requests import Request
 
 from functions.trigger.errors import UnsupportedMediaType
 
-__all__ = ["media_type", "read_body", "require_media_type"]
+__all__ = ["check_media_type", "media_type", "read_body", "read_chunks", "require_media_type"]
+
+
+def _bare_type(raw: str) -> str:
+    return raw.split(";", 1)[0].strip().lower()
 
 
 def media_type(request: Request) -> str:
     """The request's content type without parameters, lower-cased."""
-    raw = request.headers.get("content-type", "")
-    return raw.split(";", 1)[0].strip().lower()
+    return _bare_type(request.headers.get("content-type", ""))
 
 
-def require_media_type(request: Request, allowed: frozenset[str]) -> str:
-    """Return the media type, or raise ``UnsupportedMediaType`` if not in ``allowed``."""
-    kind = media_type(request)
+def check_media_type(content_type: str, allowed: frozenset[str]) -> str:
+    """The bare media type of a ``Content-Type`` value, or ``UnsupportedMediaType``
+    if it is not in ``allowed``."""
+    kind = _bare_type(content_type)
     if kind not in allowed:
         shown = kind or "none"
         raise UnsupportedMediaType(
@@ -35,9 +43,18 @@ def require_media_type(request: Request, allowed: frozenset[str]) -> str:
     return kind
 
 
+def require_media_type(request: Request, allowed: frozenset[str]) -> str:
+    """Return the media type, or raise ``UnsupportedMediaType`` if not in ``allowed``."""
+    return check_media_type(request.headers.get("content-type", ""), allowed)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """Read the whole body, raising ``PayloadTooLarge`` once it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
+    return await read_chunks(request.headers.get("content-length"), request.stream(), limit)
+
+
+async def read_chunks(declared: str | None, chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Join ``chunks``, refusing a ``declared`` length or a running total over ``limit``."""
     if declared is not None:
         try:
             size = int(declared)
@@ -45,11 +62,11 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BadRequest("Content-Length is not a number") from None
         if size > limit:
             raise PayloadTooLarge(f"body of {size} bytes is over the limit of {limit} bytes")
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         total += len(chunk)
         if total > limit:
             raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)

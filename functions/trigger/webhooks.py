@@ -5,58 +5,133 @@ Contract: unknown app 404, unsupported content type 415, body over the cap
 a ping answers ``{"pong": true}``, a filtered-out event ``{"ignored": reason}``,
 a delivery id seen before ``{"run_id", "duplicate": true}`` (200, nothing
 started) and a new accepted event 202 ``{"run_id", "status": "queued"}``.
+Errors answer ``{"error", "detail"}`` as everywhere (``errors.py``).
 Store and invoker work runs on the launcher's thread, off the event loop.
-This module imports Starlette only: it is on the cold-start path. The 202
-answer, sent for every accepted delivery, is assembled from pre-encoded bytes.
+
+Two doors, one handler (``answer_webhook``): ``serve_webhook`` is a bare ASGI
+handler that the trigger's front calls for this path without Starlette's
+request, routing and middleware (the cost of a webhook is mostly framework
+otherwise); ``receive_webhook`` serves the same answers as a Starlette
+endpoint. This module imports Starlette only: it is on the cold-start path.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import AsyncIterator, Mapping
 
+from scd_core.errors import ScdError
 from scd_trigger_spec import Accepted, Ignored, accept
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-from functions.trigger.body import read_body, require_media_type
-from functions.trigger.state import state_of
+from functions.trigger.body import check_media_type, read_chunks
+from functions.trigger.errors import status_for
+from functions.trigger.state import TriggerState, state_of
 
-__all__ = ["WEBHOOK_MEDIA_TYPES", "receive_webhook"]
+__all__ = ["WEBHOOK_MEDIA_TYPES", "answer_webhook", "receive_webhook", "serve_webhook"]
 
+log = logging.getLogger("scd.trigger")
 WEBHOOK_MEDIA_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"})
 
 # Verifying an HMAC over a large body takes long enough to stall other requests.
 _INLINE_BODY_BYTES = 256 * 1024
 _QUEUED_HEAD, _QUEUED_TAIL = b'{"run_id":', b',"status":"queued"}'
+_JSON_TYPE = (b"content-type", b"application/json")
+_CHALLENGE = (b"www-authenticate", b"Bearer")
 
 
-def _queued(run_id: str) -> Response:
-    """``JSONResponse({"run_id": run_id, "status": "queued"}, 202)``, byte for byte."""
+def _queued(run_id: str) -> bytes:
+    """``{"run_id": run_id, "status": "queued"}`` as compact JSON."""
     if run_id.isascii() and run_id.isalnum():  # every id of new_run_id: nothing to escape
         quoted = b'"' + run_id.encode("ascii") + b'"'
     else:
         quoted = json.dumps(run_id, ensure_ascii=False).encode("utf-8")
-    body = _QUEUED_HEAD + quoted + _QUEUED_TAIL
-    return Response(body, status_code=202, media_type="application/json")
+    return _QUEUED_HEAD + quoted + _QUEUED_TAIL
 
 
-async def receive_webhook(request: Request) -> Response:
-    """Verify the delivery's signature, match the app's trigger spec, start a run."""
-    state = state_of(request)
-    spec = await state.app_async(request.path_params["app"])
-    require_media_type(request, WEBHOOK_MEDIA_TYPES)
-    body = await read_body(request, state.settings.max_body_bytes)
-    headers = request.headers
+def _json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+async def answer_webhook(
+    state: TriggerState,
+    name: str,
+    headers: Mapping[str, str],
+    read: AsyncIterator[bytes],
+) -> tuple[int, bytes]:
+    """The status and JSON body answering a delivery to app ``name``.
+
+    ``headers`` have lower-case names; ``read`` yields the body's pieces. Raises
+    the ``ScdError`` of a refused delivery.
+    """
+    spec = await state.app_async(name)
+    check_media_type(headers.get("content-type", ""), WEBHOOK_MEDIA_TYPES)
+    limit = state.settings.max_body_bytes
+    body = await read_chunks(headers.get("content-length"), read, limit)
     if len(body) > _INLINE_BODY_BYTES:
         result = await run_in_threadpool(accept, spec, headers, body)
     else:
         result = accept(spec, headers, body)
     if isinstance(result, Ignored):
-        return JSONResponse({"ignored": result.reason})
+        return 200, _json({"ignored": result.reason})
     if not isinstance(result, Accepted):  # the provider's ping
-        return JSONResponse({"pong": True})
+        return 200, b'{"pong":true}'
     launched = await state.launcher.launch_async(spec, result)
     if not launched.created:
-        return JSONResponse({"run_id": launched.run.id, "duplicate": True})
-    return _queued(launched.run.id)
+        return 200, _json({"run_id": launched.run.id, "duplicate": True})
+    return 202, _queued(launched.run.id)
+
+
+async def receive_webhook(request: Request) -> Response:
+    """The Starlette endpoint: ``answer_webhook`` for a routed request."""
+    headers = {name: value for name, value in request.headers.items()}
+    status, body = await answer_webhook(
+        state_of(request), request.path_params["app"], headers, request.stream()
+    )
+    return Response(body, status_code=status, media_type="application/json")
+
+
+async def serve_webhook(
+    state: TriggerState, name: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """The bare ASGI door: answer ``POST /webhooks/{name}`` on ``send``.
+
+    Answers every outcome itself as the Starlette endpoint and the app's error
+    handlers would: our errors in their JSON shape, anything unexpected a 500
+    ``internal`` (logged without request data). A client gone before its body
+    arrived gets nothing.
+    """
+    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+    try:
+        status, body = await answer_webhook(state, name, headers, _body_chunks(receive))
+    except ClientDisconnect:
+        return
+    except ScdError as exc:
+        status = status_for(exc)
+        if status >= 500:
+            log.error("%s on POST /webhooks/%s: %s", type(exc).__name__, name, exc)
+        body = _json({"error": exc.code, "detail": str(exc)})
+    except Exception:
+        log.exception("unexpected error on POST /webhooks/%s", name)
+        status, body = 500, b'{"error":"internal","detail":"internal error"}'
+    response_headers = [_JSON_TYPE, (b"content-length", str(len(body)).encode("ascii"))]
+    if status == 401:
+        response_headers.append(_CHALLENGE)
+    await send({"type": "http.response.start", "status": status, "headers": response_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return

@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 
 import pytest
 from scd_core.errors import AuthError, BadRequest
+from scd_core.models import Run
+from scd_core.store import dump_model
 from scd_trigger_spec import Accepted, App, Pong, accept
 from scd_trigger_spec.providers import PROVIDERS
 from tspec_helpers import SECRET, corpus_dir, dumps, gitee_signature, github_headers, github_push
@@ -182,6 +184,17 @@ def test_gitee_plain_password_is_accepted_and_scrubbed_from_the_payload() -> Non
     assert "password" not in result.event.payload
     assert "sign" not in result.event.payload
     assert SECRET not in result.event.model_dump_json()
+    assert result.event.payload_json is None  # the body holds the password: never stored as-is
+    run = Run(id="r", app="web", dedup_key=result.dedup_key, event=result.event)
+    assert SECRET not in dump_model(run)
+
+
+def test_an_accepted_github_body_is_kept_as_the_payloads_text() -> None:
+    body = dumps(github_push())
+    result = accept(_app(), github_headers(body, "push", delivery="d-text"), body)
+    assert isinstance(result, Accepted)
+    assert result.event.payload_json == body.decode()
+    assert json.loads(result.event.payload_json) == result.event.payload
 
 
 def test_gitee_signature_within_the_window_is_accepted() -> None:

@@ -1,9 +1,11 @@
-"""accept's fast JSON decoding answers exactly what ``json.loads`` answers."""
+"""accept's fast JSON decoding answers exactly what ``json.loads`` answers, and hands on the
+body's text only where it is strict JSON that any JSON reader (SQLite's included) accepts."""
 
 from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from typing import Any
 
 import pytest
@@ -12,7 +14,11 @@ from hypothesis import strategies as st
 from scd_trigger_spec.accept import _loads
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )
@@ -27,7 +33,7 @@ def _json_answer(data: bytes | str) -> Any:
 
 def _our_answer(data: bytes | str) -> Any:
     try:
-        return _loads(data)
+        return _loads(data)[0]
     except (ValueError, RecursionError) as exc:
         return type(exc)
 
@@ -41,7 +47,26 @@ def _same(ours: Any, theirs: Any) -> bool:
 @given(_JSON, st.booleans())
 def test_decoding_valid_json_gives_the_value_json_gives(value: Any, ascii_only: bool) -> None:
     text = json.dumps({"v": value}, ensure_ascii=ascii_only)
-    assert _same(_loads(text.encode("utf-8")), json.loads(text))
+    value_read, text_read = _loads(text.encode("utf-8"))
+    assert _same(value_read, json.loads(text))
+    assert text_read == text  # strict JSON: the text is handed on as it came
+
+
+def _strict_where_handed_on(data: bytes | str) -> None:
+    try:
+        value, text = _loads(data)
+    except (ValueError, RecursionError):
+        return
+    if text is None:
+        return
+    assert _same(json.loads(text), value)
+    with sqlite3.connect(":memory:") as db:
+        assert db.execute("SELECT json_valid(?)", (text,)).fetchone()[0] == 1
+
+
+@given(st.binary(max_size=64))
+def test_text_handed_on_is_strict_json_of_the_same_value(data: bytes) -> None:
+    _strict_where_handed_on(data)
 
 
 @given(st.binary(max_size=64))
@@ -65,9 +90,17 @@ def test_decoding_any_bytes_answers_or_fails_as_json_does(data: bytes) -> None:
 )
 def test_edge_inputs_decode_or_fail_as_json_does(data: bytes) -> None:
     assert _same(_our_answer(data), _json_answer(data))
+    _strict_where_handed_on(data)
 
 
 def test_non_finite_numbers_decode_as_json_decodes_them() -> None:
-    value = _loads(b'{"a": NaN, "b": Infinity, "c": 1e400}')
+    value, text = _loads(b'{"a": NaN, "b": Infinity, "c": 1e400}')
     assert math.isnan(value["a"])
     assert value["b"] == value["c"] == math.inf
+    assert text is None  # not JSON a strict reader accepts: never stored as it came
+
+
+def test_a_lone_surrogate_escape_is_not_handed_on() -> None:
+    value, text = _loads(b'{"x": "\\ud800"}')
+    assert value == {"x": "\ud800"}
+    assert text is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 __all__ = [
     "FINAL_STATUSES",
@@ -49,7 +49,14 @@ def utcnow() -> datetime:
 
 
 class Event(BaseModel):
-    """A normalised trigger event (serverless-cd's ``git`` context, extended)."""
+    """A normalised trigger event (serverless-cd's ``git`` context, extended).
+
+    Events are not changed after they are made. ``payload_json`` is the payload's
+    own JSON text when the event was read from a delivery that carried exactly
+    ``payload`` (see ``with_payload_json``); stores and invokers write that text
+    as it came instead of encoding the payload again. It is not a field: a copy
+    keeps it, a serialised and reloaded event has none.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -77,6 +84,31 @@ class Event(BaseModel):
     delivery_id: str | None = None
     inputs: dict[str, str] = Field(default_factory=dict)
     payload: dict[str, Any] = Field(default_factory=dict)
+    _payload_json: str | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # the payload's text is how the payload came, not part of the event's value
+        if isinstance(other, Event):
+            return type(self) is type(other) and self.__dict__ == other.__dict__
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every unfrozen model
+
+    @property
+    def payload_json(self) -> str | None:
+        """The payload's JSON text as delivered, or None when not known."""
+        # read without BaseModel.__getattr__: this is on the webhook path, twice per run
+        private = self.__pydantic_private__
+        return None if private is None else private.get("_payload_json")
+
+    def with_payload_json(self, text: str) -> Event:
+        """Remember ``text`` as the payload's JSON; returns ``self``.
+
+        The caller vouches that ``text`` is strict JSON (RFC 8259, no NaN) that
+        parses to exactly ``payload``, so that writing it is the same as encoding it.
+        """
+        self._payload_json = text
+        return self
 
     @property
     def changed_files(self) -> list[str]:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from scd_core.errors import BackendError, BadRequest, Conflict, NotFound, ScdError
-from scd_core.models import STATUSES, Run, StepState
+from scd_core.models import STATUSES, Event, Run, StepState
 
 __all__ = [
     "CONTROL_ACTIONS",
@@ -303,13 +303,36 @@ def create_runs(store: RunStore, runs: Sequence[Run]) -> list[Created]:
 
 
 def dump_model(model: BaseModel) -> str:
-    """``model`` as JSON text for a store row; ASCII-escaped if it holds lone surrogates."""
+    """``model`` as JSON text for a store row; ASCII-escaped if it holds lone surrogates.
+
+    A model with an ``event`` (a ``Run``, a ``Job``) whose payload's JSON text is
+    known (``Event.payload_json``) gets that text written as it came: the payload,
+    nearly all of a webhook's row, is not encoded again. Keys may then come in
+    another order; the value is the same.
+    """
+    event = getattr(model, "event", None)
+    if isinstance(event, Event) and event.payload_json is not None:
+        try:
+            return _spliced(model, event, event.payload_json)
+        except PydanticSerializationError:
+            pass  # a lone surrogate outside the payload: the general path below
     try:
         return model.model_dump_json()
     except PydanticSerializationError:
         # pydantic cannot encode a lone surrogate (valid in a JSON escape, so a webhook
         # may carry one); json.dumps escapes it and the text stays ASCII
         return json.dumps(model.model_dump(mode="json"))
+
+
+def _spliced(model: BaseModel, event: Event, payload_json: str) -> str:
+    """``model.model_dump_json()``'s value, with ``payload_json`` as the event's payload.
+
+    Both models have required fields, so neither encoding is ``{}``: dropping the
+    closing brace and appending keys keeps each object well formed.
+    """
+    head = model.model_dump_json(exclude={"event"})
+    fields = event.model_dump_json(exclude={"payload"})
+    return f'{head[:-1]},"event":{fields[:-1]},"payload":{payload_json}}}}}'
 
 
 def load_model(cls: type[M], data: str) -> M:
@@ -336,7 +359,13 @@ def _opt_utc(value: datetime | None) -> datetime | None:
 
 
 def normalise_run(run: Run) -> Run:
-    """A copy of ``run`` whose datetimes are aware UTC (``timezone.utc``)."""
+    """``run`` with its datetimes aware UTC (``timezone.utc``): a copy, or ``run``
+    itself when they already are (as for every new run: copying a payload costs)."""
+    if all(
+        when is None or when.tzinfo is timezone.utc
+        for when in (run.created_at, run.started_at, run.finished_at)
+    ):
+        return run
     return run.model_copy(
         update={
             "created_at": to_utc(run.created_at),

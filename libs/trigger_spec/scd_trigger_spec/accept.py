@@ -49,36 +49,41 @@ def detect_provider(app: App, headers: Mapping[str, str]) -> GitProvider:
     raise BadRequest(f"cannot tell the git provider: no {_EVENT_HEADERS} header")
 
 
-def _loads(data: bytes | str) -> Any:
-    """``json.loads(data)``, in about half the time for the JSON that webhooks carry.
+def _loads(data: bytes | str) -> tuple[Any, str | None]:
+    """``json.loads(data)``, in about half the time for the JSON that webhooks carry, and
+    ``data`` as text when it is strict JSON (RFC 8259: no NaN or Infinity, UTF-8).
 
     pydantic-core's parser gives the same value as ``json`` wherever it succeeds (last
-    duplicate key wins, NaN and Infinity accepted); what it refuses (a lone surrogate
-    escape, a BOM, UTF-16, very deep nesting) ``json`` decides, so the answer is always
-    ``json``'s.
+    duplicate key wins); what it refuses (NaN and Infinity here, a lone surrogate escape, a
+    BOM, UTF-16, very deep nesting) ``json`` decides, so the answer is always ``json``'s.
     """
     try:
-        return from_json(data)
+        value = from_json(data, allow_inf_nan=False)
     except ValueError:
-        return json.loads(data)
+        return json.loads(data), None
+    try:
+        return value, data if isinstance(data, str) else data.decode("utf-8")
+    except UnicodeDecodeError:
+        return value, None
 
 
-def _decode(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-    """The payload object, parsed once; ``BadRequest`` for anything but a JSON object."""
+def _decode(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, Any], str | None]:
+    """The payload object, parsed once, and its strict JSON text if it has one;
+    ``BadRequest`` for anything but a JSON object."""
     content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     try:
         if content_type == _FORM:
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
             if "payload" not in form:
                 raise BadRequest("form-encoded body has no 'payload' field")
-            payload = _loads(form["payload"][0])
+            payload, text = _loads(form["payload"][0])
         else:
-            payload = _loads(body)
+            payload, text = _loads(body)
     except (ValueError, RecursionError) as exc:
         raise BadRequest("body is not valid JSON") from exc
     if not isinstance(payload, dict):
         raise BadRequest("body is not a JSON object")
-    return payload
+    return payload, text
 
 
 def _has_secret(app: App) -> bool:
@@ -97,7 +102,7 @@ def accept(
     if not event_name:
         shown = _SHOWN.get(provider.name, "X-Codeup-Event")
         raise BadRequest(f"missing {shown} header")
-    payload = _decode(lowered, body)
+    payload, text = _decode(lowered, body)
     delivery = provider.delivery_id(lowered, body)
     try:
         parsed = provider.parse(event_name, payload, lowered, delivery)
@@ -109,4 +114,6 @@ def accept(
     reason = decide(app.trigger, parsed.event, parsed.files_complete)
     if reason is not None:
         return Ignored(reason)
+    if text is not None and provider.keeps_payload:
+        parsed.event.with_payload_json(text)  # stored as delivered, not encoded again
     return Accepted(parsed.event, f"{app.name}:{provider.name}:{delivery}")

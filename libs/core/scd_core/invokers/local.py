@@ -30,6 +30,7 @@ from scd_core.errors import BackendError, ConfigError
 from scd_core.invokers.queue import TaskQueue, Transition
 from scd_core.invokers.results import AsyncTask, Attempt, InvocationResult, Policy
 from scd_core.models import Job
+from scd_core.store import dump_model
 
 __all__ = ["LocalInvoker"]
 
@@ -130,7 +131,7 @@ class LocalInvoker:
         """Enqueue durably unless ``job.id`` is known; returns before any delivery."""
         if self._closed:
             raise BackendError("the invoker is closed")
-        if self._queue.enqueue(job.id, job.model_dump_json(), self._clock()):
+        if self._queue.enqueue(job.id, dump_model(job), self._clock()):
             with self._wake:
                 self._generation += 1
                 self._wake.notify()

@@ -36,6 +36,9 @@ class GitProvider(Protocol):
 
     name: str
     event_header: str  # lower-case header name carrying the event kind
+    # whether ``parse`` puts the decoded payload in the event as it is; False for a
+    # provider that drops fields (Gitee's secrets), whose body must not be stored
+    keeps_payload: bool
 
     def detect(self, headers: Mapping[str, str]) -> bool:
         """Whether these headers come from this provider."""

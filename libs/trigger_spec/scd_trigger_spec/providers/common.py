@@ -42,6 +42,7 @@ class HeaderDetected:
 
     name: str
     event_header: str  # lower-case
+    keeps_payload = True
 
     def detect(self, headers: Mapping[str, str]) -> bool:
         """Whether these (lower-case) headers carry this provider's event header."""

@@ -52,6 +52,7 @@ class Gitee(HeaderDetected):
 
     name = "gitee"
     event_header = "x-gitee-event"
+    keeps_payload = False  # password and sign are dropped from the payload
 
     def verify(self, app: App, headers: Mapping[str, str], body: bytes, now: float) -> None:
         token = headers.get("x-gitee-token")
