@@ -31,13 +31,19 @@ from scd_core.models import Job, Run
 from scd_core.store import RunStore, create_runs
 from scd_trigger_spec import Accepted, App
 
-__all__ = ["Launched", "Launcher", "job_for", "new_run_id"]
+__all__ = ["Launched", "Launcher", "job_for", "new_run_id", "new_run_ids"]
 
 
 def new_run_id() -> str:
     """A fresh run id: sortable by creation time, unique without coordination."""
-    millis = time.time_ns() // 1_000_000
-    return f"{millis:012x}{os.urandom(10).hex()}"
+    return new_run_ids(1)[0]
+
+
+def new_run_ids(count: int) -> list[str]:
+    """``count`` fresh run ids, from one read of the system's random source."""
+    millis = f"{time.time_ns() // 1_000_000:012x}"
+    noise = os.urandom(10 * count).hex()
+    return [millis + noise[20 * i : 20 * i + 20] for i in range(count)]
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class Launched:
 
 
 Outcome = Launched | BaseException
-_Waiter = tuple[App, Accepted, asyncio.AbstractEventLoop, "asyncio.Future[Launched]"]
+_Waiter = tuple[App, Run, asyncio.AbstractEventLoop, "asyncio.Future[Launched]"]
 
 
 class Launcher:
@@ -65,9 +71,12 @@ class Launcher:
     async def launch_async(self, app: App, accepted: Accepted) -> Launched:
         """``launch`` on the launcher's thread, awaited from the event loop.
 
-        The launch goes on if the awaiting task is cancelled: the run is recorded
+        The run is built here, so that the launcher's thread runs little Python
+        (every bit it runs waits for the event loop to hand over the GIL). The
+        launch goes on if the awaiting task is cancelled: the run is recorded
         (and dispatched) all the same, as a retried delivery would find it.
         """
+        run = _new_run(new_run_id(), app, accepted)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Launched] = loop.create_future()
         with self._lock:  # so close() cannot slip between the check and the put
@@ -76,7 +85,7 @@ class Launcher:
                     target=self._serve, name="scd-launcher", daemon=True
                 )
                 self._thread.start()
-            self._queue.put((app, accepted, loop, future))
+            self._queue.put((app, run, loop, future))
         return await future
 
     def close(self) -> None:
@@ -100,22 +109,21 @@ class Launcher:
 
         Each outcome is the ``Launched`` or the exception ``launch`` would raise.
         """
+        ids = new_run_ids(len(launches))
         runs = [
-            Run(
-                id=new_run_id(),
-                app=app.name,
-                dedup_key=accepted.dedup_key,
-                event=accepted.event,
-                pipeline=app.pipeline,
-            )
-            for app, accepted in launches
+            (app, _new_run(run_id, app, accepted))
+            for run_id, (app, accepted) in zip(ids, launches, strict=True)
         ]
+        return self._record(runs)
+
+    def _record(self, runs: list[tuple[App, Run]]) -> list[Outcome]:
+        """Create-if-absent each run in one store write, then dispatch the new ones."""
         try:
-            answers = create_runs(self.store, runs)
+            answers = create_runs(self.store, [run for _, run in runs])
         except Exception as exc:  # the write as a whole failed: every launch did
-            return [exc] * len(launches)
+            return [exc] * len(runs)
         outcomes: list[Outcome] = []
-        for (app, _), answer in zip(launches, answers, strict=True):
+        for (app, _), answer in zip(runs, answers, strict=True):
             if isinstance(answer, ScdError):
                 outcomes.append(answer)
                 continue
@@ -140,14 +148,24 @@ class Launcher:
                     break
             waiters = [item for item in batch if item is not None]
             if waiters:
-                launches = [(app, accepted) for app, accepted, _, _ in waiters]
+                runs = [(app, run) for app, run, _, _ in waiters]
                 try:
-                    outcomes = self.launch_many(launches)
+                    outcomes = self._record(runs)
                 except BaseException as exc:  # this thread must answer every waiter
                     outcomes = [exc] * len(waiters)
                 _answer(waiters, outcomes)
             if len(waiters) < len(batch):  # close() asked us to stop
                 return
+
+
+def _new_run(run_id: str, app: App, accepted: Accepted) -> Run:
+    return Run(
+        id=run_id,
+        app=app.name,
+        dedup_key=accepted.dedup_key,
+        event=accepted.event,
+        pipeline=app.pipeline,
+    )
 
 
 def job_for(app: App, run: Run) -> Job:

@@ -48,6 +48,7 @@ def test_a_job_is_written_with_the_payload_text_too() -> None:
 
 def test_a_lone_surrogate_outside_the_payload_still_writes_a_loadable_row() -> None:
     run = _run(_event(message="bad \ud800 half"))
+    assert run.event.delivered_json is None  # built the slow way, by json.dumps
     loaded = load_model(Run, dump_model(run))
     assert loaded.event.message == "bad \ud800 half"
     assert loaded.event.payload == json.loads(PAYLOAD_TEXT)

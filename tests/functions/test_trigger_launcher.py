@@ -15,7 +15,7 @@ from scd_core.store import Created
 from scd_core.stores.sqlite import SqliteRunStore
 from scd_trigger_spec import Accepted, App
 
-from functions.trigger.launcher import Launched, Launcher
+from functions.trigger.launcher import Launched, Launcher, new_run_ids
 
 APP = App(name="web", repo="https://github.com/acme/web.git", insecure_no_secret=True)
 
@@ -190,3 +190,10 @@ def test_a_cancelled_waiter_does_not_stop_its_launch(tmp_path: Path) -> None:
     assert store.find_run("web:github:d1") is not None
     assert len(invoker.jobs) == 1
     store.close()
+
+
+def test_run_ids_made_together_are_distinct_hex_of_one_millisecond() -> None:
+    ids = new_run_ids(50)
+    assert len(set(ids)) == 50
+    assert all(len(run_id) == 32 and int(run_id, 16) >= 0 for run_id in ids)
+    assert len({run_id[:12] for run_id in ids}) == 1  # the creation time, in ms

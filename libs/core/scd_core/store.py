@@ -305,34 +305,28 @@ def create_runs(store: RunStore, runs: Sequence[Run]) -> list[Created]:
 def dump_model(model: BaseModel) -> str:
     """``model`` as JSON text for a store row; ASCII-escaped if it holds lone surrogates.
 
-    A model with an ``event`` (a ``Run``, a ``Job``) whose payload's JSON text is
-    known (``Event.payload_json``) gets that text written as it came: the payload,
-    nearly all of a webhook's row, is not encoded again. Keys may then come in
-    another order; the value is the same.
+    A model with an ``event`` (a ``Run``, a ``Job``) whose JSON was built from the
+    delivered payload (``Event.delivered_json``) gets that text written as it is:
+    the payload, nearly all of a webhook's row, is not encoded again. Keys may then
+    come in another order; the value is the same.
     """
     event = getattr(model, "event", None)
-    if isinstance(event, Event) and event.payload_json is not None:
-        try:
-            return _spliced(model, event, event.payload_json)
-        except PydanticSerializationError:
-            pass  # a lone surrogate outside the payload: the general path below
+    if isinstance(event, Event):
+        delivered = event.delivered_json
+        if delivered is not None:
+            try:
+                head = model.__pydantic_serializer__.to_json(model, exclude={"event": True})
+            except PydanticSerializationError:
+                pass  # a lone surrogate outside the event: the general path below
+            else:
+                # a Run and a Job have required fields: their JSON is never "{}"
+                return f'{head.decode()[:-1]},"event":{delivered}}}'
     try:
         return model.model_dump_json()
     except PydanticSerializationError:
         # pydantic cannot encode a lone surrogate (valid in a JSON escape, so a webhook
         # may carry one); json.dumps escapes it and the text stays ASCII
         return json.dumps(model.model_dump(mode="json"))
-
-
-def _spliced(model: BaseModel, event: Event, payload_json: str) -> str:
-    """``model.model_dump_json()``'s value, with ``payload_json`` as the event's payload.
-
-    Both models have required fields, so neither encoding is ``{}``: dropping the
-    closing brace and appending keys keeps each object well formed.
-    """
-    head = model.model_dump_json(exclude={"event"})
-    fields = event.model_dump_json(exclude={"payload"})
-    return f'{head[:-1]},"event":{fields[:-1]},"payload":{payload_json}}}}}'
 
 
 def load_model(cls: type[M], data: str) -> M:

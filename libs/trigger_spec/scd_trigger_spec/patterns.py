@@ -155,6 +155,12 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 
 def compile_patterns(patterns: Sequence[str]) -> tuple[CompiledPattern, ...]:
     """Compile a filter list in order; raises ``ValueError`` on the first invalid pattern."""
+    return _compile_all(tuple(patterns))
+
+
+@lru_cache(maxsize=1024)
+def _compile_all(patterns: tuple[str, ...]) -> tuple[CompiledPattern, ...]:
+    # an app's filter lists are few and fixed: each webhook reuses their compiled tuple
     return tuple(_compile(p) for p in patterns)
 
 

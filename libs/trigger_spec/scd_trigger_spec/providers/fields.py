@@ -8,7 +8,6 @@ that is absent raises ``BadRequest`` too. Nothing here raises anything else.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from typing import Any
 
 from scd_core.errors import BadRequest
@@ -106,24 +105,28 @@ def split_ref(ref: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _paths(commit: dict[str, Any], key: str) -> Iterable[str]:
+def _add_paths(bucket: dict[str, None], commit: dict[str, Any], key: str) -> None:
     value = commit.get(key)
     if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        return
+    if value.__class__ is not list or not all(p.__class__ is str for p in value):
         raise BadRequest(f"payload field 'commits[].{key}' must be a list of strings")
-    return value
+    for path in value:
+        bucket[path] = None
 
 
 def changed_files(commits: list[Any]) -> tuple[list[str], list[str], list[str]]:
     """The union (first-seen order) of ``added``, ``modified``, ``removed`` over commits."""
-    out: tuple[dict[str, None], dict[str, None], dict[str, None]] = ({}, {}, {})
+    added: dict[str, None] = {}
+    modified: dict[str, None] = {}
+    removed: dict[str, None] = {}
     for commit in commits:
-        if not isinstance(commit, dict):
+        if commit.__class__ is not dict:
             raise BadRequest("payload field 'commits' must hold objects")
-        for bucket, key in zip(out, ("added", "modified", "removed"), strict=True):
-            bucket.update(dict.fromkeys(_paths(commit, key)))
-    return list(out[0]), list(out[1]), list(out[2])
+        _add_paths(added, commit, "added")
+        _add_paths(modified, commit, "modified")
+        _add_paths(removed, commit, "removed")
+    return list(added), list(modified), list(removed)
 
 
 def body_digest(body: bytes) -> str:
