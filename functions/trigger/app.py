@@ -11,8 +11,9 @@ Shape, for cold starts: a bare Starlette front serves the hot routes
 (``POST /webhooks/{app}``, ``POST /api/v1/apps/{app}/runs``, ``POST /invoke``,
 ``GET /healthz``); any other request goes to the FastAPI app of ``api.py``
 (``/openapi.json``, ``/docs``, later routers), built on first use with the
-same state. So an instance woken by a webhook never imports FastAPI, and
-nothing heavy is imported here: backends import their SDKs when opened.
+same state. So an instance woken by a webhook never imports FastAPI, nor the
+manual-run and timer handlers until one is called, and nothing heavy is
+imported here: backends import their SDKs when opened.
 
 For throughput, the front hands ``POST /webhooks/{app}`` straight to the bare
 ASGI door of ``webhooks.py`` before Starlette's middleware and routing (which
@@ -39,14 +40,26 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from functions.trigger.config import Config, load_config
 from functions.trigger.errors import error_response, install
 from functions.trigger.launcher import Launcher
-from functions.trigger.manual import start_manual_run
 from functions.trigger.state import TriggerState
-from functions.trigger.timers import invoke
 from functions.trigger.webhooks import receive_webhook, serve_webhook
 
 __all__ = ["TriggerFront", "app", "create_app"]
 
 _WEBHOOKS = "/webhooks/"
+
+
+async def manual_run(request: Request) -> Response:
+    """``POST /api/v1/apps/{app}/runs`` (``manual.py``, imported on first use)."""
+    from functions.trigger.manual import start_manual_run
+
+    return await start_manual_run(request)
+
+
+async def timer_invoke(request: Request) -> Response:
+    """``POST /invoke`` (``timers.py``, imported on first use)."""
+    from functions.trigger.timers import invoke
+
+    return await invoke(request)
 
 
 async def healthz(request: Request) -> Response:
@@ -135,8 +148,8 @@ def create_app(
 
     routes = [
         Route("/webhooks/{app}", receive_webhook, methods=["POST"]),
-        Route("/api/v1/apps/{app}/runs", start_manual_run, methods=["POST"]),
-        Route("/invoke", invoke, methods=["POST"]),
+        Route("/api/v1/apps/{app}/runs", manual_run, methods=["POST"]),
+        Route("/invoke", timer_invoke, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     front = TriggerFront(routes=routes, lifespan=lifespan)

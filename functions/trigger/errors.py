@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from scd_core.errors import (
     AuthError,
     BackendError,
@@ -56,6 +56,8 @@ class UnsupportedMediaType(BadRequest):
 
 class ErrorBody(BaseModel):
     """The shape of every error answer."""
+
+    model_config = ConfigDict(defer_build=True)  # for the OpenAPI document only
 
     error: str
     detail: str

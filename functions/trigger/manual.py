@@ -15,6 +15,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scd_core.errors import BadRequest, Forbidden
+from scd_core.models import new_dict
 from scd_trigger_spec import manual_event
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,11 +33,12 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 class ManualRequest(BaseModel):
     """What to run: a ref, optionally an exact commit, and string inputs."""
 
-    model_config = ConfigDict(extra="forbid")
+    # built on first use: not on a webhook's cold start
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     ref: str = Field(min_length=1, max_length=1024)
     commit: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{7,64}$")
-    inputs: dict[str, str] = Field(default_factory=dict)
+    inputs: dict[str, str] = Field(default_factory=new_dict)
 
 
 async def start_manual_run(request: Request) -> Response:

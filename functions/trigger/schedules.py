@@ -56,7 +56,8 @@ _MAX_SLEEP = 60.0
 class TimerEvent(BaseModel):
     """The body FC's timer trigger posts to ``/invoke``."""
 
-    model_config = ConfigDict(extra="allow")
+    # built on first use: not on a webhook's cold start
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     triggerTime: datetime  # noqa: N815 - FC's field name
     triggerName: str  # noqa: N815
@@ -107,7 +108,7 @@ def resolve_timer(apps: dict[str, App], name: str, payload: str | None) -> tuple
 class Tick(BaseModel):
     """One due firing of one app's cron."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     app: str
     cron: str

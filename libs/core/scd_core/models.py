@@ -22,6 +22,8 @@ __all__ = [
     "Run",
     "Status",
     "StepState",
+    "new_dict",
+    "new_list",
     "utcnow",
 ]
 
@@ -42,6 +44,20 @@ STATUSES: tuple[str, ...] = (
 FINAL_STATUSES: frozenset[str] = frozenset({"success", "failure", "cancelled", "skipped", "error"})
 
 EventName = Literal["push", "tag", "pull_request", "schedule", "manual"]
+
+
+def new_list() -> list[Any]:
+    """A new empty list, as a pydantic ``default_factory``.
+
+    Not ``list`` itself: pydantic reads a factory's signature, and for a builtin
+    that loads Python's text-signature parser, milliseconds of every cold start.
+    """
+    return []
+
+
+def new_dict() -> dict[str, Any]:
+    """A new empty dict, as a pydantic ``default_factory`` (see ``new_list``)."""
+    return {}
 
 
 def utcnow() -> datetime:
@@ -80,12 +96,12 @@ class Event(BaseModel):
     target_branch: str | None = None
     merged: bool | None = None
     draft: bool | None = None
-    added: list[str] = Field(default_factory=list)
-    modified: list[str] = Field(default_factory=list)
-    removed: list[str] = Field(default_factory=list)
+    added: list[str] = Field(default_factory=new_list)
+    modified: list[str] = Field(default_factory=new_list)
+    removed: list[str] = Field(default_factory=new_list)
     delivery_id: str | None = None
-    inputs: dict[str, str] = Field(default_factory=dict)
-    payload: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, str] = Field(default_factory=new_dict)
+    payload: dict[str, Any] = Field(default_factory=new_dict)
     _payload_json: str | None = PrivateAttr(default=None)
     _json: str | None = PrivateAttr(default=None)
 
@@ -137,6 +153,9 @@ class Event(BaseModel):
 class StepState(BaseModel):
     """The recorded state of one step of a run."""
 
+    # built on first use: steps are not on a webhook's cold start
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     name: str | None = None
     index: int = 0
@@ -145,7 +164,7 @@ class StepState(BaseModel):
     conclusion: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    outputs: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=new_dict)
     message: str | None = None
 
 

@@ -59,7 +59,8 @@ MAX_LIST_LIMIT = 1000
 class TokenRecord(BaseModel):
     """An API token as a store keeps it: its SHA-256 hex digest, never the token."""
 
-    model_config = ConfigDict(frozen=True)
+    # built on first use: tokens are not on a webhook's cold start
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     sha256: str

@@ -14,7 +14,7 @@ from scd_core.models import Event
 __all__ = ["Accepted", "Ignored", "Pong"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Accepted:
     """An event that should start a run, keyed for deduplication.
 
@@ -26,14 +26,14 @@ class Accepted:
     dedup_key: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Ignored:
     """An authentic event that the trigger spec filters out, and why."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Pong:
     """A provider's test delivery (GitHub ``ping``): answer it, start nothing."""
 

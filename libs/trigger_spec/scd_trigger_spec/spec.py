@@ -24,6 +24,7 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from scd_core.models import new_dict, new_list
 
 from scd_trigger_spec.cron import parse_cron
 from scd_trigger_spec.globs import glob_regex
@@ -192,7 +193,7 @@ class Schedule(BaseModel):
     cron: str
     name: str | None = None
     ref: str | None = None  # None: the repository's default branch
-    inputs: dict[str, str] = Field(default_factory=dict)
+    inputs: dict[str, str] = Field(default_factory=new_dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -213,7 +214,7 @@ class TriggerSpec(BaseModel):
 
     push: PushFilter | None = None
     pull_request: PullRequestFilter | None = None
-    schedule: list[Schedule] = Field(default_factory=list)
+    schedule: list[Schedule] = Field(default_factory=new_list)
     manual: bool = True
 
     @model_validator(mode="before")
@@ -248,7 +249,7 @@ class App(BaseModel):
     # Resolved by the worker where it runs, never carried in a job or run: NAME -> value
     # (usually ``${env:VAR}``), the token for cloning a private repository, and whether
     # steps may see the platform's credentials (ALIBABA_CLOUD_*, FC_*).
-    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    secrets: dict[str, SecretStr] = Field(default_factory=new_dict)
     checkout_token: SecretStr | None = None
     allow_platform_env: bool = False
 
