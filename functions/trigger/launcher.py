@@ -10,8 +10,9 @@ by creation time (48-bit milliseconds then 80 random bits, like UUIDv7).
 
 Group commit: the launcher's one thread takes every launch waiting for it and
 records their runs in one store write (``scd_core.store.create_runs``; SQLite:
-one transaction), then dispatches the new ones and answers all the waiting
-coroutines with one wake-up of their event loop. Under load that turns N
+one transaction), dispatches the new ones in one invoker write
+(``scd_core.invoker.dispatch_many``; the local queue: one transaction) and
+answers all the waiting coroutines with one wake-up of their event loop. Under load that turns N
 commits and N thread hand-offs into one of each; a lone launch waits for nobody.
 """
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from queue import Empty, SimpleQueue
 
 from scd_core.errors import ScdError
-from scd_core.invoker import Invoker
+from scd_core.invoker import Invoker, dispatch_many
 from scd_core.models import Job, Run
 from scd_core.store import RunStore, create_runs
 from scd_trigger_spec import Accepted, App
@@ -123,18 +124,19 @@ class Launcher:
         except Exception as exc:  # the write as a whole failed: every launch did
             return [exc] * len(runs)
         outcomes: list[Outcome] = []
+        jobs: list[tuple[int, Job]] = []  # each new run's job, and its outcome's place
         for (app, _), answer in zip(runs, answers, strict=True):
             if isinstance(answer, ScdError):
                 outcomes.append(answer)
                 continue
             stored, created = answer
             if created:
-                try:
-                    self.invoker.dispatch(job_for(app, stored))
-                except Exception as exc:
-                    outcomes.append(exc)
-                    continue
+                jobs.append((len(outcomes), job_for(app, stored)))
             outcomes.append(Launched(stored, created))
+        failures = dispatch_many(self.invoker, [job for _, job in jobs])
+        for (place, _), failure in zip(jobs, failures, strict=True):
+            if failure is not None:
+                outcomes[place] = failure
         return outcomes
 
     def _serve(self) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from scd_core.errors import BackendError, ConfigError
-from scd_core.invoker import Invoker
+from scd_core.invoker import Invoker, dispatch_many
 from scd_core.invokers import open_invoker
 from scd_core.invokers.local import LocalInvoker
 from scd_core.invokers.results import InvocationResult
@@ -754,3 +754,47 @@ def test_dispatched_jobs_survive_closing_and_reopening_the_file(db: Path) -> Non
         task = reopened.task("run-1")
         assert task is not None
         assert task.status == "Enqueued"
+
+
+def test_jobs_dispatched_together_are_delivered_once_each_in_order(
+    workers: Callable[..., Worker], invokers: Callable[..., LocalInvoker]
+) -> None:
+    worker, calls = workers(), Calls()
+    invoker = invokers([worker.url], calls=calls)
+    invoker.dispatch(make_job(5))
+    # one known id, one repeated within the batch: each is still delivered once
+    invoker.dispatch_many([make_job(3), make_job(5), make_job(6), make_job(3)])
+    invoker.start()
+    calls.one("run-6")
+    assert worker.ids() == ["run-5", "run-3", "run-6"]
+
+
+def test_dispatch_many_of_a_closed_invoker_raises_and_enqueues_nothing(db: Path) -> None:
+    invoker = LocalInvoker(db)
+    invoker.close()
+    with pytest.raises(BackendError):
+        invoker.dispatch_many([make_job(1), make_job(2)])
+    with LocalInvoker(db) as reopened:
+        assert reopened.task("run-1") is None
+
+
+def test_dispatch_many_helper_reports_each_failure_of_a_plain_dispatcher() -> None:
+    class Picky:
+        def __init__(self) -> None:
+            self.jobs: list[str] = []
+
+        def dispatch(self, job: Job) -> None:
+            if job.id == "run-2":
+                raise BackendError("no room for run-2")
+            self.jobs.append(job.id)
+
+        def stop(self, job_id: str) -> None:
+            return None
+
+        def close(self) -> None:
+            return None
+
+    picky = Picky()
+    failures = dispatch_many(picky, [make_job(1), make_job(2), make_job(3)])
+    assert [type(f).__name__ if f else None for f in failures] == [None, "BackendError", None]
+    assert picky.jobs == ["run-1", "run-3"]

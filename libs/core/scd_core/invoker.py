@@ -7,11 +7,12 @@ async invocation) and ``redis`` (Streams) come later.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from scd_core.models import Job
 
-__all__ = ["Invoker"]
+__all__ = ["Invoker", "dispatch_many"]
 
 
 @runtime_checkable
@@ -47,3 +48,28 @@ class Invoker(Protocol):
     def close(self) -> None:
         """Release resources; idempotent. Queued jobs of durable backends survive."""
         ...
+
+
+def dispatch_many(invoker: Invoker, jobs: Sequence[Job]) -> list[Exception | None]:
+    """``invoker.dispatch`` of each job, in order: for each, None or what it raised.
+
+    A backend with a ``dispatch_many(jobs)`` method enqueues them all in one write
+    (the local queue: one transaction); a failure of that write is every job's
+    failure, and none of them is enqueued. Others get one ``dispatch`` per job.
+    """
+    batch = getattr(invoker, "dispatch_many", None)
+    if batch is not None:
+        try:
+            batch(jobs)
+        except Exception as exc:
+            return [exc] * len(jobs)
+        return [None] * len(jobs)
+    failures: list[Exception | None] = []
+    for job in jobs:
+        try:
+            invoker.dispatch(job)
+        except Exception as exc:
+            failures.append(exc)
+        else:
+            failures.append(None)
+    return failures

@@ -129,9 +129,15 @@ class LocalInvoker:
 
     def dispatch(self, job: Job) -> None:
         """Enqueue durably unless ``job.id`` is known; returns before any delivery."""
+        self.dispatch_many([job])
+
+    def dispatch_many(self, jobs: Sequence[Job]) -> None:
+        """``dispatch`` of each job in one queue transaction (``dispatch_many`` of
+        ``scd_core.invoker``); none is enqueued if it raises ``BackendError``."""
         if self._closed:
             raise BackendError("the invoker is closed")
-        if self._queue.enqueue(job.id, dump_model(job), self._clock()):
+        tasks = [(job.id, dump_model(job)) for job in jobs]
+        if any(self._queue.enqueue_many(tasks, self._clock())):
             with self._wake:
                 self._generation += 1
                 self._wake.notify()
