@@ -11,9 +11,10 @@ Needs: ``wrk`` (Debian ``apt-get install -y wrk``) for the load; without it a sm
 asyncio keep-alive HTTP/1.1 client of ours is used. ``webhook`` (Debian package
 ``webhook``) is optional; its comparison is skipped without it.
 
-Usage: ``uv run python bench/webhook_throughput.py [--duration 10] [--connections 32]``
-Prints req/s, p50 and p99 for each server and the ratios. Goals: ours >= 0.5x bare,
-p99 < 20 ms, ours >= 1.0x webhook.
+Usage: ``uv run python bench/webhook_throughput.py [--duration 6] [--rounds 3]``
+Each round measures every server back to back (the machine's load drifts); prints
+each server's medians of req/s, p50, p99 and CPU per request, and the median of the
+rounds' ratios. Goals: ours >= 0.5x bare, p99 < 20 ms, ours >= 1.0x webhook.
 
 This module also defines ``bare_app`` (``uvicorn --app-dir bench webhook_throughput:bare_app``),
 which ``cold_start.py`` uses too; importing it imports only Starlette.
@@ -318,97 +319,97 @@ def webhook_hooks(work: Path, branch: str) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=6.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
     parser.add_argument("--no-webhook", action="store_true", help="skip adnanh/webhook")
     args = parser.parse_args()
     body, branch = push_body()
     print(
         f"body {len(body)} bytes, {args.connections} connections, {args.duration:.0f} s each, "
+        f"{args.rounds} interleaved rounds, "
         f"load: {'wrk' if shutil.which('wrk') else 'asyncio client (wrk not installed)'}"
     )
-    results: dict[str, dict[str, float]] = {}
+    if not shutil.which("webhook") and not args.no_webhook:
+        print("adnanh/webhook not installed (apt-get install -y webhook): skipping it")
+        args.no_webhook = True
+    rounds: list[dict[str, dict[str, float]]] = []
+    recorded = 0
     with tempfile.TemporaryDirectory(prefix="scd-bench-") as tmp:
         work = Path(tmp)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        for number in range(args.rounds):
+            # the machine's load drifts: each round measures every server back to back
+            rounds.append(_round(work / f"round-{number}", body, branch, args))
+            with sqlite3.connect(work / f"round-{number}" / "state" / "scd.db") as db:
+                table = _runs_table(db)
+                if table:
+                    recorded += db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    _report(rounds, recorded)
 
+
+def _round(
+    work: Path, body: bytes, branch: str, args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    """One measurement of each server, one after another."""
+    work.mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    results: dict[str, dict[str, float]] = {}
+    port = free_port()
+    bare = uvicorn_command("webhook_throughput:bare_app", port, ROOT / "bench")
+    url = f"http://127.0.0.1:{port}/webhooks/web"
+    results["bare"] = measure("bare", bare, env, port, url, body, work, args)
+
+    (work / "scd.yaml").write_text(CONFIG.format(secret=SECRET, branch=branch), encoding="utf-8")
+    ours_env = {**env, "SCD_CONFIG": str(work / "scd.yaml"), "SCD_DATA_DIR": str(work / "state")}
+    port = free_port()
+    ours = uvicorn_command("functions.trigger.app:app", port)
+    url = f"http://127.0.0.1:{port}/webhooks/web"
+    results["scd"] = measure("scd", ours, ours_env, port, url, body, work, args)
+
+    if not args.no_webhook:
         port = free_port()
-        results["bare"] = measure(
-            "bare",
-            uvicorn_command("webhook_throughput:bare_app", port, ROOT / "bench"),
-            env,
-            port,
-            f"http://127.0.0.1:{port}/webhooks/web",
-            body,
-            work,
-            args,
-        )
+        hooks = str(webhook_hooks(work, branch))
+        command = ["webhook", "-hooks", hooks, "-ip", "127.0.0.1", "-port", str(port)]
+        url = f"http://127.0.0.1:{port}/hooks/web"
+        results["webhook"] = measure("webhook", command, env, port, url, body, work, args)
+    return results
 
-        config = CONFIG.format(secret=SECRET, branch=branch)
-        (work / "scd.yaml").write_text(config, encoding="utf-8")
-        ours_env = {
-            **env,
-            "SCD_CONFIG": str(work / "scd.yaml"),
-            "SCD_DATA_DIR": str(work / "state"),
-        }
-        port = free_port()
-        results["scd"] = measure(
-            "scd",
-            uvicorn_command("functions.trigger.app:app", port),
-            ours_env,
-            port,
-            f"http://127.0.0.1:{port}/webhooks/web",
-            body,
-            work,
-            args,
-        )
-        with sqlite3.connect(work / "state" / "scd.db") as db:
-            table = _runs_table(db)
-            recorded = db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] if table else -1
 
-        if shutil.which("webhook") and not args.no_webhook:
-            port = free_port()
-            command = [
-                "webhook",
-                "-hooks",
-                str(webhook_hooks(work, branch)),
-                "-ip",
-                "127.0.0.1",
-                "-port",
-                str(port),
-            ]
-            results["webhook"] = measure(
-                "webhook",
-                command,
-                env,
-                port,
-                f"http://127.0.0.1:{port}/hooks/web",
-                body,
-                work,
-                args,
-            )
-        elif not args.no_webhook:
-            print("adnanh/webhook not installed (apt-get install -y webhook): skipping it")
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
+
+def _report(rounds: list[dict[str, dict[str, float]]], recorded: int) -> None:
+    """Each server's medians over the rounds, and the median of each round's ratio."""
     print(
         f"\n{'server':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'non-2xx':>9}"
-        f"{'CPU us/req':>12}"
+        f"{'CPU us/req':>12}   (medians of {len(rounds)} rounds)"
     )
-    for name, row in results.items():
+    for name in rounds[0]:
+        row = {key: _median([r[name][key] for r in rounds]) for key in rounds[0][name]}
         print(
             f"{name:<10}{row['rps']:>10.0f}{row['p50']:>10.2f}{row['p99']:>10.2f}"
             f"{row['requests']:>10.0f}{row['non2xx']:>9.0f}{row['cpu_us']:>12.0f}"
         )
-    scd, bare = results["scd"], results["bare"]
-    print(f"\nruns recorded by scd: {recorded} (warm-up included)")
-    print(f"scd / bare      = {scd['rps'] / bare['rps']:.2f}x   (goal >= 0.5)")
-    print(f"scd p99         = {scd['p99']:.2f} ms (goal < 20)")
+
+    def ratio(key: str, top: str, bottom: str) -> float:
+        return _median([r[top][key] / r[bottom][key] for r in rounds])
+
+    shown = ", ".join(f"{r['scd']['rps'] / r['bare']['rps']:.2f}" for r in rounds)
+    print(f"\nruns recorded by scd: {recorded} (warm-ups included)")
+    print(f"scd / bare      = {ratio('rps', 'scd', 'bare'):.2f}x   (goal >= 0.5; rounds: {shown})")
+    print(f"scd p99         = {_median([r['scd']['p99'] for r in rounds]):.2f} ms (goal < 20)")
     print(
-        f"CPU per request = {scd['cpu_us'] / bare['cpu_us']:.2f}x bare's (machine-load independent)"
+        f"CPU per request = {ratio('cpu_us', 'scd', 'bare'):.2f}x bare's"
+        " (less sensitive to the machine's load)"
     )
-    if "webhook" in results:
-        print(f"scd / webhook   = {scd['rps'] / results['webhook']['rps']:.2f}x   (goal >= 1.0)")
+    if "webhook" in rounds[0]:
+        print(f"scd / webhook   = {ratio('rps', 'scd', 'webhook'):.2f}x   (goal >= 1.0)")
 
 
 def _runs_table(db: sqlite3.Connection) -> str | None:
