@@ -147,7 +147,13 @@ class _Instance:
         self.pool.start()
         self.invoker.start()
         self.reaper.start()
-        api = create_app(self.settings, config=self.config, store=self.store, invoker=self.invoker)
+        api = create_app(
+            self.settings,
+            config=self.config,
+            store=self.store,
+            invoker=self.invoker,
+            freeze_gc=True,
+        )
         api.state.scd_log_sink = self.sink
         server = uvicorn.Server(
             uvicorn.Config(

@@ -24,6 +24,7 @@ anything that door does not take (a ``root_path``, a path with more segments).
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -120,8 +121,16 @@ def create_app(
     config: Config | None = None,
     store: RunStore | None = None,
     invoker: Invoker | None = None,
+    freeze_gc: bool = False,
 ) -> TriggerFront:
-    """The trigger app; ``settings`` default to ``Settings.from_env()`` at start-up."""
+    """The trigger app; ``settings`` default to ``Settings.from_env()`` at start-up.
+
+    ``freeze_gc``, for an app that owns its process (uvicorn's, ``scd serve``'s):
+    once started, everything allocated so far is moved out of the garbage
+    collector's sight (``gc.freeze``). Its full collections then walk only what
+    requests allocate, not every module and model: under a burst of webhooks they
+    took 30 to 60 ms each and set the p99.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(front: TriggerFront) -> AsyncIterator[None]:
@@ -141,6 +150,8 @@ def create_app(
                 )
                 scheduler.start()
                 stack.push_async_callback(scheduler.stop)
+            if freeze_gc:
+                gc.freeze()
             try:
                 yield
             finally:
@@ -190,4 +201,4 @@ def _close_later(stack: contextlib.AsyncExitStack, backend: Any) -> None:
         stack.callback(close)
 
 
-app = create_app()
+app = create_app(freeze_gc=True)

@@ -7,6 +7,7 @@ that door is off. Both must answer every case alike.
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -165,3 +166,27 @@ def test_an_accepted_push_is_stored_with_the_delivered_payload_text(door: _Door)
     ).fetchone()
     assert spaced.decode() in raw[0]
     assert raw[1:] == (1, "main")
+
+
+def test_an_app_owning_its_process_freezes_what_start_up_allocated(tmp_path: Path) -> None:
+    config = parse_config(CONFIG, "scd.yaml", {})
+    store = open_store(f"sqlite:///{tmp_path / 'scd.db'}")
+    settings = Settings(data_dir=tmp_path)
+    front = create_app(
+        settings, config=config, store=store, invoker=MemoryInvoker(), freeze_gc=True
+    )
+    gc.unfreeze()
+    try:
+        with asgi_client(front) as client:
+            assert gc.get_freeze_count() > 0
+            assert (
+                client.post("/webhooks/web", content=_PUSH, headers=_signed(_PUSH, "f")).status_code
+                == 202
+            )
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as usual
+        store.close()
+
+
+def test_an_app_for_tests_leaves_the_collector_alone(door: _Door) -> None:
+    assert gc.get_freeze_count() == 0

@@ -146,7 +146,7 @@ class TaskQueue:
         except sqlite3.Error as exc:
             self._db.close()
             raise BackendError(f"cannot open the invoker queue {self.path}: {exc}") from exc
-        self._checkpointer = Checkpointer(self.path)
+        self._checkpointer = Checkpointer(self.path, lock=self._lock)
         self._checkpointer.start()
 
     def __repr__(self) -> str:

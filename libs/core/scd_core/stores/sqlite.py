@@ -183,7 +183,9 @@ class SqliteRunStore:
     def _start_checkpointer(self) -> Checkpointer | None:
         if self._checkpoint_interval <= 0:
             return None
-        checkpointer = Checkpointer(self.path, interval_s=self._checkpoint_interval)
+        checkpointer = Checkpointer(
+            self.path, interval_s=self._checkpoint_interval, lock=self._lock
+        )
         checkpointer.start()
         # a store dropped without close() must not leave its thread polling forever
         weakref.finalize(self, checkpointer.halt)
