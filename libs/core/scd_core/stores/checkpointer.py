@@ -15,14 +15,13 @@ the WAL, so the WAL keeps growing. Left alone, the store's ``wal_autocheckpoint`
 (the safety net, about 32 MB) would then run one checkpoint inside a writer's
 commit: 40 to 80 ms under a burst of webhooks, every few seconds, and the p99.
 So once the WAL holds ``restart_frames`` frames, right after a passive checkpoint
-has copied nearly all of them, this thread runs a ``RESTART`` checkpoint: it waits
-for the write lock (at most ``restart_wait_s``, else it tries again next turn),
-copies the few frames written since, and lets the next writer start the WAL
-from its beginning. Writers wait for that short copy instead of a long one. A
-writer in another process waits in SQLite's busy handler, whose sleeps grow to
-tens of milliseconds; so the owner of the store passes its connection ``lock``,
-which this thread holds during a restart: its own writers wake the moment the
-restart ends.
+has copied at least half of them, this thread runs a ``RESTART`` checkpoint: it
+waits for the write lock (at most ``restart_wait_s``, else it tries again next
+turn), copies what is left and lets the next writer start the WAL from its
+beginning. Writers wait for that short copy instead of a long one. The owner of
+the store passes its connection ``lock``, which this thread holds during a
+restart, so the owner's writers wake the moment it ends; SQLite's busy handler,
+which writers in other processes wait in, sleeps in steps of up to tens of ms.
 """
 
 from __future__ import annotations
