@@ -98,3 +98,13 @@ def test_sqlite_create_runs_of_a_closed_store_raises_backend_error(tmp_path: Pat
     store.close()
     with pytest.raises(BackendError):
         store.create_runs([make_run(1)])
+
+
+def test_a_batch_larger_than_one_statement_keeps_every_answer(store: RunStore) -> None:
+    # SQLite inserts 500 rows a statement: keys repeat across those chunks here
+    runs = [make_run(n) for n in range(1, 1201)]
+    runs += [make_run(2000 + n, key=n) for n in (1, 600, 1200)]
+    answers = create_runs(store, runs)
+    assert answers[:1200] == [(make_run(n), True) for n in range(1, 1201)]
+    assert answers[1200:] == [(make_run(n), False) for n in (1, 600, 1200)]
+    assert store.find_run("web:github:600") == make_run(600)
