@@ -42,7 +42,9 @@ __all__ = [
     "error_response",
     "install",
     "install_api",
+    "scd_error_response",
     "status_for",
+    "unexpected_response",
 ]
 
 log = logging.getLogger("scd.trigger")
@@ -110,13 +112,25 @@ def error_response(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
-async def _scd_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ScdError)
+def scd_error_response(exc: ScdError, method: str, path: str) -> JSONResponse:
+    """The answer to one of our errors raised by ``method path``; a 5xx is logged."""
     status = status_for(exc)
     if status >= 500:
         # Our messages are secret-free by contract, but a backend's cause may not be.
-        log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        log.error("%s on %s %s: %s", type(exc).__name__, method, path, exc)
     return error_response(status, exc.code, str(exc))
+
+
+def unexpected_response(method: str, path: str) -> JSONResponse:
+    """The 500 ``internal`` answer to anything else; call it in an ``except`` block,
+    which it logs with its traceback (never the message in the answer)."""
+    log.exception("unexpected error on %s %s", method, path)
+    return error_response(500, "internal", "internal error")
+
+
+async def _scd_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ScdError)
+    return scd_error_response(exc, request.method, request.url.path)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -131,8 +145,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal", "internal error")
+    return unexpected_response(request.method, request.url.path)
 
 
 def describe_validation(errors: object) -> str:

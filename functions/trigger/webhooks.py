@@ -18,7 +18,6 @@ endpoint. This module imports Starlette only: it is on the cold-start path.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator, Mapping
 
 from scd_core.errors import ScdError
@@ -29,19 +28,16 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from functions.trigger.body import check_media_type, read_chunks
-from functions.trigger.errors import status_for
+from functions.trigger.errors import scd_error_response, unexpected_response
 from functions.trigger.state import TriggerState, state_of
 
 __all__ = ["WEBHOOK_MEDIA_TYPES", "answer_webhook", "receive_webhook", "serve_webhook"]
 
-log = logging.getLogger("scd.trigger")
 WEBHOOK_MEDIA_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"})
 
 # Verifying an HMAC over a large body takes long enough to stall other requests.
 _INLINE_BODY_BYTES = 256 * 1024
 _QUEUED_HEAD, _QUEUED_TAIL = b'{"run_id":', b',"status":"queued"}'
-_JSON_TYPE = (b"content-type", b"application/json")
-_CHALLENGE = (b"www-authenticate", b"Bearer")
 
 
 def _queued(run_id: str) -> bytes:
@@ -88,7 +84,7 @@ async def answer_webhook(
 
 async def receive_webhook(request: Request) -> Response:
     """The Starlette endpoint: ``answer_webhook`` for a routed request."""
-    headers = {name: value for name, value in request.headers.items()}
+    headers = dict(request.headers.items())
     status, body = await answer_webhook(
         state_of(request), request.path_params["app"], headers, request.stream()
     )
@@ -100,9 +96,8 @@ async def serve_webhook(
 ) -> None:
     """The bare ASGI door: answer ``POST /webhooks/{name}`` on ``send``.
 
-    Answers every outcome itself as the Starlette endpoint and the app's error
-    handlers would: our errors in their JSON shape, anything unexpected a 500
-    ``internal`` (logged without request data). A client gone before its body
+    Answers every outcome as the Starlette endpoint and the app's error handlers
+    would, with the same answers of ``errors.py``. A client gone before its body
     arrived gets nothing.
     """
     headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
@@ -111,18 +106,12 @@ async def serve_webhook(
     except ClientDisconnect:
         return
     except ScdError as exc:
-        status = status_for(exc)
-        if status >= 500:
-            log.error("%s on POST /webhooks/%s: %s", type(exc).__name__, name, exc)
-        body = _json({"error": exc.code, "detail": str(exc)})
+        await scd_error_response(exc, "POST", f"/webhooks/{name}")(scope, receive, send)
+        return
     except Exception:
-        log.exception("unexpected error on POST /webhooks/%s", name)
-        status, body = 500, b'{"error":"internal","detail":"internal error"}'
-    response_headers = [_JSON_TYPE, (b"content-length", str(len(body)).encode("ascii"))]
-    if status == 401:
-        response_headers.append(_CHALLENGE)
-    await send({"type": "http.response.start", "status": status, "headers": response_headers})
-    await send({"type": "http.response.body", "body": body})
+        await unexpected_response("POST", f"/webhooks/{name}")(scope, receive, send)
+        return
+    await Response(body, status_code=status, media_type="application/json")(scope, receive, send)
 
 
 async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
