@@ -32,6 +32,7 @@ import re
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -376,14 +377,6 @@ def _round(
     return results
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _report(rounds: list[dict[str, dict[str, float]]], recorded: int) -> None:
     """Each server's medians over the rounds, and the median of each round's ratio."""
     print(
@@ -391,19 +384,20 @@ def _report(rounds: list[dict[str, dict[str, float]]], recorded: int) -> None:
         f"{'CPU us/req':>12}   (medians of {len(rounds)} rounds)"
     )
     for name in rounds[0]:
-        row = {key: _median([r[name][key] for r in rounds]) for key in rounds[0][name]}
+        row = {key: statistics.median([r[name][key] for r in rounds]) for key in rounds[0][name]}
         print(
             f"{name:<10}{row['rps']:>10.0f}{row['p50']:>10.2f}{row['p99']:>10.2f}"
             f"{row['requests']:>10.0f}{row['non2xx']:>9.0f}{row['cpu_us']:>12.0f}"
         )
 
     def ratio(key: str, top: str, bottom: str) -> float:
-        return _median([r[top][key] / r[bottom][key] for r in rounds])
+        return statistics.median([r[top][key] / r[bottom][key] for r in rounds])
 
     shown = ", ".join(f"{r['scd']['rps'] / r['bare']['rps']:.2f}" for r in rounds)
     print(f"\nruns recorded by scd: {recorded} (warm-ups included)")
     print(f"scd / bare      = {ratio('rps', 'scd', 'bare'):.2f}x   (goal >= 0.5; rounds: {shown})")
-    print(f"scd p99         = {_median([r['scd']['p99'] for r in rounds]):.2f} ms (goal < 20)")
+    p99 = statistics.median([r["scd"]["p99"] for r in rounds])
+    print(f"scd p99         = {p99:.2f} ms (goal < 20)")
     print(
         f"CPU per request = {ratio('cpu_us', 'scd', 'bare'):.2f}x bare's"
         " (less sensitive to the machine's load)"
