@@ -68,12 +68,11 @@ def utcnow() -> datetime:
 class Event(BaseModel):
     """A normalised trigger event (serverless-cd's ``git`` context, extended).
 
-    Events are not changed after they are made. ``payload_json`` is the payload's
-    own JSON text when the event was read from a delivery that carried exactly
-    ``payload`` (see ``with_payload_json``), and ``delivered_json`` the event's
-    JSON built on it once; stores and invokers write that text as it came
-    instead of encoding the payload again. Neither is a field: a copy keeps
-    them, a serialised and reloaded event has none.
+    Events are not changed after they are made. ``delivered_json`` is the
+    event's JSON, built once from the payload's own text when the event was read
+    from a delivery that carried exactly ``payload`` (see ``with_payload_json``);
+    stores and invokers write it instead of encoding the payload again. It is not
+    a field: a copy keeps it, a serialised and reloaded event has none.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -102,11 +101,10 @@ class Event(BaseModel):
     delivery_id: str | None = None
     inputs: dict[str, str] = Field(default_factory=new_dict)
     payload: dict[str, Any] = Field(default_factory=new_dict)
-    _payload_json: str | None = PrivateAttr(default=None)
     _json: str | None = PrivateAttr(default=None)
 
     def __eq__(self, other: object) -> bool:
-        # the payload's text is how the payload came, not part of the event's value
+        # how the payload's text came is not part of the event's value
         if isinstance(other, Event):
             return type(self) is type(other) and self.__dict__ == other.__dict__
         return NotImplemented
@@ -114,35 +112,26 @@ class Event(BaseModel):
     __hash__ = None  # type: ignore[assignment]  # mutable, like every unfrozen model
 
     @property
-    def payload_json(self) -> str | None:
-        """The payload's JSON text as delivered, or None when not known."""
-        return self._private("_payload_json")
-
-    @property
     def delivered_json(self) -> str | None:
         """The whole event as JSON, its payload written as delivered; None when the
         payload's text is not known (or a field cannot be encoded as is)."""
-        return self._private("_json")
+        # read without BaseModel.__getattr__: this is on the webhook path
+        private = self.__pydantic_private__
+        return None if private is None else private.get("_json")
 
     def with_payload_json(self, text: str) -> Event:
-        """Remember ``text`` as the payload's JSON and build ``delivered_json`` from it,
-        once, here; returns ``self``.
+        """Build ``delivered_json`` from ``text``, the payload's JSON, once, here;
+        returns ``self``.
 
         The caller vouches that ``text`` is strict JSON (RFC 8259, no NaN) that
         parses to exactly ``payload``, so that writing it is the same as encoding it.
         """
-        self._payload_json = text
         try:
             fields = self.__pydantic_serializer__.to_json(self, exclude={"payload": True})
         except PydanticSerializationError:  # a lone surrogate: encoded the slow way later
             return self
         self._json = f'{fields.decode()[:-1]},"payload":{text}}}'
         return self
-
-    def _private(self, name: str) -> str | None:
-        # read without BaseModel.__getattr__: this is on the webhook path
-        private = self.__pydantic_private__
-        return None if private is None else private.get(name)
 
     @property
     def changed_files(self) -> list[str]:
