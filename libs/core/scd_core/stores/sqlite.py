@@ -316,19 +316,17 @@ class SqliteRunStore:
         check_list_args(status, limit)
         where: list[str] = []
         params: list[object] = []
-        if app is not None:
-            where.append("app = ?")
-            params.append(app)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        # event and branch live only in the run's JSON: no schema change for a filter
-        if event is not None:
-            where.append("json_extract(data, '$.event.event_name') = ?")
-            params.append(event)
-        if branch is not None:
-            where.append("json_extract(data, '$.event.branch') = ?")
-            params.append(branch)
+        filters = (
+            ("app = ?", app),
+            ("status = ?", status),
+            # event and branch live only in the run's JSON: no schema change for a filter
+            ("json_extract(data, '$.event.event_name') = ?", event),
+            ("json_extract(data, '$.event.branch') = ?", branch),
+        )
+        for clause, value in filters:
+            if value is not None:
+                where.append(clause)
+                params.append(value)
         if cursor is not None:
             where.append("(created_us, id) < (?, ?)")
             params.extend(decode_cursor(cursor))
