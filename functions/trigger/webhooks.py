@@ -18,7 +18,7 @@ endpoint. This module imports Starlette only: it is on the cold-start path.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from scd_core.errors import ScdError
 from scd_trigger_spec import Accepted, Ignored, accept
@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from functions.trigger.body import check_media_type, read_chunks
+from functions.trigger.body import check_media_type, receive_body
 from functions.trigger.errors import scd_error_response, unexpected_response
 from functions.trigger.state import TriggerState, state_of
 
@@ -57,17 +57,18 @@ async def answer_webhook(
     state: TriggerState,
     name: str,
     headers: Mapping[str, str],
-    read: AsyncIterator[bytes],
+    receive: Receive,
 ) -> tuple[int, bytes]:
     """The status and JSON body answering a delivery to app ``name``.
 
-    ``headers`` have lower-case names; ``read`` yields the body's pieces. Raises
-    the ``ScdError`` of a refused delivery.
+    ``headers`` have lower-case names; the body is read from ASGI ``receive``.
+    Raises the ``ScdError`` of a refused delivery, ``ClientDisconnect`` for a
+    client gone before its body arrived.
     """
     spec = await state.app_async(name)
     check_media_type(headers.get("content-type", ""), WEBHOOK_MEDIA_TYPES)
     limit = state.settings.max_body_bytes
-    body = await read_chunks(headers.get("content-length"), read, limit)
+    body = await receive_body(receive, headers.get("content-length"), limit)
     if len(body) > _INLINE_BODY_BYTES:
         result = await run_in_threadpool(accept, spec, headers, body)
     else:
@@ -86,7 +87,7 @@ async def receive_webhook(request: Request) -> Response:
     """The Starlette endpoint: ``answer_webhook`` for a routed request."""
     headers = dict(request.headers.items())
     status, body = await answer_webhook(
-        state_of(request), request.path_params["app"], headers, request.stream()
+        state_of(request), request.path_params["app"], headers, request.receive
     )
     return Response(body, status_code=status, media_type="application/json")
 
@@ -102,7 +103,7 @@ async def serve_webhook(
     """
     headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
     try:
-        status, body = await answer_webhook(state, name, headers, _body_chunks(receive))
+        status, body = await answer_webhook(state, name, headers, receive)
     except ClientDisconnect:
         return
     except ScdError as exc:
@@ -111,16 +112,8 @@ async def serve_webhook(
     except Exception:
         await unexpected_response("POST", f"/webhooks/{name}")(scope, receive, send)
         return
-    await Response(body, status_code=status, media_type="application/json")(scope, receive, send)
-
-
-async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk: bytes = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
+    # the headers a Starlette JSON Response sends, without building one
+    length = str(len(body)).encode("ascii")
+    headers_out = [(b"content-length", length), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": headers_out})
+    await send({"type": "http.response.body", "body": body})
