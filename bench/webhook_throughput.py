@@ -5,7 +5,10 @@ What it measures: one uvicorn process per server (``--no-access-log``), loopback
 unique ``X-GitHub-Delivery`` per request, so every request is a new run recorded
 durably in a SQLite file (memory invoker). The baseline is a bare Starlette app
 that reads the same body and answers 202. Optionally adnanh/webhook with an
-HMAC-SHA256 rule and a ref match rule.
+HMAC-SHA256 rule and a ref match rule. And the floor (``floor_app.py``): a raw
+ASGI app that only verifies, parses and durably records each delivery in
+SQLite as scd's store does, which splits the gap between bare and scd into the
+work's own cost and scd's.
 
 Needs: ``wrk`` (Debian ``apt-get install -y wrk``) for the load; without it a small
 asyncio keep-alive HTTP/1.1 client of ours is used. ``webhook`` (Debian package
@@ -361,6 +364,13 @@ def _round(
     url = f"http://127.0.0.1:{port}/webhooks/web"
     results["bare"] = measure("bare", bare, env, port, url, body, work, args)
 
+    floor_env = {**env, "FLOOR_DB": str(work / "floor.db"), "FLOOR_SECRET": SECRET}
+    floor_env["FLOOR_REF"] = f"refs/heads/{branch}"
+    port = free_port()
+    floor = uvicorn_command("floor_app:app", port, ROOT / "bench")
+    url = f"http://127.0.0.1:{port}/webhooks/web"
+    results["floor"] = measure("floor", floor, floor_env, port, url, body, work, args)
+
     (work / "scd.yaml").write_text(CONFIG.format(secret=SECRET, branch=branch), encoding="utf-8")
     ours_env = {**env, "SCD_CONFIG": str(work / "scd.yaml"), "SCD_DATA_DIR": str(work / "state")}
     port = free_port()
@@ -404,6 +414,12 @@ def _report(rounds: list[dict[str, dict[str, float]]], recorded: int) -> None:
     )
     if "webhook" in rounds[0]:
         print(f"scd / webhook   = {ratio('rps', 'scd', 'webhook'):.2f}x   (goal >= 1.0)")
+    floor_p99 = statistics.median([r["floor"]["p99"] for r in rounds])
+    print(
+        f"floor / bare    = {ratio('rps', 'floor', 'bare'):.2f}x, p99 {floor_p99:.2f} ms"
+        "   (the least a durable receiver does: floor_app.py)"
+    )
+    print(f"scd / floor     = {ratio('rps', 'scd', 'floor'):.2f}x   (what scd spends on top)")
 
 
 def _runs_table(db: sqlite3.Connection) -> str | None:
