@@ -14,7 +14,8 @@ from scd_core.models import Event, Job
 
 
 def make_job(n: int | str, **changes: object) -> Job:
-    event = Event(provider="github", event_name="push", ref="refs/heads/main", payload={"n": n})
+    payload = {"n": n, "nested": {"n": n}}
+    event = Event(provider="github", event_name="push", ref="refs/heads/main", payload=payload)
     return Job.model_validate({"id": f"run-{n}", "app": "web", "event": event, **changes})
 
 
@@ -41,9 +42,11 @@ def test_recorded_jobs_are_copies() -> None:
     invoker = MemoryInvoker()
     job = make_job(1)
     invoker.dispatch(job)
-    job.event.payload["n"] = "changed"
-    invoker.jobs[0].event.payload["n"] = "changed too"
-    assert invoker.jobs[0].event.payload == {"n": 1}
+    job.event.payload["nested"]["n"] = "changed"
+    job.event.added.append("changed.txt")
+    invoker.jobs[0].event.payload["nested"]["n"] = "changed too"
+    assert invoker.jobs[0].event.payload == {"n": 1, "nested": {"n": 1}}
+    assert invoker.jobs[0].event.added == []
 
 
 def test_stop_records_known_jobs_once_and_ignores_unknown_ids() -> None:

@@ -168,12 +168,13 @@ def test_datetimes_come_back_aware_in_utc(store: RunStore) -> None:
 
 
 def test_returned_runs_are_copies_that_do_not_change_the_store(store: RunStore) -> None:
-    run = make_run(1)
+    run = make_run(1, payload={"n": 1, "nested": {"n": 1}})
     stored, _ = store.create_run(run)
-    run.event.payload["n"] = "changed"
-    stored.event.payload["n"] = "changed"
-    store.get_run("run-1").event.payload["n"] = "changed"
-    assert store.get_run("run-1").event.payload == {"n": 1}
+    for changed in (run, stored, store.get_run("run-1")):
+        changed.event.payload["nested"]["n"] = "changed"
+        changed.event.added.append("changed.txt")
+    again = store.get_run("run-1")
+    assert (again.event.payload, again.event.added) == ({"n": 1, "nested": {"n": 1}}, [])
 
 
 # -- update ---------------------------------------------------------------------------------

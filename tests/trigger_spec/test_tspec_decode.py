@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scd_trigger_spec.accept import _loads
+from scd_trigger_spec.payloads import _loads
 
 _JSON = st.recursive(
     st.none()

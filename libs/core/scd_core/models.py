@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic_core import PydanticSerializationError
 
+from scd_core.payload import Payload, empty_payload
+
 __all__ = [
     "FINAL_STATUSES",
     "STATUSES",
@@ -100,7 +102,7 @@ class Event(BaseModel):
     removed: list[str] = Field(default_factory=new_list)
     delivery_id: str | None = None
     inputs: dict[str, str] = Field(default_factory=new_dict)
-    payload: dict[str, Any] = Field(default_factory=new_dict)
+    payload: Payload = Field(default_factory=empty_payload)
     _json: str | None = PrivateAttr(default=None)
 
     def __eq__(self, other: object) -> bool:

@@ -2,7 +2,9 @@
 
 Call order (``accept`` drives it): ``detect`` (only when the app does not pin a provider) →
 ``verify`` on the raw bytes, before any parsing → ``delivery_id`` → ``parse`` of the decoded
-payload. Providers are stateless singletons, safe to share between concurrent requests.
+payload: only the fields ``decoders`` names for the event kind, when it names them for it,
+else the whole payload. Providers are stateless singletons, safe to share between
+concurrent requests.
 
 ``headers`` given to a provider always have lower-case names. ``verify`` raises
 ``AuthError`` (its message names neither the secret nor the received signature); ``parse``
@@ -17,6 +19,7 @@ from typing import Any, NamedTuple, Protocol
 
 from scd_core.models import Event
 
+from scd_trigger_spec.providers.shapes import PartialDecoder
 from scd_trigger_spec.results import Ignored, Pong
 from scd_trigger_spec.spec import App
 
@@ -39,6 +42,9 @@ class GitProvider(Protocol):
     # whether ``parse`` puts the decoded payload in the event as it is; False for a
     # provider that drops fields (Gitee's secrets), whose body must not be stored
     keeps_payload: bool
+    # by event kind, every field ``parse`` reads, for a provider that keeps the payload:
+    # ``accept`` then builds only those and keeps the body's text as the payload
+    decoders: Mapping[str, PartialDecoder]
 
     def detect(self, headers: Mapping[str, str]) -> bool:
         """Whether these headers come from this provider."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from scd_trigger_spec.providers.fields import (
     need_str,
     split_ref,
 )
+from scd_trigger_spec.providers.shapes import PartialDecoder
 from scd_trigger_spec.results import Ignored
 from scd_trigger_spec.spec import App
 
@@ -43,6 +45,7 @@ class HeaderDetected:
     name: str
     event_header: str  # lower-case
     keeps_payload = True
+    decoders: Mapping[str, PartialDecoder] = MappingProxyType({})
 
     def detect(self, headers: Mapping[str, str]) -> bool:
         """Whether these (lower-case) headers carry this provider's event header."""

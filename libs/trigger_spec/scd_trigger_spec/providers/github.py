@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from scd_core.errors import AuthError
@@ -32,6 +33,7 @@ from scd_trigger_spec.providers.fields import (
     need_int,
     need_str,
 )
+from scd_trigger_spec.providers.shapes import PartialDecoder, Shape
 from scd_trigger_spec.results import Ignored, Pong
 from scd_trigger_spec.spec import App
 
@@ -40,12 +42,50 @@ __all__ = ["GitHub"]
 # GitHub's webhook push payload lists at most 2048 commits
 _MAX_COMMITS = 2048
 
+# every field read below (and by hub_push): a test checks the partial decode against the whole
+_REPOSITORY: Shape = {"clone_url": None, "full_name": None, "owner": {"login": None, "name": None}}
+_PUSH = PartialDecoder(
+    {
+        "ref": None,
+        "after": None,
+        "before": None,
+        "deleted": None,
+        "created": None,
+        "commits": [{"added": None, "modified": None, "removed": None}],
+        "head_commit": {"id": None, "message": None},
+        "pusher": {"name": None},
+        "sender": {"login": None},
+        "repository": _REPOSITORY,
+    }
+)
+_PULL_REQUEST = PartialDecoder(
+    {
+        "action": None,
+        "number": None,
+        "before": None,
+        "sender": {"login": None},
+        "repository": _REPOSITORY,
+        "pull_request": {
+            "number": None,
+            "head": {"ref": None, "sha": None},
+            "base": {"ref": None},
+            "merged": None,
+            "merge_commit_sha": None,
+            "title": None,
+            "draft": None,
+        },
+    }
+)
+
 
 class GitHub(HeaderDetected):
     """The GitHub provider (stateless)."""
 
     name = "github"
     event_header = "x-github-event"
+    decoders: Mapping[str, PartialDecoder] = MappingProxyType(
+        {"push": _PUSH, "pull_request": _PULL_REQUEST}
+    )
 
     def verify(self, app: App, headers: Mapping[str, str], body: bytes, now: float) -> None:
         secret = secret_bytes(app)
