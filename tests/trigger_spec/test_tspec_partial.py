@@ -1,4 +1,4 @@
-"""GitHub pushes and pull requests decoded to the fields read decide exactly as whole payloads.
+"""Deliveries decoded to the fields read decide exactly as whole payloads do.
 
 ``accept`` decodes a strict JSON body into the fields the provider reads
 (``GitProvider.decoders``) and keeps the body's text as the event's payload. Every
@@ -22,7 +22,7 @@ from scd_core.errors import ScdError
 from scd_core.payload import Payload
 from scd_trigger_spec import Accepted, App, Ignored, accept
 from scd_trigger_spec.payloads import may_hold_nan_or_infinity
-from scd_trigger_spec.providers import GitHub
+from scd_trigger_spec.providers import GitHub, GitLab
 from tspec_helpers import SECRET, corpus_dir, github_headers, github_push
 
 EVERYTHING = App.model_validate(
@@ -52,12 +52,12 @@ FILTERED = App.model_validate(
 @contextmanager
 def _whole_payloads() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(GitHub, "decoders", MappingProxyType({}))
+        for provider in (GitHub, GitLab):  # Codeup's are GitLab's
+            patch.setattr(provider, "decoders", MappingProxyType({}))
         yield
 
 
-def _answer(app: App, event: str, body: bytes, content_type: str) -> tuple[Any, ...]:
-    headers = {**github_headers(body, event), "Content-Type": content_type}
+def _answer(app: App, headers: dict[str, str], body: bytes) -> tuple[Any, ...]:
     try:
         result = accept(app, headers, body)
     except ScdError as exc:
@@ -73,10 +73,16 @@ def _answer(app: App, event: str, body: bytes, content_type: str) -> tuple[Any, 
 def _both(
     event: str, body: bytes, app: App = EVERYTHING, content_type: str = "application/json"
 ) -> tuple[Any, ...]:
-    """The answer with the provider's decoders, checked equal to the one without."""
-    fields = _answer(app, event, body, content_type)
+    """The answer to a GitHub delivery with the provider's decoders, checked equal to the
+    one without."""
+    headers = {**github_headers(body, event), "Content-Type": content_type}
+    return _both_for(headers, body, app)
+
+
+def _both_for(headers: dict[str, str], body: bytes, app: App = EVERYTHING) -> tuple[Any, ...]:
+    fields = _answer(app, headers, body)
     with _whole_payloads():
-        whole = _answer(app, event, body, content_type)
+        whole = _answer(app, headers, body)
     assert fields == whole
     return fields
 
@@ -104,13 +110,111 @@ def test_corpus_deliveries_are_answered_alike_from_their_fields(name: str, app: 
     _both(name.split("__")[0], body, app)
 
 
+def _gitlab_headers(event: str, provider: str = "Gitlab") -> dict[str, str]:
+    return {
+        f"X-{provider}-Event": event,
+        f"X-{provider}-Token": SECRET,
+        "Content-Type": "application/json",
+    }
+
+
+@pytest.mark.parametrize("app", [EVERYTHING, FILTERED], ids=["everything", "filtered"])
+def test_gitlab_corpus_deliveries_are_answered_alike_from_their_fields(app: App) -> None:
+    folder = corpus_dir("webhooks", "gitlab")
+    cases = json.loads((folder / "headers.json").read_text())
+    read = 0
+    for name, event_headers in sorted(cases.items()):
+        headers = _gitlab_headers(event_headers["X-Gitlab-Event"])
+        answer = _both_for(headers, (folder / name).read_bytes(), app)
+        read += answer[0] == "accepted" and _payload_text(answer) is not None
+    assert read > 0 or app is FILTERED  # the partial decode was used
+
+
+def _gitlab_push(**changes: Any) -> dict[str, Any]:
+    after = "4fe524d23668336a778eb02ef79aee7f362a1940"
+    commit = {"id": after, "message": "m", "added": ["src/a.py"], "modified": [], "removed": []}
+    payload: dict[str, Any] = {
+        "object_kind": "push",
+        "ref": "refs/heads/main",
+        "before": "c" * 40,
+        "after": after,
+        "checkout_sha": after,
+        "user_username": "dankun",
+        "user_name": "Dan Kun",
+        "total_commits_count": 1,
+        "commits": [commit],
+        "project": {"path_with_namespace": "acme/web", "git_http_url": "https://gl/acme/web.git"},
+        "repository": {
+            "git_http_url": "https://codeup.aliyun.com/60b0/mamba/fc-node12.git",
+            "homepage": "https://codeup.aliyun.com/60b0/mamba/fc-node12",
+        },
+    }
+    payload.update(changes)
+    return payload
+
+
+def _gitlab_merge_request(**attributes: Any) -> dict[str, Any]:
+    target = {"web_url": "https://codeup.aliyun.com/60b0/web", "http_url": "https://c/web.git"}
+    merge_request = {
+        "action": "update",
+        "state": "opened",
+        "iid": 3,
+        "source_branch": "feature",
+        "target_branch": "main",
+        "oldrev": "d" * 40,
+        "last_commit": {"id": "e" * 40},
+        "title": "t",
+        "is_update_by_push": True,
+        "target": target,
+        **attributes,
+    }
+    user = {"username": "kun", "name": "Kun"}
+    return {
+        **_gitlab_push(),
+        "object_kind": "merge_request",
+        "object_attributes": merge_request,
+        "user": user,
+    }
+
+
+@pytest.mark.parametrize("provider", ["Gitlab", "Codeup"])
+@pytest.mark.parametrize("app", [EVERYTHING, FILTERED], ids=["everything", "filtered"])
+def test_gitlab_and_codeup_deliveries_are_answered_alike_from_their_fields(
+    provider: str, app: App
+) -> None:
+    cases = [
+        ("Push Hook", _gitlab_push()),
+        ("Tag Push Hook", _gitlab_push(ref="refs/tags/v1")),
+        ("Push Hook", _gitlab_push(after="0" * 40)),
+        ("Push Hook", _gitlab_push(commits=[], total_commits_count=0)),
+        ("Merge Request Hook", _gitlab_merge_request()),
+        ("Merge Request Hook", _gitlab_merge_request(action="merge", state="merged")),
+        ("Merge Request Hook", _gitlab_merge_request(oldrev=None, is_update_by_push=False)),
+        ("Merge Request Hook", _gitlab_merge_request(draft=True, merge_commit_sha="f" * 40)),
+        ("Merge Request Hook", _gitlab_merge_request(action="merge", merge_commit_sha="f" * 40)),
+        ("Merge Request Hook", _gitlab_merge_request(work_in_progress=True, action=None)),
+        ("Push Hook", _gitlab_push(user_username=None, repository={})),
+        ("Push Hook", _gitlab_push(checkout_sha="9" * 40)),
+        ("Push Hook", _gitlab_push(total_commits_count=30, commits=[{"added": ["docs/a.md"]}])),
+        (
+            "Merge Request Hook",
+            {**_gitlab_merge_request(), "user": {"name": "K"}, "repository": {}},
+        ),
+    ]
+    read = 0
+    for event, payload in cases:
+        answer = _both_for(_gitlab_headers(event, provider), json.dumps(payload).encode(), app)
+        read += answer[0] == "accepted" and _payload_text(answer) is not None
+    assert read > 0  # the partial decode was used
+
+
 def test_an_accepted_push_keeps_the_body_text_as_its_payload() -> None:
     body = json.dumps(github_push(), indent=1).encode()
     answer = _both("push", body)
     assert _payload_text(answer) == body.decode()
     assert answer[1].payload == json.loads(body)
     with _whole_payloads():
-        assert _payload_text(_answer(EVERYTHING, "push", body, "application/json")) is None
+        assert _payload_text(_answer(EVERYTHING, github_headers(body, "push"), body)) is None
 
 
 def test_the_last_of_duplicate_keys_decides_as_in_the_whole_payload() -> None:

@@ -11,6 +11,7 @@ provider (``codeup``) reuses this code with its own header names.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from scd_trigger_spec.providers.base import Parsed, not_a_trigger
@@ -28,6 +29,7 @@ from scd_trigger_spec.providers.fields import (
     need_str,
     split_ref,
 )
+from scd_trigger_spec.providers.shapes import PartialDecoder, Shape
 from scd_trigger_spec.results import Ignored, Pong
 from scd_trigger_spec.spec import App
 
@@ -38,6 +40,49 @@ _KINDS = {
     "tag push hook": "tag_push",
     "merge request hook": "merge_request",
 }
+# every field GitLab's or Codeup's parse reads (one decoder serves both): a test checks the
+# partial decode against the whole payload
+_REPOSITORY: dict[str, Shape] = {
+    "project": {"path_with_namespace": None, "git_http_url": None},
+    "repository": {"git_http_url": None, "homepage": None},
+}
+_PUSH = PartialDecoder(
+    {
+        "ref": None,
+        "after": None,
+        "before": None,
+        "checkout_sha": None,
+        "user_username": None,
+        "user_name": None,
+        "total_commits_count": None,
+        "commits": [
+            {"id": None, "message": None, "added": None, "modified": None, "removed": None}
+        ],
+        **_REPOSITORY,
+    }
+)
+_MERGE_REQUEST = PartialDecoder(
+    {
+        "object_attributes": {
+            "action": None,
+            "state": None,
+            "iid": None,
+            "source_branch": None,
+            "target_branch": None,
+            "oldrev": None,
+            "last_commit": {"id": None},
+            "merge_commit_sha": None,
+            "title": None,
+            "draft": None,
+            "work_in_progress": None,
+            "is_update_by_push": None,
+            "target": {"web_url": None, "http_url": None},
+        },
+        "user": {"username": None, "name": None},
+        **_REPOSITORY,
+    }
+)
+
 _MR_ACTIONS = {
     "open": "opened",
     "reopen": "reopened",
@@ -57,6 +102,9 @@ class GitLab(HeaderDetected):
     event_header = "x-gitlab-event"
     token_header = "X-Gitlab-Token"  # noqa: S105 - a header name
     delivery_headers: tuple[str, ...] = ("x-gitlab-event-uuid", "idempotency-key")
+    decoders: Mapping[str, PartialDecoder] = MappingProxyType(
+        {"Push Hook": _PUSH, "Tag Push Hook": _PUSH, "Merge Request Hook": _MERGE_REQUEST}
+    )
 
     def verify(self, app: App, headers: Mapping[str, str], body: bytes, now: float) -> None:
         token_check(app, self.token_header, headers.get(self.token_header.lower()))
