@@ -29,4 +29,5 @@ test: setup
 	$(UV) run --locked pytest
 
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(UV) run --locked python $$b || exit 1; done
+	@# *_app.py files are servers a benchmark starts, not benchmarks
+	@for b in $(filter-out %_app.py,$(wildcard bench/*.py)); do echo "== $$b"; $(UV) run --locked python $$b || exit 1; done
