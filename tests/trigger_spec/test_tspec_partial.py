@@ -240,8 +240,8 @@ def test_the_last_of_duplicate_keys_decides_as_in_the_whole_payload() -> None:
 )
 def test_bodies_the_partial_decode_refuses_are_decoded_whole(body: bytes) -> None:
     answer = _both("push", body)
-    if answer[0] == "accepted":
-        assert _payload_text(answer) is None or "NaN" not in body.decode("utf-8", "replace")
+    if answer[0] == "accepted":  # none of these bodies is strict JSON the parser takes
+        assert _payload_text(answer) is None
 
 
 def test_form_encoded_deliveries_are_decoded_whole() -> None:

@@ -39,8 +39,9 @@ class GitProvider(Protocol):
 
     name: str
     event_header: str  # lower-case header name carrying the event kind
-    # whether ``parse`` puts the decoded payload in the event as it is; False for a
-    # provider that drops fields (Gitee's secrets), whose body must not be stored
+    # whether an accepted event's payload is the delivered one, unchanged, so that the
+    # body's text may stand for it; False for a provider that drops fields (Gitee's
+    # secrets), whose body must not be stored
     keeps_payload: bool
     # by event kind, every field ``parse`` reads, for a provider that keeps the payload:
     # ``accept`` then builds only those and keeps the body's text as the payload
