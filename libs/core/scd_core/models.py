@@ -16,6 +16,7 @@ from pydantic_core import PydanticSerializationError
 from scd_core.payload import Payload, empty_payload
 
 __all__ = [
+    "DEFAULT_TASK",
     "FINAL_STATUSES",
     "STATUSES",
     "Event",
@@ -24,10 +25,14 @@ __all__ = [
     "Run",
     "Status",
     "StepState",
+    "TaskState",
     "new_dict",
     "new_list",
     "utcnow",
 ]
+
+DEFAULT_TASK = "default"
+"""The task id of a pipeline written as one top-level ``steps:`` list."""
 
 Status = Literal[
     "queued", "pending", "running", "success", "failure", "cancelled", "skipped", "error", "paused"
@@ -148,6 +153,7 @@ class StepState(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     id: str
+    task: str = DEFAULT_TASK
     name: str | None = None
     index: int = 0
     status: Status = "pending"
@@ -156,6 +162,31 @@ class StepState(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     outputs: dict[str, str] = Field(default_factory=new_dict)
+    message: str | None = None
+
+
+class TaskState(BaseModel):
+    """The recorded state of one task instance of a run.
+
+    ``id`` is the task instance id: the task's id, or for a matrix instance the
+    task's id with its combination (``build (node 18, linux)``); ``task`` is the
+    task's id in the pipeline. Task states live inside their run's record, so one
+    conditional ``update_run`` changes the run and its tasks together.
+    """
+
+    # built on first use: tasks are not on a webhook's cold start
+    model_config = ConfigDict(defer_build=True)
+
+    id: str = DEFAULT_TASK
+    task: str = DEFAULT_TASK
+    name: str | None = None
+    matrix: dict[str, Any] = Field(default_factory=new_dict)
+    status: Status = "queued"
+    attempt: int = 1
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    outputs: dict[str, str] = Field(default_factory=new_dict)
+    region: str | None = None
     message: str | None = None
 
 
@@ -174,6 +205,7 @@ class Run(BaseModel):
     finished_at: datetime | None = None
     message: str | None = None
     rerun_of: str | None = None
+    tasks: list[TaskState] = Field(default_factory=new_list)
     version: int = 0
 
 
