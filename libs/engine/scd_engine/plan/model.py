@@ -76,6 +76,7 @@ class PlanStep:
     def from_data(cls, data: Any) -> PlanStep:
         """The step ``to_data`` gave; :class:`PlanError` when ``data`` does not fit."""
         fields = _mapping(data, "a step")
+        _known(fields, {*_STEP_FIELDS, "with"} - {"with_"}, "a step")
         if fields.get("kind") not in _KINDS:
             kind = fields.get("kind")
             raise PlanError(f"invalid plan: step kind {kind!r} is not one of {', '.join(_KINDS)}")
@@ -117,6 +118,7 @@ class Matrix:
     def from_data(cls, data: Any) -> Matrix:
         """The matrix ``to_data`` gave; :class:`PlanError` when ``data`` does not fit."""
         fields = _mapping(data, "a matrix")
+        _known(fields, {"axes", "include", "exclude"}, "a matrix")
         axes = _mapping(fields.get("axes", {}), "matrix axes")
         rows = {part: _rows(fields.get(part, []), part) for part in ("include", "exclude")}
         return cls(
@@ -157,6 +159,7 @@ class PlanTask:
     def from_data(cls, data: Any) -> PlanTask:
         """The task ``to_data`` gave; :class:`PlanError` when ``data`` does not fit."""
         fields = _mapping(data, "a task")
+        _known(fields, {"id", "name", "needs", "matrix", "env", "steps"}, "a task")
         if not isinstance(fields.get("id"), str):
             raise PlanError("invalid plan: a task's id must be a str")
         values = {
@@ -207,6 +210,7 @@ class Plan:
     def from_data(cls, data: Any) -> Plan:
         """The plan ``to_data`` gave; :class:`PlanError` for other data or a newer version."""
         fields = _mapping(data, "a plan")
+        _known(fields, {"version", "name", "file", "tasks"}, "a plan")
         version = fields.get("version")
         if not isinstance(version, int) or version > PLAN_VERSION:
             raise PlanError(
@@ -256,6 +260,12 @@ def _visit(
 
 def _rows(value: Any, what: str) -> tuple[dict[str, Any], ...]:
     return tuple(dict(_mapping(row, f"a row of {what}")) for row in _list(value, what))
+
+
+def _known(fields: Mapping[str, Any], allowed: set[str], what: str) -> None:
+    unknown = sorted(str(k) for k in fields if k not in allowed)
+    if unknown:
+        raise PlanError(f"invalid plan: {what} has unknown field {unknown[0]!r}")
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:
