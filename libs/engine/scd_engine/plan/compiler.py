@@ -1,15 +1,16 @@
 """Compile a validated pipeline into a :class:`~scd_engine.plan.model.Plan`.
 
 Contract: :func:`compile_plan` is pure (no I/O, no contexts) and deterministic.
-It parses every ``${{ }}`` the runtime will evaluate (``name``, ``env``,
-``with``, ``run``, ``working-directory``, ``if``, ``continue-on-error``,
-``timeout-minutes``, the pipeline's ``env``) and checks its context names and
-its reads of untrusted text in ``run``, with the linter's own rules. A pipeline
-from :func:`~scd_engine.spec.load_pipeline` has passed those checks already, so
-compiling it raises nothing; a pipeline built in code gets the same scrutiny
-here: :class:`~scd_core.errors.SpecError` listing every problem, located at the
-step's ``file:line:column`` when known. A pipeline written as one ``steps:``
-list becomes one task, :data:`~scd_core.models.DEFAULT_TASK`.
+A pipeline built in code (it has no source location) has not met the linter,
+so the compiler parses every ``${{ }}`` the runtime will evaluate (``name``,
+``env``, ``with``, ``run``, ``working-directory``, ``if``,
+``continue-on-error``, ``timeout-minutes``, the pipeline's ``env``) and checks
+its context names and its reads of untrusted text in ``run``, by the linter's
+rules, raising :class:`~scd_core.errors.SpecError` with every problem (each
+naming its step). A pipeline from :func:`~scd_engine.spec.load_pipeline` passed
+those very checks (located at ``file:line:column``) when it was loaded, so it
+is not checked twice and compiling it raises nothing. A pipeline written as one
+``steps:`` list becomes one task, :data:`~scd_core.models.DEFAULT_TASK`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from scd_engine.spec.injection import injection_message, untrusted_reads
 from scd_engine.spec.problems import did_you_mean
 
 if TYPE_CHECKING:
-    from scd_engine.spec import Pipeline, SourceLocation, Step
+    from scd_engine.spec import Pipeline, Step
 
 __all__ = ["compile_plan"]
 
@@ -38,9 +39,9 @@ _AFTER_CANCEL = re.compile(r"\b(always|cancelled)\s*\(", re.IGNORECASE)
 
 def compile_plan(pipeline: Pipeline) -> Plan:
     """The plan of ``pipeline``; ``SpecError`` with every expression problem found."""
-    checker = _Checker(pipeline.file or "<pipeline>")
+    checker = _Checker(pipeline.file or "<pipeline>", linted=pipeline.location is not None)
     for name, value in pipeline.env.items():
-        checker.template(value, f"env.{name}", pipeline.location)
+        checker.template(value, f"env.{name}")
     steps = tuple(_step(checker, index, step) for index, step in enumerate(pipeline.steps))
     if checker.problems:
         raise SpecError(checker.problems)
@@ -49,22 +50,8 @@ def compile_plan(pipeline: Pipeline) -> Plan:
 
 
 def _step(checker: _Checker, index: int, step: Step) -> PlanStep:
-    def check(value: object, key: str, field: str = "") -> None:
-        if isinstance(value, str):
-            checker.template(value, field or key, step.location_of(key), step_no=index)
-
-    for key, value in (
-        ("name", step.name),
-        ("run", step.run),
-        ("working-directory", step.working_directory),
-        ("continue-on-error", step.continue_on_error),
-        ("timeout-minutes", step.timeout_minutes),
-    ):
-        check(value, key)
-    for name, value in step.env.items():
-        check(value, "env", f"env.{name}")
-    for path, value in _strings(step.inputs, "with"):
-        check(value, "with", path)
+    if not checker.linted:
+        _check_step(checker, index, step)
     if_value = step.if_
     if isinstance(if_value, bool):
         if_value = "true" if if_value else "false"
@@ -73,9 +60,10 @@ def _step(checker: _Checker, index: int, step: Step) -> PlanStep:
         try:
             expression = condition(if_value)
         except ExpressionError as exc:
-            checker.add(step.location_of("if"), f"invalid ${{{{ }}}} in 'if': {exc}", index)
+            checker.add(f"invalid ${{{{ }}}} in 'if': {exc}", index)
         else:
-            checker.expression(expression, "if", step.location_of("if"), index)
+            checker.expression(expression, "if", index)
+    location = step.location
     return PlanStep(
         key=step.key(index),
         index=index,
@@ -91,55 +79,73 @@ def _step(checker: _Checker, index: int, step: Step) -> PlanStep:
         shell=step.shell,
         timeout_minutes=step.timeout_minutes,
         continue_on_error=step.continue_on_error,
-        location=str(step.location) if step.location is not None else None,
+        location=str(location) if location is not None else None,
     )
 
 
-class _Checker:
-    """Collects the problems of every expression, located like the linter's."""
+def _check_step(checker: _Checker, index: int, step: Step) -> None:
+    def check(value: object, field: str) -> None:
+        if isinstance(value, str):
+            checker.template(value, field, index)
 
-    def __init__(self, file: str) -> None:
+    for key, value in (
+        ("name", step.name),
+        ("run", step.run),
+        ("working-directory", step.working_directory),
+        ("continue-on-error", step.continue_on_error),
+        ("timeout-minutes", step.timeout_minutes),
+    ):
+        check(value, key)
+    for name, value in step.env.items():
+        check(value, f"env.{name}")
+    for path, value in _strings(step.inputs, "with"):
+        check(value, path)
+
+
+class _Checker:
+    """Collects every expression problem of a pipeline built in code, naming its step.
+
+    Such a pipeline has no source file to point into, so a problem says which
+    step (1-based) and which field instead of a line and a column.
+    """
+
+    def __init__(self, file: str, *, linted: bool) -> None:
         self.file = file
+        self.linted = linted  # loaded: the linter checked it all, nothing to repeat
         self.problems: list[Problem] = []
 
-    def add(self, where: SourceLocation | None, message: str, step_no: int | None = None) -> None:
-        if where is None:  # built in code: say which step instead
-            prefix = "" if step_no is None else f"step {step_no + 1}: "
-            self.problems.append(Problem(self.file, 0, 0, prefix + message))
-        else:
-            self.problems.append(Problem(where.file, where.line, where.column, message))
+    def add(self, message: str, step_no: int | None) -> None:
+        prefix = "" if step_no is None else f"step {step_no + 1}: "
+        self.problems.append(Problem(self.file, 0, 0, prefix + message))
 
-    def template(
-        self, text: str, field: str, where: SourceLocation | None, step_no: int | None = None
-    ) -> None:
-        if "${{" not in text:
+    def template(self, text: str, field: str, step_no: int | None = None) -> None:
+        if self.linted or "${{" not in text:
             return
         try:
             found = find_expressions(text)
         except ExpressionError as exc:
-            self.add(where, f"invalid ${{{{ }}}} in '{field}': {exc}", step_no)
+            self.add(f"invalid ${{{{ }}}} in '{field}': {exc}", step_no)
             return
         for _start, _end, source in found:
-            self.expression(source, field, where, step_no)
+            self.expression(source, field, step_no)
 
-    def expression(
-        self, source: str, field: str, where: SourceLocation | None, step_no: int | None
-    ) -> None:
+    def expression(self, source: str, field: str, step_no: int | None) -> None:
+        if self.linted:
+            return
         try:
             parse(source, functions=())  # built-in functions only, as the linter parses
             paths = _paths(source)
         except ExpressionError as exc:
-            message = f"invalid expression ${{{{ {source.strip()} }}}} in '{field}': {exc}"
-            self.add(where, message, step_no)
+            self.add(f"invalid expression ${{{{ {source.strip()} }}}} in '{field}': {exc}", step_no)
             return
         for path in paths:
             head = path.partition(".")[0].lower()
             if head not in CONTEXTS:
                 hint = did_you_mean(head, CONTEXTS) or f"; known contexts: {', '.join(CONTEXTS)}"
-                self.add(where, f"unknown context '{head}' in '{field}'{hint}", step_no)
+                self.add(f"unknown context '{head}' in '{field}'{hint}", step_no)
         if field == "run":
             for path, example in untrusted_reads(paths):
-                self.add(where, injection_message(field, path, example, source), step_no)
+                self.add(injection_message(field, path, example, source), step_no)
 
 
 def _strings(value: Any, path: str) -> list[tuple[str, str]]:
