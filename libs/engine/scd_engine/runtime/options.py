@@ -1,8 +1,9 @@
 """What a :class:`~scd_engine.runtime.runner.Runner` is told: one options object.
 
-Contract: :class:`RunnerOptions` is plain configuration, read once when the
-Runner is built; changing it afterwards changes nothing, except ``cancel``,
-the Event the run watches (set it from any thread to cancel).
+Contract: :class:`RunnerOptions` is frozen configuration, read when the Runner
+is built; one options object may build several Runners (each gets its own
+cancel Event and masker unless the options name them). ``cancel`` is the one
+live part: the Event the run watches (set it from any thread to cancel).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ Observer = Callable[["StepState"], None]
 """Called with a copy of each StepState change (see :mod:`scd_engine.runtime.observers`)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunnerOptions:
     """Where and how one task runs.
 
