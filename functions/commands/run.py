@@ -195,10 +195,11 @@ def _session(
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from scd_core.errors import ScdError, SpecError
+    from scd_engine.plan import compile_plan
     from scd_engine.spec import load_pipeline
 
     try:
-        pipeline = load_pipeline(file)
+        plan = compile_plan(load_pipeline(file))
     except SpecError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -206,11 +207,11 @@ def _session(
     except ScdError as exc:  # the file is missing or unreadable
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return _execute(pipeline, ev, secrets, input_map, env_map, data_dir, grace, as_json, stream)
+    return _execute(plan, ev, secrets, input_map, env_map, data_dir, grace, as_json, stream)
 
 
 def _execute(
-    pipeline: Any,
+    plan: Any,
     ev: Any,
     secrets: dict[str, str],
     inputs: dict[str, str],
@@ -225,13 +226,13 @@ def _execute(
     import signal
     import time
 
-    from scd_core.models import utcnow
-    from scd_engine.runtime import Runner
+    from scd_core.models import DEFAULT_TASK, utcnow
+    from scd_engine.runtime import Runner, RunnerOptions
 
     run_id = f"local-{utcnow():%Y%m%d-%H%M%S}-{os.urandom(3).hex()}"
     console = _Console(stream)
     sink = _tee_sink(data_dir / "logs", console)
-    runner = Runner(
+    options = RunnerOptions(
         Path.cwd(),
         sink=sink,
         run_id=run_id,
@@ -239,11 +240,12 @@ def _execute(
         secrets=secrets,
         inputs=inputs,
         env=env,
-        observer=console.on_state,
+        observers=[console.on_state],
         grace=grace,
         cache_dir=data_dir / "cache",
-        app={"name": pipeline.name},
+        app={"name": plan.name},
     )
+    runner = Runner(options)
     interrupts = 0
 
     def on_signal(signum: int, frame: object) -> None:
@@ -259,7 +261,7 @@ def _execute(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
     try:
-        result = runner.run(pipeline)
+        result = runner.run(plan.task(DEFAULT_TASK))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -295,7 +297,8 @@ def _import_models() -> None:
     collecting = gc.isenabled()
     gc.disable()  # imports make many objects and little garbage: collecting finds none
     try:
-        for module in ("scd_core.models", "scd_engine.spec", "scd_engine.runtime.runner"):
+        modules = ("scd_core.models", "scd_engine.spec", "scd_engine.plan.compiler")
+        for module in (*modules, "scd_engine.runtime.runner"):
             importlib.import_module(module)
     finally:
         if not chosen:

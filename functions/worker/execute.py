@@ -208,10 +208,14 @@ class Execution:
         extra_env: dict[str, str],
         sha: str,
     ) -> tuple[Status, str | None]:
-        from scd_engine.runtime import Runner  # imported on first job: keeps start-up light
+        # imported on first job: keeps start-up light
+        from scd_core.models import DEFAULT_TASK
+        from scd_engine.plan import compile_plan
+        from scd_engine.runtime import Runner, RunnerOptions
 
         env, job = self.env, self.job
-        runner = Runner(
+        task = compile_plan(pipeline).task(DEFAULT_TASK)  # loaded, so linted: raises nothing
+        options = RunnerOptions(
             workspace,
             sink=env.sink,
             run_id=self.run_id,
@@ -220,16 +224,17 @@ class Execution:
             inputs=job.event.inputs,
             env=extra_env,
             cancel=self.cancel,
-            observer=lambda state: env.store.put_step(self.run_id, state),
+            observers=[lambda state: env.store.put_step(self.run_id, state)],
             grace=env.grace_s,
             cache_dir=env.data_dir / "cache",
             app={"name": job.app, "pipeline": job.pipeline},
             masker=self.masker,
         )
+        runner = Runner(options)
         self._runner = runner
         if self.interrupted.is_set():
             runner.kill()
-        result = runner.run(pipeline)
+        result = runner.run(task)
         return result.status, None
 
     def _conclude(

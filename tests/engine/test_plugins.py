@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from scd_core.logs import strip_timestamps
 from scd_core.sinks.memory import MemoryLogSink
+from scd_engine.plan import compile_plan
 from scd_engine.plugins import BUILTINS, PluginError, PluginNotFound, resolve_plugin
 from scd_engine.plugins import cache as cache_plugin
-from scd_engine.runtime import Runner, RunResult
+from scd_engine.runtime import Runner, RunnerOptions, RunResult
 from scd_engine.spec import load_pipeline
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -23,8 +24,8 @@ def run_yaml(workspace: Path, text: str, **kw: Any) -> tuple[RunResult, Callable
     path = workspace / "serverless-pipeline.yaml"
     path.write_text(textwrap.dedent(text))
     sink = MemoryLogSink()
-    runner = Runner(workspace, sink=sink, run_id="r1", **kw)
-    result = runner.run(load_pipeline(path))
+    runner = Runner(RunnerOptions(workspace, sink=sink, run_id="r1", **kw))
+    result = runner.run(compile_plan(load_pipeline(path)).task("default"))
 
     def log(step: str) -> str:
         return strip_timestamps(sink.read("r1", step).data).decode()

@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 import pytest
 from scd_core.logs import strip_timestamps
 from scd_core.sinks.memory import MemoryLogSink
-from scd_engine.runtime import Runner, RunResult
+from scd_engine.plan import compile_plan
+from scd_engine.runtime import Runner, RunnerOptions, RunResult
 from scd_engine.spec import load_pipeline
 
 
@@ -21,7 +22,8 @@ def run_yaml(workspace: Path, text: str, **kw: Any) -> tuple[RunResult, Callable
     path = workspace / "serverless-pipeline.yaml"
     path.write_text(textwrap.dedent(text))
     sink = MemoryLogSink()
-    result = Runner(workspace, sink=sink, run_id="r1", **kw).run(load_pipeline(path))
+    task = compile_plan(load_pipeline(path)).task("default")
+    result = Runner(RunnerOptions(workspace, sink=sink, run_id="r1", **kw)).run(task)
 
     def log(step: str) -> str:
         return strip_timestamps(sink.read("r1", step).data).decode()

@@ -13,7 +13,8 @@ import pytest
 from scd_core.logs import strip_timestamps
 from scd_core.models import StepState
 from scd_core.sinks.memory import MemoryLogSink
-from scd_engine.runtime import Runner, RunResult
+from scd_engine.plan import compile_plan
+from scd_engine.runtime import Runner, RunnerOptions, RunResult
 from scd_engine.spec import load_pipeline
 
 
@@ -25,8 +26,8 @@ def run_yaml(
     sink = MemoryLogSink()
     seen: list[StepState] = []
     observer = kw.pop("observer", seen.append)
-    runner = Runner(workspace, sink=sink, run_id="r1", observer=observer, **kw)
-    result = runner.run(load_pipeline(path))
+    runner = Runner(RunnerOptions(workspace, sink=sink, run_id="r1", observers=[observer], **kw))
+    result = runner.run(compile_plan(load_pipeline(path)).task("default"))
 
     def log(step: str) -> str:
         return strip_timestamps(sink.read("r1", step).data).decode()
@@ -175,10 +176,12 @@ steps:
             threading.Timer(0.2, holder[0].kill).start()
 
     runner = Runner(
-        tmp_path, sink=MemoryLogSink(), run_id="r1", observer=kill_when_running, grace=60
+        RunnerOptions(
+            tmp_path, sink=MemoryLogSink(), run_id="r1", observers=[kill_when_running], grace=60
+        )
     )
     holder.append(runner)
-    result = runner.run(load_pipeline(path))
+    result = runner.run(compile_plan(load_pipeline(path)).task("default"))
     assert result.status == "cancelled"
     assert [s.status for s in result.steps] == ["cancelled", "cancelled"]
 
@@ -229,8 +232,8 @@ def test_temp_dirs_left_by_a_dead_runner_process_are_swept_at_the_next_run(
     mine.mkdir()
     path = tmp_path / "serverless-pipeline.yaml"
     path.write_text("steps:\n  - run: 'true'\n")
-    result = Runner(tmp_path, sink=MemoryLogSink(), run_id="r1", tmp_root=root).run(
-        load_pipeline(path)
+    result = Runner(RunnerOptions(tmp_path, sink=MemoryLogSink(), run_id="r1", tmp_root=root)).run(
+        compile_plan(load_pipeline(path)).task("default")
     )
     assert result.status == "success"
     assert not stale.exists()

@@ -10,7 +10,8 @@ from typing import Any
 from scd_core.logs import strip_timestamps
 from scd_core.models import Event, StepState
 from scd_core.sinks.memory import MemoryLogSink
-from scd_engine.runtime import Runner, RunResult
+from scd_engine.plan import compile_plan
+from scd_engine.runtime import Runner, RunnerOptions, RunResult
 from scd_engine.spec import load_pipeline
 
 
@@ -22,8 +23,8 @@ def run_yaml(
     path.write_text(text)
     sink = MemoryLogSink()
     seen: list[StepState] = []
-    runner = Runner(workspace, sink=sink, run_id="r1", observer=seen.append, **kw)
-    result = runner.run(load_pipeline(path))
+    runner = Runner(RunnerOptions(workspace, sink=sink, run_id="r1", observers=[seen.append], **kw))
+    result = runner.run(compile_plan(load_pipeline(path)).task("default"))
 
     def log(step: str) -> str:
         return strip_timestamps(sink.read("r1", step).data).decode()

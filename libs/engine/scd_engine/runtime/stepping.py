@@ -1,32 +1,26 @@
 """One step's life: decide, render, execute, read its file commands, conclude.
 
-Contract: :class:`StepDriver` is used by :class:`~scd_engine.runtime.runner.Runner`
-only, from one thread. It renders templates in ``env``, ``with``, ``run``,
-``working-directory`` and ``name`` (not in ``script``: a script reads the
-contexts as objects); evaluates ``if`` through ``condition()``; evaluates
-``continue-on-error`` and ``timeout-minutes`` when they are expressions. An
-expression error, a bad working directory or a malformed file command fails
-the step with the message in its log.
+Contract: :class:`StepDriver` runs the steps (:class:`~scd_engine.plan.PlanStep`)
+of one task for the :class:`~scd_engine.runtime.runner.Runner`, from one thread,
+through the run's :class:`~scd_engine.runtime.session.Session`. It renders
+templates in ``env``, ``with``, ``run``, ``working-directory`` and ``name``
+(not in ``script``: a script reads the contexts as objects); evaluates the
+compiled ``if``; evaluates ``continue-on-error`` and ``timeout-minutes`` when
+they are expressions. An expression error, a bad working directory or a
+malformed file command fails the step with the message in its log.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scd_core.errors import ScdError
 from scd_core.logs import LogWriter
 from scd_core.models import StepState, utcnow
 
-from scd_engine.expressions import (
-    ExpressionError,
-    condition,
-    evaluate,
-    render,
-    render_value,
-    to_bool,
-)
+from scd_engine.expressions import ExpressionError, to_bool
+from scd_engine.plan.model import PlanStep, PlanTask
 from scd_engine.runtime.commands import create_empty, read_file_command
 from scd_engine.runtime.contexts import step_context
 from scd_engine.runtime.kinds import (
@@ -37,61 +31,51 @@ from scd_engine.runtime.kinds import (
     execute_run,
     execute_script,
 )
+from scd_engine.runtime.session import Session
 
-if TYPE_CHECKING:
-    from scd_engine.runtime.runner import Runner
-    from scd_engine.spec import Pipeline, Step
-
-__all__ = ["StepDriver", "runs_after_cancel"]
+__all__ = ["StepDriver"]
 
 _KINDS: dict[str, Callable[[Scope, StepCall], Finished]] = {
     "run": execute_run,
     "uses": execute_plugin,
     "script": execute_script,
 }
-_AFTER_CANCEL = re.compile(r"\b(always|cancelled)\s*\(", re.IGNORECASE)
-
-
-def runs_after_cancel(if_value: object) -> bool:
-    """True when an ``if`` names ``always()`` or ``cancelled()``."""
-    return isinstance(if_value, str) and bool(_AFTER_CANCEL.search(if_value))
 
 
 class StepDriver:
-    """Executes the steps of one run, keeping the ``$SCD_ENV`` additions between them."""
+    """Executes the steps of one task, keeping the ``$SCD_ENV`` additions between them."""
 
     def __init__(
-        self, runner: Runner, scope: Scope, pipeline: Pipeline, base_env: Mapping[str, str]
+        self, session: Session, scope: Scope, task: PlanTask, base_env: Mapping[str, str]
     ) -> None:
-        self.runner = runner
+        self.session = session
         self.scope = scope
-        self.pipeline = pipeline
+        self.task = task
         self.base_env = dict(base_env)
         self.added_env: dict[str, str] = {}
 
-    def initial_state(self, index: int, step: Step) -> StepState:
+    def initial_state(self, step: PlanStep) -> StepState:
         """The pending state of a step, before anything is rendered."""
-        return StepState(id=step.key(index), name=_default_name(step), index=index)
+        return StepState(id=step.key, task=self.session.task_id, name=step.label, index=step.index)
 
-    def execute(self, index: int, step: Step, state: StepState) -> None:
+    def execute(self, step: PlanStep, state: StepState) -> None:
         """Run (or skip, or cancel) one step and record its end in ``state``."""
+        session = self.session
         error: str | None = None
         try:
-            self.runner.contexts["env"] = self._run_env()
+            session.contexts["env"] = self._run_env()
             decision = self._decide(step)
         except (ExpressionError, ScdError) as exc:
             decision, error = "run", str(exc)
         if decision != "run":
             state.status = state.outcome = state.conclusion = decision  # type: ignore[assignment]
             state.finished_at = utcnow()
-            self.runner.contexts["steps"][state.id] = step_context(
+            session.contexts["steps"][state.id] = step_context(
                 outputs={}, outcome=decision, conclusion=decision, status=decision
             )
-            self.runner.emit(state)
+            session.emit(state)
             return
-        writer = LogWriter(
-            self.runner.sink, self.runner.run_id, state.id, masker=self.runner.masker
-        )
+        writer = LogWriter(session.sink, session.run_id, state.id, masker=session.masker)
         state.status, state.started_at = "running", utcnow()
         continue_on_error = False
         if error is not None:
@@ -99,8 +83,8 @@ class StepDriver:
         else:
             try:
                 continue_on_error = self._continue_on_error(step)
-                call, minutes = self._prepare(index, step, state, writer)
-                self.runner.emit(state)
+                call, minutes = self._prepare(step, state, writer)
+                session.emit(state)
                 finished = _KINDS[call.kind](self.scope, call)
                 if finished.timed_out:
                     finished.message = f"timed out after {minutes:g} minutes"
@@ -123,27 +107,28 @@ class StepDriver:
             outcome = "cancelled"
         else:
             outcome = "failure"
-        masker = self.runner.masker
+        session = self.session
+        masker = session.masker
         if outcome != "success" and finished.message:
             writer.line(f"error: {finished.message}" if outcome == "failure" else finished.message)
             state.message = masker.mask(finished.message)
         conclusion = "success" if outcome == "failure" and continue_on_error else outcome
         if conclusion == "failure":
-            self.runner.mark_failed()
+            session.failed = True
         state.status = outcome  # type: ignore[assignment]
         state.outcome, state.conclusion = outcome, conclusion
         # The record may be stored or shown: masked. Later steps get the real values.
         state.outputs = {k: masker.mask(v) for k, v in finished.outputs.items()}
         state.finished_at = utcnow()
         absorbed = outcome == "failure" and conclusion == "success"
-        self.runner.contexts["steps"][state.id] = step_context(
+        session.contexts["steps"][state.id] = step_context(
             outputs=finished.outputs,
             outcome=outcome,
             conclusion=conclusion,
             status="error-with-continue" if absorbed else outcome,
         )
         writer.close()
-        self.runner.emit(state)
+        session.emit(state)
 
     def bare_call(self, key: str, index: int, writer: LogWriter) -> StepCall:
         """A StepCall for an end-of-run hook: the run's env, the workspace, no files."""
@@ -157,7 +142,7 @@ class StepDriver:
             shell=None,
             cwd=self.scope.workspace,
             env={**self.base_env, **env},
-            contexts=self.runner.contexts,
+            contexts=self.session.contexts,
             writer=writer,
             output_file=self.scope.tmp / f"out-{index}",
             env_file=self.scope.tmp / f"env-{index}",
@@ -165,41 +150,32 @@ class StepDriver:
             cancel=None,
         )
 
-    def _decide(self, step: Step) -> str:
-        runner = self.runner
-        if_value: Any = step.if_
-        if runner.killed or (runner.cancel.is_set() and not runs_after_cancel(if_value)):
+    def _decide(self, step: PlanStep) -> str:
+        session = self.session
+        if session.killed or (session.cancel.is_set() and not step.after_cancel):
             return "cancelled"
-        if if_value is None or if_value == "":
-            return "run" if runner.functions["success"]() else "skipped"  # the common case, fast
-        if isinstance(if_value, bool):
-            if_value = "true" if if_value else "false"
-        result = evaluate(condition(str(if_value)), runner.contexts, functions=runner.functions)
-        return "run" if to_bool(result) else "skipped"
+        if step.condition is None:
+            return "run" if session.functions["success"]() else "skipped"  # the common case, fast
+        return "run" if to_bool(session.evaluate(step.condition)) else "skipped"
 
     def _prepare(
-        self, index: int, step: Step, state: StepState, writer: LogWriter
+        self, step: PlanStep, state: StepState, writer: LogWriter
     ) -> tuple[StepCall, float]:
-        runner, scope = self.runner, self.scope
-        contexts = runner.contexts
-        step_env = {str(k): self._render(str(v)) for k, v in (step.env or {}).items()}
+        session, scope = self.session, self.scope
+        contexts = session.contexts
+        step_env = {k: session.render(v) for k, v in step.env.items()}
         contexts["env"] = env = {**contexts["env"], **step_env}
         if step.name:
-            state.name = self._render(str(step.name))
+            state.name = session.render(step.name)
         cwd = scope.workspace
         if step.working_directory:
-            cwd = (scope.workspace / self._render(str(step.working_directory))).resolve()
+            cwd = (scope.workspace / session.render(step.working_directory)).resolve()
             if not cwd.is_dir():
                 raise ScdError(f"working-directory {step.working_directory!r} does not exist")
         minutes = self._minutes(step.timeout_minutes)
-        kind = step.kind
-        if kind == "run":
-            body: Any = self._render(str(step.run))
-        elif kind == "uses":
-            body = str(step.uses)
-        else:
-            body = str(step.script)
-        inputs = {str(k): self._render_deep(v) for k, v in (step.with_ or {}).items()}
+        body = session.render(step.body) if step.kind == "run" else step.body
+        inputs = {k: session.render_deep(v) for k, v in step.with_.items()}
+        index = step.index
         out_file, env_file = scope.tmp / f"out-{index}", scope.tmp / f"env-{index}"
         create_empty(out_file)
         create_empty(env_file)
@@ -213,7 +189,7 @@ class StepDriver:
         call = StepCall(
             key=state.id,
             index=index,
-            kind=kind,
+            kind=step.kind,
             body=body,
             inputs=inputs,
             shell=step.shell,
@@ -225,26 +201,26 @@ class StepDriver:
             env_file=env_file,
             timeout=None if minutes is None else minutes * 60.0,
             # A step started after a cancel (always()) is not stopped by that same cancel.
-            cancel=None if runner.cancel.is_set() else runner.cancel,
+            cancel=None if session.cancel.is_set() else session.cancel,
         )
         return call, minutes or 0.0
 
     def _run_env(self) -> dict[str, str]:
         """The env context before the step's own ``env``: extra, pipeline, exported."""
-        rendered = {str(k): self._render(str(v)) for k, v in (self.pipeline.env or {}).items()}
-        return {**self.runner.extra_env, **rendered, **self.added_env}
+        rendered = {k: self.session.render(v) for k, v in self.task.env.items()}
+        return {**self.session.extra_env, **rendered, **self.added_env}
 
-    def _continue_on_error(self, step: Step) -> bool:
+    def _continue_on_error(self, step: PlanStep) -> bool:
         value: Any = step.continue_on_error
         if isinstance(value, str):
-            value = render_value(value, self.runner.contexts, functions=self.runner.functions)
+            value = self.session.value(value)
         return bool(to_bool(value))
 
     def _minutes(self, value: float | str | None) -> float | None:
         if value is None:
             return None
         if isinstance(value, str):
-            value = render_value(value, self.runner.contexts, functions=self.runner.functions)
+            value = self.session.value(value)
         try:
             minutes = float(value)
         except (TypeError, ValueError) as exc:
@@ -252,30 +228,3 @@ class StepDriver:
         if minutes <= 0:
             raise ScdError(f"timeout-minutes must be positive, not {minutes:g}")
         return minutes
-
-    def _render(self, text: str) -> str:
-        if "${{" not in text:
-            return text
-        return render(text, self.runner.contexts, functions=self.runner.functions)
-
-    def _render_deep(self, value: Any) -> Any:
-        if isinstance(value, str):
-            if "${{" not in value:
-                return value
-            return render_value(value, self.runner.contexts, functions=self.runner.functions)
-        if isinstance(value, list):
-            return [self._render_deep(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self._render_deep(v) for k, v in value.items()}
-        return value
-
-
-def _default_name(step: Step) -> str:
-    if step.name:
-        return str(step.name)
-    if step.kind == "run":
-        first = next((ln for ln in str(step.run).splitlines() if ln.strip()), "")
-        return f"Run {first.strip()}"
-    if step.kind == "uses":
-        return f"Run {step.uses}"
-    return "Run script"

@@ -1,0 +1,59 @@
+"""What a :class:`~scd_engine.runtime.runner.Runner` is told: one options object.
+
+Contract: :class:`RunnerOptions` is frozen configuration, read when the Runner
+is built; one options object may build several Runners (each gets its own
+cancel Event and masker unless the options name them). ``cancel`` is the one
+live part: the Event the run watches (set it from any thread to cancel).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scd_core.logsink import LogSink
+    from scd_core.masking import Masker
+    from scd_core.models import Event, StepState
+
+__all__ = ["Observer", "RunnerOptions"]
+
+Observer = Callable[["StepState"], None]
+"""Called with a copy of each StepState change (see :mod:`scd_engine.runtime.observers`)."""
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """Where and how one task runs.
+
+    ``workspace``: the checkout, where steps run. ``sink`` and ``run_id``: where
+    each step's log goes (under its key). ``event``: the normalised event
+    (``git``/``event`` contexts), None for a plain local run. ``secrets``: values
+    masked everywhere and offered as ``secrets``. ``inputs``: over the event's.
+    ``env``: extra variables, under the pipeline's. ``cancel``: set it from any
+    thread to cancel (the Runner makes one when None). ``observers``: each gets a
+    copy of every StepState change. ``grace``: seconds from SIGTERM to SIGKILL.
+    ``cache_dir``: the ``cache`` plugin's store (default: a temp dir).
+    ``app``/``task``: those contexts (``task.id`` is the run id). ``masker``:
+    share one (the secrets are added to it). ``tmp_root``: where the run's
+    private temp dir goes (default /dev/shm when writable).
+    """
+
+    workspace: Path
+    sink: LogSink
+    run_id: str
+    event: Event | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    cancel: threading.Event | None = None
+    observers: Sequence[Observer] = ()
+    grace: float = 10.0
+    cache_dir: Path | None = None
+    app: Mapping[str, Any] | None = None
+    task: Mapping[str, Any] | None = None
+    masker: Masker | None = None
+    tmp_root: Path | None = None
