@@ -42,13 +42,15 @@ from scd_core.invoker import Invoker
 from scd_core.models import utcnow
 from scd_core.store import RunStore
 from scd_trigger_spec import App, schedule_event
-from scd_trigger_spec.cron import CronSchedule, parse_cron
+from scd_trigger_spec.cron import CronSchedule
 
 from functions.trigger.launcher import Launched, Launcher
 from functions.trigger.schedules import (
+    MAX_FIRES,
     MINUTE,
     Tick,
     fire_times,
+    parsed,
     schedules_of,
     tick_key,
     utc,
@@ -63,10 +65,30 @@ Catalogue = Callable[[], Iterable[App]]
 
 @dataclass
 class _Entry:
-    """One schedule being followed: its parsed cron and until when it was looked at."""
+    """One schedule being followed: its parsed cron, until when it was looked at, and
+    its first fire time after that (kept, so a look costs a croniter per fire, not per
+    schedule)."""
 
     schedule: CronSchedule
     cursor: datetime | None  # None: not looked at yet in this process's life
+    upcoming: datetime | None = None  # the first fire time after cursor; None: unknown
+
+    def take(self, now: datetime, floor: datetime) -> list[datetime]:
+        """The fire times to fire at ``now`` (none before ``floor``); advances the cursor."""
+        if self.cursor is None:  # first look after a start: only the latest missed tick
+            times = fire_times(self.schedule, floor, now)[-1:]
+        else:
+            start = max(self.cursor, floor)
+            if self.upcoming is None or self.upcoming <= start:
+                self.upcoming = utc(self.schedule.next_after(start))
+            times = []
+            while self.upcoming <= now and len(times) < MAX_FIRES:
+                times.append(self.upcoming)
+                self.upcoming = utc(self.schedule.next_after(self.upcoming))
+        if self.upcoming is None or self.upcoming <= now:
+            self.upcoming = utc(self.schedule.next_after(now))
+        self.cursor = now
+        return times
 
 
 class Scheduler:
@@ -121,7 +143,7 @@ class Scheduler:
                 entry = self._entries.get(key)
                 if entry is None:
                     try:
-                        entry = _Entry(parse_cron(cron), since)
+                        entry = _Entry(parsed(cron), since)
                     except ValueError as exc:  # validated when stored: a models change
                         log.error("app %s: schedule %r left out: %s", app.name, cron, exc)
                         continue
@@ -134,12 +156,7 @@ class Scheduler:
         floor = now - self.grace
         out: list[Tick] = []
         for (app, cron), entry in self._entries.items():
-            start = floor if entry.cursor is None else max(entry.cursor, floor)
-            times = fire_times(entry.schedule, start, now)
-            if entry.cursor is None:
-                times = times[-1:]  # first look after a start: only the latest missed tick
-            out.extend(Tick(app=app, cron=cron, at=at) for at in times)
-            entry.cursor = now
+            out.extend(Tick(app=app, cron=cron, at=at) for at in entry.take(now, floor))
         self._looked = now
         return out
 
@@ -172,7 +189,12 @@ class Scheduler:
     def next_wake(self, now: datetime) -> datetime | None:
         """The earliest fire time of any schedule after ``now``, or None without any."""
         now = utc(now)
-        times = [utc(entry.schedule.next_after(now)) for entry in self._entries.values()]
+        times = [
+            entry.upcoming
+            if entry.upcoming is not None and entry.cursor is not None and entry.cursor <= now
+            else utc(entry.schedule.next_after(now))
+            for entry in self._entries.values()
+        ]
         return min(times) if times else None
 
     def wake(self) -> None:

@@ -47,6 +47,7 @@ and the first fire time after the PUT fires once.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterable
@@ -70,6 +71,7 @@ __all__ = [
     "is_minute_tick",
     "last_fire",
     "next_fire",
+    "parsed",
     "resolve_timer",
     "schedules_of",
     "tick_due",
@@ -144,12 +146,34 @@ def last_fire(schedule: CronSchedule, now: datetime) -> datetime:
     return utc(before)
 
 
+@functools.lru_cache(maxsize=4096)
+def parsed(cron: str) -> CronSchedule:
+    """``parse_cron(cron)``, remembered: apps share crons, and parsing builds a croniter."""
+    return parse_cron(cron)
+
+
+_NEXT: dict[str, tuple[datetime, datetime]] = {}  # cron -> (asked at, its next fire time)
+
+
 def next_fire(cron: str, now: datetime) -> datetime | None:
-    """The first fire time of ``cron`` after ``now``; None if it cannot be parsed."""
+    """The first fire time of ``cron`` after ``now``; None if it cannot be parsed.
+
+    Remembered per cron until that fire time passes (the answer is the same for
+    every ``now`` in between), so listing many apps costs a croniter per cron
+    and fire time, not per app and request. Thread safe (a lost race recomputes).
+    """
+    now = utc(now)
+    known = _NEXT.get(cron)
+    if known is not None and known[0] <= now < known[1]:
+        return known[1]
     try:
-        return utc(parse_cron(cron).next_after(utc(now)))
+        upcoming = utc(parsed(cron).next_after(now))
     except ValueError:
         return None
+    if len(_NEXT) >= 4096:
+        _NEXT.clear()
+    _NEXT[cron] = (now, upcoming)
+    return upcoming
 
 
 def schedules_of(app: App) -> list[str]:
@@ -176,18 +200,28 @@ def tick_due(apps: Iterable[App], trigger_time: datetime) -> tuple[datetime, lis
     unparsable cron (it was validated when stored) is logged and left out.
     """
     tick = utc(trigger_time).replace(second=0, microsecond=0)
+    latest: dict[str, datetime | None] = {}  # per distinct cron: apps share crons
     due: list[Tick] = []
     for app in apps:
         for cron in schedules_of(app):
-            try:
-                schedule = parse_cron(cron)
-            except ValueError as exc:
-                log.error("app %s: schedule %r left out: %s", app.name, cron, exc)
-                continue
-            times = fire_times(schedule, tick - MINUTE, tick, limit=61)
-            if times:
-                due.append(Tick(app=app.name, cron=cron, at=times[-1]))
+            if cron not in latest:
+                latest[cron] = _latest_in_minute(cron, tick)
+            at = latest[cron]
+            if at is not None:
+                due.append(Tick(app=app.name, cron=cron, at=at))
     return tick, due
+
+
+def _latest_in_minute(cron: str, tick: datetime) -> datetime | None:
+    try:
+        schedule = parsed(cron)
+    except ValueError as exc:
+        log.error("schedule %r left out: %s", cron, exc)
+        return None
+    first = utc(schedule.next_after(tick - MINUTE))
+    if first > tick:
+        return None  # the common case: one croniter per cron and tick
+    return last_fire(schedule, tick)
 
 
 def claim_started(
@@ -206,7 +240,7 @@ def claim_started(
     for cron in schedules_of(app):
         if cron in old:
             continue
-        schedule = parse_cron(cron)
+        schedule = parsed(cron)
         burn = set(fire_times(schedule, now - MINUTE, now, limit=61))
         latest = last_fire(schedule, now)
         if latest > now - window:
