@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from scd_core.errors import BadRequest, ScdError
 from scd_trigger_spec import Accepted, App, schedule_event
 from starlette.concurrency import run_in_threadpool
@@ -46,11 +46,28 @@ from functions.trigger.schedules import (
 )
 from functions.trigger.state import TriggerState, state_of
 
-__all__ = ["invoke", "minute_tick"]
+__all__ = ["TickAnswer", "TickFired", "invoke", "minute_tick"]
 
 log = logging.getLogger("scd.trigger.schedule")
 
 _MAX_BODY = 64 * 1024
+
+
+class TickFired(BaseModel):
+    """One run a minute tick started: the schedule and its fire time."""
+
+    app: str
+    cron: str
+    at: str
+    run_id: str
+
+
+class TickAnswer(BaseModel):
+    """200 to a minute tick: what it fired, and how many due fire times were claimed before."""
+
+    tick: str
+    fired: list[TickFired]
+    already: int
 
 
 async def invoke(request: Request) -> Response:

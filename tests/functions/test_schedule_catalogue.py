@@ -23,6 +23,7 @@ from functions.trigger.config import Config, parse_config
 from functions.trigger.scheduler import Scheduler
 from functions.trigger.schedules import claim_started, tick_due
 from functions.trigger.testing import asgi_client
+from functions.trigger.timers import TickAnswer
 
 GRACE = timedelta(seconds=300)
 FC = {"x-fc-control-path": "/invoke", "Content-Type": "application/octet-stream"}
@@ -136,6 +137,7 @@ def test_a_minute_tick_delivered_twice_fires_one_run_per_due_schedule(
     assert first.status_code == 200, first.text
     assert first.headers["x-fc-status"] == "200"
     body = first.json()
+    TickAnswer.model_validate(body)  # the answer the OpenAPI document describes
     assert body["tick"] == tick.isoformat()
     assert body["already"] == 0
     fired = {(f["app"], f["cron"], f["at"]) for f in body["fired"]}
@@ -273,6 +275,20 @@ def test_two_schedulers_following_one_store_fire_a_registered_schedule_once(
     assert len({job.id for job in invoker.jobs}) == 2
     one.close()
     two.close()
+
+
+def test_a_scheduler_that_stalled_fires_only_the_fire_times_within_grace(store: RunStore) -> None:
+    invoker = MemoryInvoker()
+    apps = [app("web", "0 */5 * * * *")]
+    scheduler = Scheduler(lambda: apps, store, invoker, grace=timedelta(seconds=400))
+    assert len(scheduler.run_due(at(10, 0, 1))) == 1
+    assert scheduler.next_wake(at(10, 0, 2)) == at(10, 5)
+    late = scheduler.run_due(at(10, 21))  # asleep from 10:00:01 to 10:21 (a stall)
+    assert [launched.run.event.payload["tick"] for launched in late] == [
+        "2026-11-27T10:15:00+00:00",
+        "2026-11-27T10:20:00+00:00",
+    ]  # 10:05 and 10:10 are more than 400 s ago
+    assert scheduler.next_wake(at(10, 21)) == at(10, 25)
 
 
 def test_a_failed_catalogue_read_keeps_the_schedules_followed(store: RunStore) -> None:
