@@ -179,10 +179,10 @@ async def put_app(
 
     def store_it() -> tuple[AppView, bool]:
         store = state.launcher.store
-        before = _crons(store.get_app(app), app)
+        # Claims first: a scheduler that sees the new cron finds its past fire times taken.
+        claim_started(store, validated, _crons(store.get_app(app), app), utcnow(), grace)
         created = store.put_app(app, {**spec, "name": app})
         state.forget(app)
-        claim_started(store, validated, before, utcnow(), grace)
         return _view(store, validated, "api", base), created
 
     view, created = await run_in_threadpool(store_it)

@@ -115,6 +115,7 @@ class Scheduler:
         self._apps: dict[str, App] = {}
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._looked: datetime | None = None
+        self._followed = False  # whether a catalogue read succeeded yet (the start's look)
         self._task: asyncio.Task[None] | None = None
         self._woken: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -134,8 +135,7 @@ class Scheduler:
         except ScdError as exc:
             log.warning("scheduler: the app catalogue could not be read: %s", exc)
             return
-        first = self._looked is None
-        since = None if first else max(self._looked or now, now - MINUTE)
+        since = None if not self._followed else max(self._looked or now, now - MINUTE)
         entries: dict[tuple[str, str], _Entry] = {}
         for app in apps.values():
             for cron in schedules_of(app):
@@ -148,7 +148,7 @@ class Scheduler:
                         log.error("app %s: schedule %r left out: %s", app.name, cron, exc)
                         continue
                 entries[key] = entry
-        self._apps, self._entries = apps, entries
+        self._apps, self._entries, self._followed = apps, entries, True
 
     def due(self, now: datetime) -> list[Tick]:
         """The fire times to fire at ``now``, advancing the cursors past them."""

@@ -307,6 +307,14 @@ def test_a_failed_catalogue_read_keeps_the_schedules_followed(store: RunStore) -
     scheduler.run_due(at(10, 1))
     broken[0] = True
     assert len(scheduler.run_due(at(10, 5))) == 1
+    # a start whose first read fails still catches up at its first successful one
+    starting = Scheduler(catalogue, store, invoker, grace=GRACE)
+    assert starting.run_due(at(10, 11)) == []
+    broken[0] = False
+    caught_up = starting.run_due(at(10, 12))
+    assert [launched.run.event.payload["tick"] for launched in caught_up] == [
+        "2026-11-27T10:10:00+00:00"
+    ]
 
 
 def test_wake_cuts_the_schedulers_sleep_short(store: RunStore) -> None:
