@@ -9,13 +9,15 @@ fires what is due, then it sleeps until the next fire time, at most
 the API in any process is followed within ``refresh_s``; ``wake()`` (thread
 safe) cuts the sleep short, which the apps API does after a PUT or DELETE in
 this process. ``start()``/``stop()`` run ``serve`` as a task of the running loop.
+Apart from ``wake``, one caller at a time: ``run_due`` is not reentrant (``serve``
+makes one look at a time); several schedulers (processes) may share a store.
 
 What fires (``functions.trigger.schedules`` has the claims behind "once"):
 
 - a schedule known since the last look fires each fire time in
   ``(last look, now]``, once across processes and restarts; after a stall
   longer than ``grace`` (300 s) only those within ``grace``;
-- at start (the first look), each schedule fires only its latest fire time
+- at start (the first look that reads the catalogue), each schedule fires only its latest fire time
   within ``grace`` before now, unless it was fired or claimed before: missed
   ticks are not replayed one by one;
 - a schedule that appears after the first look (a new app, a new or changed
