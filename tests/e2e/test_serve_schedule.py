@@ -31,6 +31,27 @@ def register(server: ScdServer, name: str, repo: GitRepo, crons: list[str]) -> N
     assert answer.status_code in (200, 201), answer.text
 
 
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def register_soon(
+    server: ScdServer, prefix: str, repo: GitRepo, seconds: int
+) -> tuple[str, datetime]:
+    """A new app whose schedule fires ``seconds`` from now: (its name, the fire time).
+
+    A fire time that precedes the PUT's answer may never fire (the PUT claims those
+    before it), so on a machine too busy to answer in time another app is tried.
+    """
+    for _ in range(5):
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        fire = now_utc().replace(microsecond=0) + timedelta(seconds=seconds)
+        register(server, name, repo, [once_at(fire)])
+        if now_utc() < fire - timedelta(seconds=1):
+            return name, fire
+    pytest.fail("the apps API answered too late five times")
+
+
 def runs_of(server: ScdServer, name: str) -> list[dict[str, Any]]:
     answer = server.client.get("/api/v1/runs", params={"app": name}, headers=server.auth)
     assert answer.status_code == 200, answer.text
@@ -39,7 +60,7 @@ def runs_of(server: ScdServer, name: str) -> list[dict[str, Any]]:
 
 
 def wait_until(moment: datetime) -> None:
-    time.sleep(max((moment - datetime.now(timezone.utc)).total_seconds(), 0.0))
+    time.sleep(max((moment - now_utc()).total_seconds(), 0.0))
 
 
 def wait_runs(server: ScdServer, name: str, count: int, timeout_s: float = 90.0) -> None:
@@ -54,9 +75,7 @@ def test_an_app_registered_through_the_api_fires_its_schedule_exactly_once(
     server: ScdServer, repo: GitRepo
 ) -> None:
     repo.commit(PIPELINE)
-    name = f"nightly-{uuid.uuid4().hex[:8]}"
-    fire = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=8)
-    register(server, name, repo, [once_at(fire)])
+    name, fire = register_soon(server, "nightly", repo, 8)
     shown = server.client.get(f"/api/v1/apps/{name}", headers=server.auth).json()
     assert datetime.fromisoformat(shown["next_schedule_at"]) == fire
     wait_runs(server, name, 1)
@@ -76,15 +95,25 @@ def test_changed_and_deleted_schedules_take_effect_without_a_restart(
     server: ScdServer, repo: GitRepo
 ) -> None:
     repo.commit(PIPELINE)
-    moved, dropped = (f"{kind}-{uuid.uuid4().hex[:8]}" for kind in ("moved", "dropped"))
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    register(server, moved, repo, [once_at(now + timedelta(hours=2))])
-    register(server, dropped, repo, [once_at(now + timedelta(seconds=12))])
-    fire = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=10)
+    moved = f"moved-{uuid.uuid4().hex[:8]}"
+    register(server, moved, repo, [once_at(now_utc() + timedelta(hours=2))])
+    dropped_at, dropped = deleted_before_it_fires(server, repo)
+    fire = now_utc().replace(microsecond=0) + timedelta(seconds=10)
     register(server, moved, repo, [once_at(fire)])  # changed: from in two hours to soon
-    deleted = server.client.delete(f"/api/v1/apps/{dropped}", headers=server.auth)
-    assert deleted.status_code == 204
+    assert now_utc() < fire, "the PUT answered after the new fire time: the machine is stalled"
     wait_runs(server, moved, 1)
-    wait_until(max(fire, now + timedelta(seconds=12)) + timedelta(seconds=4))
+    wait_until(max(fire, dropped_at) + timedelta(seconds=4))
     assert [run["event"] for run in runs_of(server, moved)] == ["schedule"]
     assert runs_of(server, dropped) == []
+
+
+def deleted_before_it_fires(server: ScdServer, repo: GitRepo) -> tuple[datetime, str]:
+    """An app registered with a schedule 10 s ahead and deleted before then: (fire time, name)."""
+    for _ in range(5):
+        name, fire = register_soon(server, "dropped", repo, 10)
+        deleted = server.client.delete(f"/api/v1/apps/{name}", headers=server.auth)
+        assert deleted.status_code == 204
+        if now_utc() < fire - timedelta(seconds=1):
+            return fire, name
+        wait_until(fire + timedelta(seconds=1))  # deleted too late: let it fire, try again
+    pytest.fail("the apps API answered too late five times")
