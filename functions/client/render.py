@@ -19,10 +19,12 @@ __all__ = [
     "apps_table",
     "format_ago",
     "format_duration",
+    "format_next",
     "run_duration",
     "runs_table",
     "short",
     "status_text",
+    "trigger_summary",
 ]
 
 STATUS_STYLES = {
@@ -110,13 +112,15 @@ def runs_table(runs: list[dict[str, Any]]) -> Table:
     return table
 
 
-def apps_table(apps: list[dict[str, Any]]) -> Table:
-    """The ``scd apps`` table: name, provider, repo, webhook URL, last run."""
+def apps_table(apps: list[dict[str, Any]], now: datetime | None = None) -> Table:
+    """The ``scd apps`` table: name, provider, repo, what triggers it, webhook URL,
+    source, its next scheduled run and its last run."""
     from rich.table import Table
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("APP", "PROVIDER", "REPO", "WEBHOOK URL", "SOURCE", "LAST RUN"):
+    columns = ("APP", "PROVIDER", "REPO", "TRIGGERS", "WEBHOOK URL", "SOURCE", "NEXT SCHEDULE")
+    for name in (*columns, "LAST RUN"):
         table.add_column(name, overflow="fold")
     for app in apps:
         last = app.get("last_run")
@@ -131,11 +135,47 @@ def apps_table(apps: list[dict[str, Any]]) -> Table:
             str(app.get("name") or "-"),
             str(app.get("provider") or "-"),
             str(app.get("repo") or "-"),
+            trigger_summary(app.get("trigger")),
             str(app.get("webhook_url") or "-"),
             str(app.get("source") or "-"),
+            format_next(app.get("next_schedule_at"), now),
             last_run,
         )
     return table
+
+
+def trigger_summary(trigger: object) -> str:
+    """The events an app's trigger spec runs for: ``push, pull_request, schedule x2,
+    manual``; ``-`` for none."""
+    if not isinstance(trigger, dict):
+        return "-"
+    kinds = [kind for kind in ("push", "pull_request") if trigger.get(kind) is not None]
+    schedules = trigger.get("schedule")
+    if isinstance(schedules, list) and schedules:
+        kinds.append("schedule" if len(schedules) == 1 else f"schedule x{len(schedules)}")
+    if trigger.get("manual"):
+        kinds.append("manual")
+    return ", ".join(kinds) or "-"
+
+
+def format_next(stamp: object, now: datetime | None = None) -> str:
+    """A future ISO-8601 time as ``2026-12-07 02:00:00Z (in 21h 4m)``; ``-`` if absent."""
+    when = _parse_time(stamp)
+    if when is None:
+        return "-"
+    when = when.astimezone(timezone.utc)
+    ahead = int((when - (now or datetime.now(timezone.utc))).total_seconds())
+    if ahead <= 0:
+        due = "due"
+    elif ahead < 60:
+        due = f"in {ahead}s"
+    elif ahead < 3600:
+        due = f"in {ahead // 60}m {ahead % 60:02d}s"
+    elif ahead < 86400:
+        due = f"in {ahead // 3600}h {ahead % 3600 // 60:02d}m"
+    else:
+        due = f"in {ahead // 86400}d {ahead % 86400 // 3600}h"
+    return f"{when:%Y-%m-%d %H:%M:%S}Z ({due})"
 
 
 def _parse_time(stamp: object) -> datetime | None:

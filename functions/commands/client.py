@@ -155,7 +155,7 @@ def rerun_command(
 
 
 def apps_command(json_out: Json = False, server: Server = _DEFAULT, token: Token = None) -> None:
-    """List apps with their webhook URL and last run."""
+    """List apps: what triggers each, its webhook URL, next scheduled run and last run."""
     with _client("apps", server, token) as client:
         apps = client.list_apps()
     if json_out:

@@ -115,7 +115,11 @@ def build_api(state: TriggerState) -> FastAPI:
         status_code=202,
         response_model=RunQueued,
         responses={
-            200: {"description": "this tick ran before", "model": RunDuplicate},
+            200: {
+                "description": "a schedule's own timer: this tick ran before; "
+                'the minute tick (payload {"scd": "tick"}): what it fired',
+                "model": RunDuplicate | timers.TickAnswer,
+            },
             **ERROR_RESPONSES,
         },
         openapi_extra={

@@ -2,7 +2,8 @@
 
 Contract: ``create_app(settings)`` returns an ASGI app whose lifespan loads
 scd.yaml, opens the run store and the invoker (and starts the local
-``Scheduler`` when ``settings.scheduler``), and closes them on shutdown. A bad
+``Scheduler`` over the app catalogue when ``settings.scheduler``, at
+``app.state.scd_scheduler``), and closes them on shutdown. A bad
 config fails start-up with the ``ConfigError``. ``app`` is the app for
 ``uvicorn functions.trigger.app:app``, configured from ``SCD_*`` variables at
 start-up. Tests may pass ``config``, ``store`` and ``invoker`` ready-made.
@@ -32,6 +33,7 @@ from typing import Any
 from scd_core.invoker import Invoker
 from scd_core.settings import Settings
 from scd_core.store import RunStore
+from scd_trigger_spec import App
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -139,17 +141,7 @@ def create_app(
             stack.callback(state.launcher.close)  # runs first: finish launches, then close
             front.state.scd = lazy.state = front.scd = state
             if state.settings.scheduler:
-                from functions.trigger.schedules import Scheduler
-
-                launcher, grace = state.launcher, state.settings.scheduler_grace_seconds
-                scheduler = Scheduler(
-                    state.config.apps.values(),
-                    launcher.store,
-                    launcher.invoker,
-                    grace=timedelta(seconds=grace),
-                )
-                scheduler.start()
-                stack.push_async_callback(scheduler.stop)
+                _start_scheduler(front, state, stack)
             if freeze_gc:
                 gc.freeze()
             try:
@@ -168,6 +160,26 @@ def create_app(
     lazy = _LazyApi(front)
     front.router.default = lazy
     return front
+
+
+def _start_scheduler(
+    front: TriggerFront, state: TriggerState, stack: contextlib.AsyncExitStack
+) -> None:
+    """The local scheduler, following the app catalogue; ``front.state.scd_scheduler``
+    lets the apps API wake it after a change."""
+    from functions.trigger.catalogue import merged_apps
+    from functions.trigger.scheduler import Scheduler
+
+    def catalogue() -> list[App]:
+        return [app for app, _ in merged_apps(state)]
+
+    launcher, grace = state.launcher, state.settings.scheduler_grace_seconds
+    scheduler = Scheduler(
+        catalogue, launcher.store, launcher.invoker, grace=timedelta(seconds=grace)
+    )
+    scheduler.start()
+    front.state.scd_scheduler = scheduler
+    stack.push_async_callback(scheduler.stop)
 
 
 def _open(

@@ -12,6 +12,14 @@ Contract:
 - ``DELETE /api/v1/apps/{app}`` (``admin``) → 204; 409 for an app of scd.yaml,
   404 for an unknown one. Its runs stay readable.
 
+Each ``AppView`` lists the app's schedules with their next fire time
+(``schedules``, ``next_schedule_at``). A PUT that adds or changes a cron starts
+that schedule at the PUT: it claims the fire times that precede it
+(``schedules.claim_started``) and wakes this process's scheduler, so ``scd
+serve`` fires it from then on and a missed tick of the new cron is never
+caught up; a DELETE stops the app's schedules (within seconds in every
+process, at once in this one).
+
 Apps are merged at request time, scd.yaml's first, through ``TriggerState.find``
 (``functions.trigger.state``: stored apps cached a few seconds, dropped at
 once on a PUT or DELETE in this process). An API app's webhook secret
@@ -24,21 +32,25 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from scd_core.errors import BadRequest, ConfigError, Conflict
+from scd_core.models import utcnow
 from scd_core.store import RunStore
 from scd_trigger_spec import App
 from scd_trigger_spec.spec import lone_surrogate
 from starlette.concurrency import run_in_threadpool
 
+from functions.trigger.catalogue import merged_apps
 from functions.trigger.config import parse_config
 from functions.trigger.errors import ERROR_RESPONSES, ErrorBody
 from functions.trigger.runs_api import needs
+from functions.trigger.schedules import claim_started, next_fire, schedules_of
 from functions.trigger.state import Source, TriggerState
-from functions.trigger.views import AppList, AppView, app_view
+from functions.trigger.views import AppList, AppView, ScheduleView, app_view
 
 __all__ = ["find_app", "merged_apps", "router", "validate_app"]
 
@@ -78,22 +90,6 @@ def validate_app(name: str, spec: dict[str, Any]) -> App:
     return config.apps[name]
 
 
-def merged_apps(state: TriggerState) -> list[tuple[App, Source]]:
-    """Every app, scd.yaml's and the store's, sorted by name (scd.yaml wins a clash).
-
-    Blocking. Stored apps go through ``state.apps``, so each spec is validated once.
-    """
-    apps: dict[str, tuple[App, Source]] = {
-        name: (app, "config") for name, app in state.config.apps.items()
-    }
-    for name, spec in state.launcher.store.list_apps():
-        if name not in apps:
-            app = state.apps.remember(name, spec).app
-            if app is not None:
-                apps[name] = (app, "api")
-    return [apps[name] for name in sorted(apps)]
-
-
 def find_app(state: TriggerState, name: str) -> tuple[App, Source]:
     """The app called ``name`` (scd.yaml's first, then the store's), or ``NotFound``:
     ``TriggerState.find``, the one lookup every route uses. Blocking."""
@@ -103,7 +99,23 @@ def find_app(state: TriggerState, name: str) -> tuple[App, Source]:
 def _view(store: RunStore, app: App, source: Source, base_url: str) -> AppView:
     runs, _ = store.list_runs(app=app.name, limit=1)
     url = f"{base_url.rstrip('/')}/webhooks/{app.name}"
-    return app_view(app, source=source, webhook_url=url, last_run=runs[0] if runs else None)
+    last = runs[0] if runs else None
+    return app_view(app, source=source, webhook_url=url, last_run=last, schedules=_schedules(app))
+
+
+def _schedules(app: App) -> list[ScheduleView]:
+    now = utcnow()
+    return [
+        ScheduleView(cron=s.cron, name=s.name, ref=s.ref, next_at=next_fire(s.cron, now))
+        for s in app.trigger.schedule
+    ]
+
+
+def _wake_scheduler(request: Request) -> None:
+    """Have this process's scheduler (``scd serve``) look at the catalogue now."""
+    scheduler = getattr(request.app.state, "scd_scheduler", None)
+    if scheduler is not None:
+        scheduler.wake()
 
 
 _READ = Depends(needs("read"))
@@ -163,13 +175,18 @@ async def put_app(
     validated = validate_app(app, spec)
     base = str(request.base_url)
 
+    grace = timedelta(seconds=state.settings.scheduler_grace_seconds)
+
     def store_it() -> tuple[AppView, bool]:
         store = state.launcher.store
+        # Claims first: a scheduler that sees the new cron finds its past fire times taken.
+        claim_started(store, validated, _crons(store.get_app(app), app), utcnow(), grace)
         created = store.put_app(app, {**spec, "name": app})
         state.forget(app)
         return _view(store, validated, "api", base), created
 
     view, created = await run_in_threadpool(store_it)
+    _wake_scheduler(request)
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
 
 
@@ -180,7 +197,7 @@ async def put_app(
     responses={**_CONFLICT, **ERROR_RESPONSES},
     summary="Delete an app registered through the API",
 )
-async def delete_app(app: str, state: TriggerState = _ADMIN) -> Response:
+async def delete_app(app: str, request: Request, state: TriggerState = _ADMIN) -> Response:
     """Remove the app (scope ``admin``); its runs stay readable."""
     if app in state.config.apps:
         raise Conflict(f"app {app!r} is defined in scd.yaml; remove it there")
@@ -188,4 +205,15 @@ async def delete_app(app: str, state: TriggerState = _ADMIN) -> Response:
         await run_in_threadpool(state.launcher.store.delete_app, app)
     finally:
         state.forget(app)
+        _wake_scheduler(request)
     return Response(status_code=204)
+
+
+def _crons(spec: dict[str, Any] | None, name: str) -> list[str]:
+    """The crons of a stored spec; none when absent or no longer valid (all are new then)."""
+    if spec is None:
+        return []
+    try:
+        return schedules_of(App.model_validate({**spec, "name": name}))
+    except ValueError:
+        return []

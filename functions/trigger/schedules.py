@@ -1,56 +1,90 @@
-"""Schedules: mapping FC timer triggers to apps, and the local ``Scheduler``.
+"""Schedules: which fire times are due, FC timer events, and what a change of schedule claims.
 
-``POST /invoke`` itself is in ``timers``.
+``POST /invoke`` is in ``timers``; the local loop of ``scd serve`` in ``scheduler``.
 
-FC timer trigger naming (the deployment must follow one of these):
+**Fire times and claims.** A schedule is one ``(app, cron)`` pair; its fire
+times are the cron's ticks (``CronSchedule.next_after``), to the second. A fire
+time fires at most once, ever, across processes and restarts: whoever fires it
+first wins ``store.claim_once(tick_key(app, cron, at))``, and the run's dedup key
+``"<app>:schedule:<cron>:<at>"`` backs that up. A claim is never retried: a
+store failure between the claim and the run's record loses that fire time
+(logged), because two runs of one tick are worse than none.
 
-- the trigger's ``payload`` is JSON ``{"app": "<app>", "cron": "<expr>"}``
-  (``cron`` optional when the app has one schedule), or else
-- the trigger is named ``<app>--<n>``, ``n`` the 0-based index in the app's
-  ``trigger.schedule`` list, or ``<app>--<schedule name>`` (a schedule's
-  ``name``), or just ``<app>`` when the app has one schedule.
+**FC timer triggers** map to schedules one of three ways:
 
-Either way the cron must be one of the app's schedules. The run's tick is the
-event's ``triggerTime``, so FC's at-least-once redelivery of one tick meets
-the same dedup key and starts one run. ``/invoke`` is trusted when FC sent it
-(the ``x-fc-control-path: /invoke`` header, which clients cannot set on FC)
-and ``Settings.trust_fc_headers`` is on; otherwise it needs a bearer token
-with the ``trigger`` scope.
+- the *minute tick*: ``payload`` is JSON ``{"scd": "tick"}``. The tick at time
+  ``T`` (``triggerTime`` rounded down to the whole minute) fires every app's
+  schedules, scd.yaml's and the store's alike, that are *due*: a schedule is
+  due when it has a fire time in the window ``(T - 60 s, T]``, and it fires once,
+  at its latest fire time in that window. Consecutive ticks have windows that
+  tile time, so each fire time belongs to one tick; FC's redelivery of a tick
+  meets the same claims. So schedules finer than a minute (``*/10 * * * * *``)
+  fire at minute granularity under the tick; they need their own timer (below)
+  for every fire time, and the two never double a run: both use the fire time's
+  dedup key. A tick FC never delivers is not replayed.
+- a *schedule's own timer*: the ``payload`` is JSON ``{"app": "<app>", "cron":
+  "<expr>"}`` (``cron`` optional when the app has one schedule), or else
+- it is named ``<app>--<n>``, ``n`` the 0-based index in the app's
+  ``trigger.schedule`` list, or ``<app>--<schedule name>``, or just ``<app>``
+  when the app has one schedule. The cron must be one of the app's schedules;
+  the run's fire time is ``triggerTime``.
 
-The local ``Scheduler`` fires each tick once across processes and restarts:
-``store.claim_once("tick:<app>:<cron>:<iso tick>")`` elects one firer and the
-run's dedup key backs it up. Missed ticks are not replayed: when it starts it
-fires only the latest tick within the grace window (default 300 s) before now,
-and when it falls behind it fires only ticks within the grace window.
+``/invoke`` is trusted when FC sent it (the ``x-fc-control-path: /invoke``
+header, which clients cannot set on FC) and ``Settings.trust_fc_headers`` is
+on; otherwise it needs a bearer token with the ``trigger`` scope.
+
+**A schedule starts when it is registered.** When ``PUT /api/v1/apps/{app}``
+adds a cron or changes one (a new cron is a new schedule), ``claim_started``
+claims, without running them, the new cron's fire times of the minute before
+the PUT and its latest fire time within the catch-up window. Every place that
+could still fire them looks back no further: the minute tick (one minute), a
+scheduler noticing the change (at most a minute), a restarted scheduler (only
+the latest tick within the window). So a change never fires a tick that
+precedes it, in particular not one whose run already happened under the old
+cron (the nightly ``0 0 2`` moved to ``0 1 2`` at 02:03 waits until tomorrow),
+and the first fire time after the PUT fires once.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
-import anyio.to_thread
 from pydantic import BaseModel, ConfigDict
-from scd_core.errors import NotFound, ScdError
-from scd_core.invoker import Invoker
-from scd_core.models import utcnow
+from scd_core.errors import NotFound
 from scd_core.store import RunStore
-from scd_trigger_spec import App, schedule_event
+from scd_trigger_spec import App
 from scd_trigger_spec.cron import CronSchedule, parse_cron
 
-from functions.trigger.launcher import Launched, Launcher
-
-__all__ = ["Scheduler", "Tick", "TimerEvent", "resolve_timer", "utc"]
+__all__ = [
+    "MINUTE",
+    "TICK_PAYLOAD",
+    "Tick",
+    "TimerEvent",
+    "claim_started",
+    "fire_times",
+    "is_minute_tick",
+    "last_fire",
+    "next_fire",
+    "parsed",
+    "resolve_timer",
+    "schedules_of",
+    "tick_due",
+    "tick_key",
+    "utc",
+]
 
 log = logging.getLogger("scd.trigger.schedule")
 
-_MAX_FIRES_PER_LOOK = 1000
-_MAX_SLEEP = 60.0
+MINUTE = timedelta(seconds=60)
+TICK_PAYLOAD = {"scd": "tick"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # where @every ticks are aligned (cron.py)
+MAX_FIRES = 1000  # fire times looked at per schedule and look: bounds the work of `* * * * * *`
 
 
 class TimerEvent(BaseModel):
@@ -64,14 +98,161 @@ class TimerEvent(BaseModel):
     payload: str | None = None
 
 
+class Tick(BaseModel):
+    """One fire time of one app's cron."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    app: str
+    cron: str
+    at: datetime
+
+
 def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (a naive one is read as UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
 
 
+def tick_key(app: str, cron: str, at: datetime) -> str:
+    """The ``claim_once`` key of one fire time: the same in every process and deployment."""
+    return f"tick:{app}:{cron}:{utc(at).isoformat()}"
+
+
+def fire_times(
+    schedule: CronSchedule, after: datetime, until: datetime, limit: int = MAX_FIRES
+) -> list[datetime]:
+    """The fire times in ``(after, until]``, oldest first, at most ``limit`` (the oldest)."""
+    times: list[datetime] = []
+    moment = utc(schedule.next_after(after))
+    while moment <= until and len(times) < limit:
+        times.append(moment)
+        moment = utc(schedule.next_after(moment))
+    return times
+
+
+def last_fire(schedule: CronSchedule, now: datetime) -> datetime:
+    """The latest fire time at or before ``now`` (fire times are whole seconds)."""
+    start = utc(now).replace(microsecond=0) + timedelta(seconds=1)
+    if schedule.interval_s is not None:
+        elapsed = (start - _EPOCH) // timedelta(seconds=1) - 1
+        return _EPOCH + timedelta(seconds=elapsed // schedule.interval_s * schedule.interval_s)
+    assert schedule.fields is not None
+    from croniter import croniter  # as in CronSchedule.next_after: not on a cold start
+
+    local = start.astimezone(ZoneInfo(schedule.zone) if schedule.zone else timezone.utc)
+    before = croniter(schedule.fields, local, second_at_beginning=True).get_prev(datetime)
+    return utc(before)
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed(cron: str) -> CronSchedule:
+    """``parse_cron(cron)``, remembered: apps share crons, and parsing builds a croniter."""
+    return parse_cron(cron)
+
+
+_NEXT: dict[str, tuple[datetime, datetime]] = {}  # cron -> (asked at, its next fire time)
+
+
+def next_fire(cron: str, now: datetime) -> datetime | None:
+    """The first fire time of ``cron`` after ``now``; None if it cannot be parsed.
+
+    Remembered per cron until that fire time passes (the answer is the same for
+    every ``now`` in between), so listing many apps costs a croniter per cron
+    and fire time, not per app and request. Thread safe (a lost race recomputes).
+    """
+    now = utc(now)
+    known = _NEXT.get(cron)
+    if known is not None and known[0] <= now < known[1]:
+        return known[1]
+    try:
+        upcoming = utc(parsed(cron).next_after(now))
+    except ValueError:
+        return None
+    if len(_NEXT) >= 4096:
+        _NEXT.clear()
+    _NEXT[cron] = (now, upcoming)
+    return upcoming
+
+
+def schedules_of(app: App) -> list[str]:
+    """``app``'s crons, each once, in the order of its ``trigger.schedule``."""
+    return list(dict.fromkeys(entry.cron for entry in app.trigger.schedule))
+
+
+def is_minute_tick(payload: str | None) -> bool:
+    """Whether a timer event's ``payload`` is the minute tick's ``{"scd": "tick"}``."""
+    if not payload:
+        return False
+    try:
+        parsed = json.loads(payload)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("scd") == TICK_PAYLOAD["scd"]
+
+
+def tick_due(apps: Iterable[App], trigger_time: datetime) -> tuple[datetime, list[Tick]]:
+    """The minute tick of ``trigger_time`` and what it fires (see the module doc).
+
+    Returns the tick (``trigger_time`` rounded down to the minute) and, for each
+    due ``(app, cron)``, its latest fire time in ``(tick - 60 s, tick]``. An
+    unparsable cron (it was validated when stored) is logged and left out.
+    """
+    tick = utc(trigger_time).replace(second=0, microsecond=0)
+    latest: dict[str, datetime | None] = {}  # per distinct cron: apps share crons
+    due: list[Tick] = []
+    for app in apps:
+        for cron in schedules_of(app):
+            if cron not in latest:
+                latest[cron] = _latest_in_minute(cron, tick)
+            at = latest[cron]
+            if at is not None:
+                due.append(Tick(app=app.name, cron=cron, at=at))
+    return tick, due
+
+
+def _latest_in_minute(cron: str, tick: datetime) -> datetime | None:
+    try:
+        schedule = parsed(cron)
+    except ValueError as exc:
+        log.error("schedule %r left out: %s", cron, exc)
+        return None
+    first = utc(schedule.next_after(tick - MINUTE))
+    if first > tick:
+        return None  # the common case: one croniter per cron and tick
+    return last_fire(schedule, tick)
+
+
+def claim_started(
+    store: RunStore, app: App, before: Iterable[str], now: datetime, window: timedelta
+) -> int:
+    """Claim the fire times that precede the start of ``app``'s new crons; how many.
+
+    ``before`` are the crons the app had until now (none for a new app). For
+    each cron of ``app`` not among them: its fire times in ``(now - 60 s, now]``
+    and its latest in ``(now - window, now]`` (``window``: the scheduler's
+    catch-up window). Idempotent; blocking (one ``claim_once`` each).
+    """
+    old = set(before)
+    now = utc(now)
+    claimed = 0
+    for cron in schedules_of(app):
+        if cron in old:
+            continue
+        schedule = parsed(cron)
+        burn = set(fire_times(schedule, now - MINUTE, now, limit=61))
+        latest = last_fire(schedule, now)
+        if latest > now - window:
+            burn.add(latest)
+        for at in sorted(burn):
+            claimed += store.claim_once(tick_key(app.name, cron, at))
+    return claimed
+
+
 def resolve_timer(apps: dict[str, App], name: str, payload: str | None) -> tuple[App, str]:
-    """The app and cron an FC timer trigger stands for (see the module doc), or ``NotFound``."""
+    """The app and cron a schedule's own FC timer stands for (see the module doc),
+    or ``NotFound``."""
     target: dict[str, Any] = {}
     if payload:
         try:
@@ -103,118 +284,3 @@ def resolve_timer(apps: dict[str, App], name: str, payload: str | None) -> tuple
     if cron not in crons:
         raise NotFound(f"app {app.name!r} has no schedule {cron!r}")
     return app, str(cron)
-
-
-class Tick(BaseModel):
-    """One due firing of one app's cron."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-    app: str
-    cron: str
-    at: datetime
-
-
-class Scheduler:
-    """Fires every app's crons once per tick; see the module doc for the rules."""
-
-    def __init__(
-        self,
-        apps: Iterable[App],
-        store: RunStore,
-        invoker: Invoker,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        grace: timedelta = timedelta(seconds=300),
-    ) -> None:
-        self.store = store
-        self.launcher = Launcher(store, invoker)
-        self.clock = clock
-        self.sleep = sleep
-        self.grace = grace
-        self._apps = {app.name: app for app in apps}
-        self._entries: list[tuple[str, str, CronSchedule]] = [
-            (app.name, entry.cron, parse_cron(entry.cron))
-            for app in self._apps.values()
-            for entry in app.trigger.schedule
-        ]
-        self._cursor: dict[tuple[str, str], datetime] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    def due(self, now: datetime) -> list[Tick]:
-        """The ticks to fire at ``now``, advancing the cursors past them."""
-        now = utc(now)
-        floor = now - self.grace
-        out: list[Tick] = []
-        for app, cron, schedule in self._entries:
-            cursor = self._cursor.get((app, cron))
-            ticks = self._between(schedule, max(cursor, floor) if cursor else floor, now)
-            if cursor is None:
-                ticks = ticks[-1:]  # first look after a start: only the latest missed tick
-            out.extend(Tick(app=app, cron=cron, at=at) for at in ticks)
-            self._cursor[(app, cron)] = now
-        return out
-
-    @staticmethod
-    def _between(schedule: CronSchedule, after: datetime, until: datetime) -> list[datetime]:
-        ticks: list[datetime] = []
-        moment = utc(schedule.next_after(after))
-        while moment <= until and len(ticks) < _MAX_FIRES_PER_LOOK:
-            ticks.append(moment)
-            moment = utc(schedule.next_after(moment))
-        return ticks
-
-    def fire(self, tick: Tick) -> Launched | None:
-        """Start ``tick``'s run unless another process or an earlier life claimed it."""
-        if not self.store.claim_once(f"tick:{tick.app}:{tick.cron}:{tick.at.isoformat()}"):
-            return None
-        app = self._apps[tick.app]
-        accepted = schedule_event(app, cron=tick.cron, tick=tick.at)
-        return self.launcher.launch(app, accepted)
-
-    def run_due(self, now: datetime | None = None) -> list[Launched]:
-        """Fire everything due at ``now`` (the clock's time by default); blocking."""
-        launched: list[Launched] = []
-        for tick in self.due(self.clock() if now is None else now):
-            try:
-                result = self.fire(tick)
-            except ScdError as exc:
-                log.error(
-                    "schedule %s of app %s at %s failed: %s", tick.cron, tick.app, tick.at, exc
-                )
-                continue
-            if result is not None:
-                launched.append(result)
-        return launched
-
-    def next_wake(self, now: datetime) -> datetime | None:
-        """The earliest tick of any cron after ``now``, or None without crons."""
-        now = utc(now)
-        ticks = [utc(schedule.next_after(now)) for _, _, schedule in self._entries]
-        return min(ticks) if ticks else None
-
-    async def serve(self) -> None:
-        """Fire due ticks forever, sleeping until the next one (at most a minute at a time)."""
-        while True:
-            try:
-                await anyio.to_thread.run_sync(self.run_due)
-            except Exception:  # the loop must outlive any one bad look
-                log.exception("scheduler look failed")
-            now = self.clock()
-            wake = self.next_wake(now)
-            delay = _MAX_SLEEP if wake is None else (wake - utc(now)).total_seconds()
-            await self.sleep(min(max(delay, 0.0), _MAX_SLEEP))
-
-    def start(self) -> None:
-        """Run ``serve`` as a task of the running event loop."""
-        if self._task is None and self._entries:
-            self._task = asyncio.get_running_loop().create_task(self.serve())
-
-    async def stop(self) -> None:
-        """Cancel the task started by ``start`` and wait for it to end."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -24,6 +24,7 @@ __all__ = [
     "RunDetail",
     "RunList",
     "RunSummary",
+    "ScheduleView",
     "StepView",
     "TokenCreated",
     "TokenList",
@@ -101,8 +102,27 @@ class RerunAnswer(BaseModel):
     rerun_of: str
 
 
+class ScheduleView(BaseModel):
+    """One of an app's schedules and when it fires next.
+
+    ``next_at`` is the cron's next fire time after the answer was made (null if
+    the cron cannot be read). ``scd serve`` fires it then; on Function Compute
+    the minute tick fires it at the first whole minute at or after it (or its
+    own timer, to the second); see ``functions.trigger.schedules``.
+    """
+
+    cron: str
+    name: str | None = None
+    ref: str | None = None
+    next_at: datetime | None
+
+
 class AppView(BaseModel):
-    """An app as the API shows it: never its webhook secret nor its ``secrets``."""
+    """An app as the API shows it: never its webhook secret nor its ``secrets``.
+
+    ``schedules`` lists its ``trigger.schedule`` entries with their next fire
+    time; ``next_schedule_at`` is the earliest of them (null without any).
+    """
 
     name: str
     repo: str
@@ -112,6 +132,8 @@ class AppView(BaseModel):
     webhook_url: str
     source: Literal["config", "api"]
     last_run: RunSummary | None
+    schedules: list[ScheduleView] = Field(default_factory=list)
+    next_schedule_at: datetime | None = None
 
 
 class AppList(BaseModel):
@@ -193,9 +215,17 @@ def run_detail(run: Run, steps: list[StepState]) -> RunDetail:
 
 
 def app_view(
-    app: App, *, source: Literal["config", "api"], webhook_url: str, last_run: Run | None
+    app: App,
+    *,
+    source: Literal["config", "api"],
+    webhook_url: str,
+    last_run: Run | None,
+    schedules: list[ScheduleView] | None = None,
 ) -> AppView:
-    """The API's view of ``app``: its public fields only."""
+    """The API's view of ``app``: its public fields only; ``schedules`` with their
+    next fire times, computed by the caller."""
+    listed = schedules or []
+    upcoming = [view.next_at for view in listed if view.next_at is not None]
     return AppView(
         name=app.name,
         repo=app.repo,
@@ -205,4 +235,6 @@ def app_view(
         webhook_url=webhook_url,
         source=source,
         last_run=None if last_run is None else run_summary(last_run),
+        schedules=listed,
+        next_schedule_at=min(upcoming) if upcoming else None,
     )

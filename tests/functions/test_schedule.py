@@ -1,4 +1,8 @@
-"""Schedules: FC timer events on /invoke and the local Scheduler's once-per-tick rule."""
+"""Schedules: FC timer events on /invoke and the local Scheduler's once-per-tick rule.
+
+The minute tick, the catalogue-following scheduler and the start-of-schedule claims
+are in ``test_schedule_catalogue.py``.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ from scd_core.stores import open_store
 from functions.trigger.app import create_app
 from functions.trigger.auth import hash_token
 from functions.trigger.config import Config, parse_config
-from functions.trigger.schedules import Scheduler, resolve_timer
+from functions.trigger.scheduler import Scheduler
+from functions.trigger.schedules import resolve_timer
 from functions.trigger.testing import asgi_client
 
 CONFIG = f"""
@@ -133,7 +138,8 @@ def test_invoke_rejects_malformed_events_and_unknown_triggers(
 def web_scheduler(
     config: Config, store: RunStore, invoker: MemoryInvoker, **kw: object
 ) -> Scheduler:
-    return Scheduler([config.apps["web"]], store, invoker, **kw)  # type: ignore[arg-type]
+    apps = [config.apps["web"]]
+    return Scheduler(lambda: apps, store, invoker, **kw)  # type: ignore[arg-type]
 
 
 def test_scheduler_fires_the_latest_missed_tick_at_start_then_each_tick_once(
@@ -192,7 +198,7 @@ class _Stop(Exception):
     pass
 
 
-def test_serve_sleeps_until_the_next_tick_with_an_injected_clock(
+def test_serve_sleeps_until_the_next_tick_or_the_next_catalogue_look(
     config: Config, store: RunStore
 ) -> None:
     now = [at(10, 1)]
@@ -205,10 +211,14 @@ def test_serve_sleeps_until_the_next_tick_with_an_injected_clock(
         now[0] += timedelta(seconds=seconds)
 
     invoker = MemoryInvoker()
-    scheduler = web_scheduler(config, store, invoker, clock=lambda: now[0], sleep=fake_sleep)
+    scheduler = web_scheduler(
+        config, store, invoker, clock=lambda: now[0], sleep=fake_sleep, refresh_s=45.0
+    )
     with pytest.raises(_Stop):
         asyncio.run(scheduler.serve())
-    assert sleeps == [60.0] * 8  # never more than a minute, even when the next tick is later
+    # never longer than refresh_s (a changed catalogue is seen within it), and
+    # cut short to wake at the 10:05 tick
+    assert sleeps == [45.0] * 5 + [15.0] + [45.0] * 2
     runs, _ = store.list_runs()
     assert sorted(run.dedup_key for run in runs) == [key(10, 0), key(10, 5)]
 
