@@ -53,6 +53,8 @@ def test_scd_demo_gets_a_successful_run_from_serve_on_embedded_defaults(tmp_path
     try:
         assert "embedded defaults" in scd.output()
         assert f"POST {scd.url}/webhooks/demo" in scd.output()
+        assert f"dashboard {scd.url}/ui/" in scd.output()
+        assert "with the demo token scd-demo-token" in scd.output()
         first = _demo(scd)
         second = _demo(scd)  # a second demo adds a commit and runs again
     finally:
