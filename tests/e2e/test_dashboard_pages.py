@@ -215,6 +215,33 @@ def test_the_run_page_shows_start_commit_and_times_as_they_happen_and_so_does_a_
         expect(page.locator("#run-status")).to_have_text("running")
 
 
+def test_a_running_step_follows_its_tail_until_follow_is_unticked(served: Served) -> None:
+    from playwright.sync_api import expect
+
+    url, store, sink = served
+    run = _run(store, "running")
+    store.put_step(run.id, StepState(id="build", name="Build", index=0, status="running",
+                                     started_at=utcnow()))  # fmt: skip
+    writer = LogWriter(sink, run.id, "build")
+    at_end = "box => box.scrollTop + box.clientHeight >= box.scrollHeight - 4"
+    with _page(url, height=700) as page:
+        page.goto(f"{url}/ui/runs/{run.id}")
+        box = page.locator('li[data-step="build"] div.log')
+        follow = page.locator('li[data-step="build"] input.follow')
+        expect(follow).to_be_checked()
+        writer.write("".join(f"line {i}\n" for i in range(1, 301)).encode())
+        expect(page.locator("#step-build-L300")).to_be_attached(timeout=WAIT_MS)
+        assert box.evaluate(at_end)  # followed: the newest line in view
+        follow.uncheck()
+        top = box.evaluate("box => box.scrollTop")
+        writer.write("".join(f"more {i}\n" for i in range(1, 51)).encode())
+        expect(page.locator("#step-build-L350")).to_be_attached(timeout=WAIT_MS)
+        assert box.evaluate("box => box.scrollTop") == top  # not followed: where the reader was
+        follow.check()
+        assert box.evaluate(at_end)
+    writer.close()
+
+
 def test_the_apps_page_copies_the_webhook_url_shows_the_trend_and_runs_a_workflow(
     served: Served,
 ) -> None:
