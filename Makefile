@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY_TARGETS := libs/core/scd_core libs/engine/scd_engine libs/trigger_spec/scd_trigger_spec functions
 
-.PHONY: setup serve test lint typecheck pytest bench
+.PHONY: setup serve test lint typecheck pytest bench screenshots
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -31,3 +31,7 @@ test: setup
 bench: setup
 	@# *_app.py files are servers a benchmark starts, not benchmarks
 	@for b in $(filter-out %_app.py,$(wildcard bench/*.py)); do echo "== $$b"; $(UV) run --locked python $$b || exit 1; done
+
+# The dashboard screenshots of the README (docs/screenshots), taken by the browser test.
+screenshots: setup
+	SCD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(UV) run --locked pytest -q tests/e2e/test_dashboard_pages.py -k overflow

@@ -23,12 +23,12 @@ from urllib.parse import quote
 import httpx
 from scd_core.errors import AuthError, BadRequest
 
+from functions.client.config import DEFAULT_SERVER
 from functions.client.errors import error_for_answer, error_for_transport, public_url
 from functions.client.sse import parse_events
 
 __all__ = ["DEFAULT_SERVER", "ApiClient", "LogEnd", "LogLine", "LogPage"]
 
-DEFAULT_SERVER = "http://127.0.0.1:9000"
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # Keepalives come every 15 s; a stream silent for much longer than that is dead.
 _STREAM_TIMEOUT = httpx.Timeout(10.0, read=45.0)

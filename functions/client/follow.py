@@ -74,8 +74,8 @@ def show_run_logs(
             if not live:
                 for step in new:
                     _show_stored(client, run_id, step, printer, timestamps)
-            if live or not new:
-                printer.note(_run_note(run))
+            if (live and status != said) or (not live and not new):
+                printer.note(_run_note(run))  # the final status line, said once
             return status
         if status != said:
             said = status

@@ -1,7 +1,10 @@
-"""The API client commands: ``scd runs``, ``logs``, ``trigger``, ``cancel``, ``rerun``, ``apps``.
+"""The API client commands: ``scd runs``, ``logs``, ``trigger``, ``cancel``, ``rerun``, ``apps``,
+and ``scd login``/``logout``, which keep a token in the CLI's config file.
 
-Each talks to a running scd server: ``--server`` (env ``SCD_SERVER``, default
-``http://127.0.0.1:9000``) with ``--token`` (env ``SCD_TOKEN``; never printed).
+Each talks to a running scd server: ``--server``, else ``SCD_SERVER``, else the
+config file's server, else ``http://127.0.0.1:9000``; with ``--token``, else
+``SCD_TOKEN``, else the token saved for that server (``functions.client.config``;
+a token is never printed).
 Exit codes: 0 done (for ``-f``: the run or step ended ``success``); 1 the server
 answered an error (one line on stderr: its detail and HTTP status) or the
 followed run or step ended otherwise; 2 the server cannot be reached or the
@@ -12,9 +15,9 @@ commands only, so other ``scd`` commands never pay for them.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -26,22 +29,29 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
+T = TypeVar("T")
+_LOGIN_HINT = "; run `scd login`, pass --token or set SCD_TOKEN"
+
 Server = Annotated[
-    str,
-    typer.Option("--server", envvar="SCD_SERVER", help="Base URL of the scd server."),
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="SCD_SERVER",
+        help="Base URL of the scd server [default: the saved one, else http://127.0.0.1:9000].",
+        show_default=False,
+    ),
 ]
 Token = Annotated[
     str | None,
     typer.Option(
         "--token",
         envvar="SCD_TOKEN",
-        help="API token (read, trigger or admin scope).",
+        help="API token (read, trigger or admin scope) [default: the one saved by scd login].",
         show_default=False,
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
 Follow = Annotated[bool, typer.Option("--follow", "-f", help="Follow the logs live.")]
-_DEFAULT = "http://127.0.0.1:9000"
 _PIPED_WIDTH = 400
 
 
@@ -59,7 +69,7 @@ def runs_command(
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many.")] = 20,
     cursor: Annotated[str | None, typer.Option("--cursor", help="Next page (from --json).")] = None,
     json_out: Json = False,
-    server: Server = _DEFAULT,
+    server: Server = None,
     token: Token = None,
 ) -> None:
     """List runs, newest first."""
@@ -86,7 +96,7 @@ def logs_command(
     timestamps: Annotated[
         bool, typer.Option("--timestamps", help="Show each line's timestamp.")
     ] = False,
-    server: Server = _DEFAULT,
+    server: Server = None,
     token: Token = None,
 ) -> None:
     """Print a run's logs; with -f follow them live and exit with the final status."""
@@ -115,7 +125,7 @@ def trigger_command(
         list[str] | None, typer.Option("--input", help="An input as key=value (repeatable).")
     ] = None,
     follow: Follow = False,
-    server: Server = _DEFAULT,
+    server: Server = None,
     token: Token = None,
 ) -> None:
     """Start a manual run of APP; print its id (with -f, follow it)."""
@@ -130,7 +140,7 @@ def trigger_command(
 
 def cancel_command(
     run: Annotated[str, typer.Argument(help="Run id, or its first characters.")],
-    server: Server = _DEFAULT,
+    server: Server = None,
     token: Token = None,
 ) -> None:
     """Cancel a run; print its status right after."""
@@ -142,7 +152,7 @@ def cancel_command(
 def rerun_command(
     run: Annotated[str, typer.Argument(help="Run id (or its first characters) to run again.")],
     follow: Follow = False,
-    server: Server = _DEFAULT,
+    server: Server = None,
     token: Token = None,
 ) -> None:
     """Start a new run of the same commit and event; print its id (with -f, follow it)."""
@@ -154,7 +164,7 @@ def rerun_command(
             _follow_run(client, run_id)
 
 
-def apps_command(json_out: Json = False, server: Server = _DEFAULT, token: Token = None) -> None:
+def apps_command(json_out: Json = False, server: Server = None, token: Token = None) -> None:
     """List apps: what triggers each, its webhook URL, next scheduled run and last run."""
     with _client("apps", server, token) as client:
         apps = client.list_apps()
@@ -173,20 +183,64 @@ def _follow_run(client: ApiClient, run_id: str) -> NoReturn:
     raise typer.Exit(0 if final == "success" else 1)
 
 
-@contextmanager
-def _client(command: str, server: str, token: str | None) -> Iterator[ApiClient]:
-    """An ApiClient whose errors become one line on stderr and an exit code."""
-    from scd_core.errors import AuthError, Forbidden, ScdError
+def login_command(
+    server: Server = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="SCD_TOKEN",
+            help="The API token to save (asked for, hidden, when not given).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Check a token against the server, then save both as the CLI's defaults."""
+    from functions.client import config
 
-    from functions.client import ApiClient, Unreachable
+    chosen = _config_call("login", lambda: config.resolve(server, None)[0])
+    given = (token or typer.prompt(f"API token for {chosen}", hide_input=True)).strip()
+    with _client("login", chosen, given) as client:
+        client.list_runs(limit=1)  # 401/403 here: nothing is saved
+    path = _config_call("login", lambda: config.save_token(chosen, given))
+    typer.echo(f"logged in to {chosen}; token saved in {path}")
+
+
+def logout_command(server: Server = None) -> None:
+    """Forget the token saved for the server."""
+    from functions.client import config
+
+    chosen = _config_call("logout", lambda: config.resolve(server, None)[0])
+    path = _config_call("logout", lambda: config.save_token(chosen, None))
+    typer.echo(f"logged out of {chosen} ({path})")
+
+
+def _config_call(command: str, call: Callable[[], T]) -> T:
+    """``call()``, its ``ConfigError`` (an unreadable config file) as one line and exit 2."""
+    from scd_core.errors import ConfigError
 
     try:
+        return call()
+    except ConfigError as exc:
+        _fail(command, str(exc), 2)
+
+
+@contextmanager
+def _client(command: str, server: str | None, token: str | None) -> Iterator[ApiClient]:
+    """An ApiClient (server and token resolved as the module says) whose errors become
+    one line on stderr and an exit code."""
+    from scd_core.errors import AuthError, Forbidden, ScdError
+
+    from functions.client import ApiClient, Unreachable, config
+
+    try:
+        server, token = config.resolve(server, token)
         with ApiClient(server, token) as client:
             yield client
     except Unreachable as exc:
         _fail(command, f"{exc}; start `scd serve` or set --server / SCD_SERVER", 2)
     except AuthError as exc:
-        hint = "" if isinstance(exc, Forbidden) else "; pass --token or set SCD_TOKEN"
+        hint = "" if isinstance(exc, Forbidden) else _LOGIN_HINT
         _fail(command, f"{exc}{hint}", 1)
     except ScdError as exc:
         _fail(command, str(exc), 1)
@@ -263,3 +317,5 @@ def register(app: typer.Typer) -> None:
     app.command("cancel")(cancel_command)
     app.command("rerun")(rerun_command)
     app.command("apps")(apps_command)
+    app.command("login")(login_command)
+    app.command("logout")(logout_command)

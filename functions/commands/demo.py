@@ -4,9 +4,13 @@ Creates (or adds a commit to) a local git repository with the demo pipeline
 under ``<data-dir>/demo/repo``, posts the signed GitHub-style push webhook to the
 server's ``demo`` app, then follows the run until it ends, printing the run id,
 each step's status and its log. Exit status: 0 when the run succeeds, 1 when it
-ends otherwise, 2 when the server cannot be reached or refuses the webhook.
-The secret is ``SCD_DEMO_SECRET`` or the embedded default; the read token is
-``--token``, ``SCD_TOKEN`` or the embedded demo token.
+ends otherwise, 2 when the server cannot be reached (checked before anything is
+committed) or refuses the webhook. The server is ``--server``, ``SCD_SERVER``, the
+CLI config's, or ``http://127.0.0.1:9000``, as for every client command. The
+secret is ``SCD_DEMO_SECRET`` or the embedded default; the read token is
+``--token``, ``SCD_TOKEN`` or the embedded demo token. When the demo token was
+used and the CLI config holds no token for the server, the demo saves it there
+(and says so), so that ``scd runs`` and ``scd logs`` work right after.
 """
 
 from __future__ import annotations
@@ -24,8 +28,15 @@ _POLL_S = 0.3
 
 def demo_command(
     server: Annotated[
-        str, typer.Option("--server", help="Base URL of a running scd serve.")
-    ] = "http://127.0.0.1:9000",
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="SCD_SERVER",
+            help="Base URL of a running scd serve [default: the saved one, else "
+            "http://127.0.0.1:9000].",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: Annotated[
         Path,
         typer.Option("--data-dir", envvar="SCD_DATA_DIR", help="The data dir of that scd serve."),
@@ -43,18 +54,23 @@ def demo_command(
     import httpx
     from scd_core.errors import ScdError
 
+    from functions.client import config
     from functions.serve.defaults import DEMO_TOKEN, demo_pipeline_text, demo_repo, demo_secret
     from functions.serve.demo import commit_demo, push_webhook
 
-    base = server.rstrip("/")
     try:
-        push = commit_demo(demo_repo(data_dir), demo_pipeline_text())
+        base = config.resolve(server, None)[0]  # the token is decided below
     except ScdError as exc:
         _fail(str(exc))
-    typer.echo(f"committed {push.after[:12]} to {push.repo} (main)")
-    body, headers = push_webhook(push, demo_secret())
     auth = {"authorization": f"Bearer {token or DEMO_TOKEN}"}
     with httpx.Client(base_url=base, timeout=30.0) as client:
+        _check_reachable(client, base)  # before committing anything
+        try:
+            push = commit_demo(demo_repo(data_dir), demo_pipeline_text())
+        except ScdError as exc:
+            _fail(str(exc))
+        typer.echo(f"committed {push.after[:12]} to {push.repo} (main)")
+        body, headers = push_webhook(push, demo_secret())
         try:
             answer = client.post(f"/webhooks/{app}", content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -63,8 +79,40 @@ def demo_command(
             _fail(f"the server refused the webhook: HTTP {answer.status_code} {answer.text[:300]}")
         run_id = answer.json()["run_id"]
         typer.echo(f"run {run_id} queued: {base}/api/v1/runs/{run_id}")
+        if token is None:
+            _save_demo_token(base)
         status = _follow(client, run_id, auth, timeout)
+    typer.echo(f"see it in the dashboard: {base}/ui/runs/{run_id}")
     raise typer.Exit(0 if status == "success" else 1)
+
+
+def _check_reachable(client: Any, base: str) -> None:
+    """Exit 2 unless an scd server answers ``GET /healthz`` at ``base``."""
+    import httpx
+
+    try:
+        answer = client.get("/healthz", timeout=10.0)
+    except httpx.HTTPError as exc:
+        _fail(f"no scd server answers at {base} ({type(exc).__name__}); start `scd serve`")
+    if answer.status_code != 200:
+        _fail(f"{base} is not an scd server (GET /healthz: HTTP {answer.status_code})")
+
+
+def _save_demo_token(base: str) -> None:
+    """Keep the demo token for ``base`` in the CLI config unless one is saved already."""
+    from scd_core.errors import ScdError
+
+    from functions.client import config
+    from functions.serve.defaults import DEMO_TOKEN
+
+    try:
+        if config.load().token_for(base) is not None:
+            return
+        path = config.save_token(base, DEMO_TOKEN)
+    except ScdError as exc:
+        typer.echo(f"scd demo: not saving the demo token: {exc}", err=True)
+        return
+    typer.echo(f"saved the demo token ({DEMO_TOKEN}) for {base} in {path}: scd runs works now")
 
 
 def _follow(client: Any, run_id: str, auth: dict[str, str], timeout: float) -> str:

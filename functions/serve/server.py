@@ -31,7 +31,7 @@ from scd_core.errors import ConfigError, ScdError
 from scd_core.settings import Settings
 from scd_core.store import RunStore
 
-from functions.serve.defaults import ConfigChoice, choose_config, demo_secret
+from functions.serve.defaults import DEMO_TOKEN, ConfigChoice, choose_config, demo_secret
 from functions.serve.workers import WorkerPool
 
 __all__ = ["ServeOptions", "serve"]
@@ -294,6 +294,13 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _login_hint(choice: ConfigChoice) -> str:
+    """How to get a token the dashboard and ``scd login`` accept (never a configured one)."""
+    if choice.embedded:
+        return f"with the demo token {DEMO_TOKEN}  (or: scd login --token {DEMO_TOKEN})"
+    return "with a token of scd.yaml's tokens (make one: scd token new), then: scd login"
+
+
 def _banner(
     url: str, settings: Settings, choice: ConfigChoice, pool: WorkerPool, config: Any
 ) -> str:
@@ -314,6 +321,8 @@ def _banner(
         lines.append(f"    {name:<{width}}  POST {url}/webhooks/{name}")
     if not config.apps:
         lines.append("    (none)")
+    lines.append(f"  dashboard {url}/ui/  (API docs: {url}/docs)")
+    lines.append(f"  log in    {_login_hint(choice)}")
     if choice.embedded:
         lines.append("  try it    scd demo   (in another terminal: a real run in seconds)")
     lines.append("Press Ctrl-C to stop.")

@@ -9,10 +9,11 @@ and ``X-Log-Closed: true`` once the log is closed and read to its end. Offsets
 count stored (framed) bytes. An offset past the end answers empty with
 ``X-Next-Offset`` equal to it; a negative one is 400. With ``Accept:
 text/event-stream`` the log streams live from ``offset`` (or ``Last-Event-ID``)
-as the events of ``sse_events``. A malformed run id or step key (``../``, NUL,
-...) is 400, an unknown run or step 404. Logs are read from ``<data_dir>/logs``
-(the file sink the local worker writes) unless ``app.state.scd_log_sink`` holds
-another sink.
+as the events of ``sse_events``; a step not recorded yet is waited for (see
+``wait_for_step``), so a client may follow a step right after the run's 202.
+A malformed run id or step key (``../``, NUL, ...) is 400, an unknown run or
+step 404. Logs are read from ``<data_dir>/logs`` (the file sink the local
+worker writes) unless ``app.state.scd_log_sink`` holds another sink.
 
 Contract of ``sse_events(sink, store, run_id, step, offset)``: it yields the
 encoded events of the log of ``step`` (a log key: a step id, already validated)
@@ -64,14 +65,18 @@ __all__ = [
     "KEEPALIVE_S",
     "MAX_LOG_LIMIT",
     "POLL_S",
+    "STEP_WAIT_S",
     "router",
     "sse_events",
     "sse_line",
+    "wait_for_step",
 ]
 
 KEEPALIVE_S = 15.0
 POLL_S = 0.1
 END_WAIT_S = 5.0
+STEP_WAIT_S = 30.0  # under a client's read timeout (the CLI's: 45 s)
+_STEP_POLL_S = 0.25
 _CHUNK = 256 * 1024
 _STATUS_EVERY_S = 1.0
 # A framed line's stamp (scd_core.logs: milliseconds, or microseconds in older
@@ -210,6 +215,26 @@ async def _abandoned(sink: LogSink, store: RunStore, run_id: str, step: str, off
     return chunk is None or not chunk.data
 
 
+async def wait_for_step(
+    store: RunStore, sink: LogSink, run_id: str, step: str, wait_s: float = STEP_WAIT_S
+) -> str:
+    """The log key of ``step`` (``runs_api.step_key``), waiting for a step not recorded yet.
+
+    ``NotFound`` at once for an unknown run; for a step still unknown once the run is
+    final (it will never start) or after ``wait_s`` seconds. Polls the store every
+    ``_STEP_POLL_S`` from a worker thread, so waiting costs the event loop nothing.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return await run_in_threadpool(step_key, store, sink, run_id, step)
+        except NotFound:
+            run = await run_in_threadpool(store.get_run, run_id)  # NotFound: no such run
+            if run.status in FINAL_STATUSES or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(_STEP_POLL_S)
+
+
 router = APIRouter(tags=["runs"])
 DEFAULT_LOG_LIMIT = 1 << 20
 MAX_LOG_LIMIT = 8 << 20
@@ -263,8 +288,12 @@ async def get_step_log(
     check_offset(offset, limit)
     sink = sink_of(request, state)
     store = state.launcher.store
-    key = await run_in_threadpool(step_key, store, sink, run_id, step)
-    if accept is not None and "text/event-stream" in accept.lower():
+    follow = accept is not None and "text/event-stream" in accept.lower()
+    if follow:
+        key = await wait_for_step(store, sink, run_id, step)
+    else:
+        key = await run_in_threadpool(step_key, store, sink, run_id, step)
+    if follow:
         events = sse_events(sink, store, run_id, key, offset)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)

@@ -36,7 +36,7 @@ from scd_core.store import RunStore
 from functions.worker.checkout import credential_values
 from functions.worker.heartbeat import Heartbeat, lease_key
 from functions.worker.lost import close_logs
-from functions.worker.records import end_open_steps, end_run, update_run
+from functions.worker.records import end_open_steps, end_run, record_commit, update_run
 from functions.worker.secrets import (
     checkout_token,
     platform_env,
@@ -196,6 +196,8 @@ class Execution:
             self._conclude(setup, writer, "cancelled" if cancelled else "error", str(exc))
             return ("cancelled", None) if cancelled else ("error", str(exc))
         self._conclude(setup, writer, "success", None)
+        if not job.event.commit:
+            record_commit(env.store, self.run_id, sha)
         if self.cancel.is_set():
             return "cancelled", None
         return self._engine(workspace, pipeline, secrets, platform_env(app, env.environ), sha)

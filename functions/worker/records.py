@@ -14,7 +14,7 @@ from scd_core.errors import Conflict
 from scd_core.models import FINAL_STATUSES, Run, Status, StepState, utcnow
 from scd_core.store import RunStore
 
-__all__ = ["end_open_steps", "end_run", "update_run"]
+__all__ = ["end_open_steps", "end_run", "record_commit", "update_run"]
 
 _ATTEMPTS = 20
 
@@ -35,6 +35,20 @@ def update_run(store: RunStore, run_id: str, change: Callable[[Run], Run | None]
         except Conflict:
             continue
     raise Conflict(f"run {run_id}: gave up after {_ATTEMPTS} conflicting updates")
+
+
+def record_commit(store: RunStore, run_id: str, sha: str) -> Run | None:
+    """Record ``sha`` as the run's commit when the run named none (a manual run of a
+    ref, a schedule): the commit the checkout resolved, so the API, ``scd runs`` and
+    the dashboard show what was built. A commit already recorded is left as it is."""
+
+    def change(run: Run) -> Run | None:
+        if run.event.commit:
+            return None
+        run.event = run.event.model_copy(update={"commit": sha})
+        return run
+
+    return update_run(store, run_id, change)
 
 
 def end_run(store: RunStore, run_id: str, status: Status, message: str | None = None) -> Run | None:

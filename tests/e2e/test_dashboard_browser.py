@@ -214,11 +214,17 @@ def test_dashboard_shows_a_live_log_line_and_cancels_the_run(
             page.click("button[type=submit]")
             expect(page).to_have_url(f"{url}/ui/runs/{run_id}")
             expect(page.locator("#run-status")).to_have_text("running")
-            build_log = page.locator('li[data-step="build"] pre.log')
+            build_log = page.locator('li[data-step="build"] div.log')
             expect(build_log).to_contain_text("compiling 3 modules", timeout=WAIT_MS)
-            expect(page.locator('li[data-step="setup"] pre.log')).to_contain_text(
+            follow = page.locator('li[data-step="build"] input.follow')
+            expect(follow).to_be_visible()
+            expect(follow).to_be_checked()  # a running step follows its tail
+            setup_log = page.locator('li[data-step="setup"] div.log')
+            expect(setup_log).to_be_hidden()  # a finished step stays collapsed...
+            page.click('li[data-step="setup"] summary')
+            expect(setup_log).to_contain_text(
                 "checked out 6113728", timeout=WAIT_MS
-            )
+            )  # ...until opened
 
             worker.live_line.set()  # the page is loaded: now write a new line
             live = build_log.locator("span.ansi-bold.ansi-32")

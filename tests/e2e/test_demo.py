@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,20 +20,19 @@ from functions.trigger.config import parse_config
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def _demo(server: ScdServer) -> subprocess.CompletedProcess[str]:
+def _scd(server: ScdServer, *args: str, by_env: bool = False) -> subprocess.CompletedProcess[str]:
+    """``scd ARGS`` in a subprocess, the server named by ``--server`` or ``SCD_SERVER``."""
     env = {k: v for k, v in os.environ.items() if k not in ("SCD_DEMO_SECRET", "SCD_TOKEN")}
+    env.pop("SCD_SERVER", None)
+    if by_env:
+        env["SCD_SERVER"] = server.url
     return subprocess.run(
         [
             sys.executable,
             "-c",
             "from functions.cli import main; main()",
-            "demo",
-            "--server",
-            server.url,
-            "--data-dir",
-            str(server.data_dir),
-            "--timeout",
-            "90",
+            *args,
+            *([] if by_env else ["--server", server.url]),
         ],
         env=env,
         cwd=server.root,
@@ -41,6 +41,11 @@ def _demo(server: ScdServer) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def _demo(server: ScdServer, *, by_env: bool = False) -> subprocess.CompletedProcess[str]:
+    args = ("--data-dir", str(server.data_dir), "--timeout", "90")
+    return _scd(server, "demo", *args, by_env=by_env)
 
 
 @pytest.mark.slow
@@ -53,8 +58,12 @@ def test_scd_demo_gets_a_successful_run_from_serve_on_embedded_defaults(tmp_path
     try:
         assert "embedded defaults" in scd.output()
         assert f"POST {scd.url}/webhooks/demo" in scd.output()
+        assert f"dashboard {scd.url}/ui/" in scd.output()
+        assert "with the demo token scd-demo-token" in scd.output()
         first = _demo(scd)
-        second = _demo(scd)  # a second demo adds a commit and runs again
+        second = _demo(scd, by_env=True)  # a second demo adds a commit and runs again
+        runs = _scd(scd, "runs", by_env=True)  # no token given: the demo saved its own
+        runs_json = _scd(scd, "runs", "--json")
     finally:
         scd.stop()
         scd.client.close()
@@ -63,15 +72,25 @@ def test_scd_demo_gets_a_successful_run_from_serve_on_embedded_defaults(tmp_path
     assert "hello from scd" in first.stdout
     assert "tests passed" in first.stdout
     assert second.returncode == 0, second.stdout + second.stderr
+    assert "saved the demo token" in first.stdout
+    assert "saved the demo token" not in second.stdout  # kept, not saved again
+    assert f"see it in the dashboard: {scd.url}/ui/runs/" in first.stdout
+    assert runs.returncode == 0, runs.stderr
+    assert "demo" in runs.stdout
+    demo_runs = json.loads(runs_json.stdout)["runs"]
+    assert len(demo_runs) == 2
+    assert all(len(run["commit"]) == 40 for run in demo_runs)
 
 
 def test_scd_demo_without_a_server_says_so_and_exits_2(tmp_path: Path) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     scd = ScdServer(tmp_path / "cwd", embedded=True)  # never started: nothing listens
-    done = _demo(scd)
+    done = _demo(scd, by_env=True)
     assert done.returncode == 2
     assert "start `scd serve`" in done.stderr
+    assert scd.url in done.stderr  # SCD_SERVER was honoured
+    assert not (scd.data_dir / "demo" / "repo").exists()  # nothing committed first
 
 
 def test_embedded_defaults_refuse_a_non_loopback_address(tmp_path: Path) -> None:

@@ -202,3 +202,13 @@ def test_when_serve_is_killed_its_workers_interrupt_their_runs_and_exit(
     finally:
         store.close()
     assert (run.status, run.message) == ("error", "worker interrupted")
+
+
+def test_the_banner_names_the_dashboard_and_how_to_log_in(server: ScdServer) -> None:
+    banner = server.output()
+    assert f"dashboard {server.url}/ui/" in banner
+    assert "log in    with a token of scd.yaml's tokens" in banner
+    assert "scd login" in banner
+    answer = server.client.get("/", follow_redirects=False)
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/ui/"

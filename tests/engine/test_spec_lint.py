@@ -181,6 +181,17 @@ def test_unknown_functions_are_errors() -> None:
     assert "Unrecognized function: 'sucess'" in problem.message
 
 
+def test_an_unknown_function_close_to_a_built_in_one_gets_did_you_mean() -> None:
+    typo, camel, far = lint(
+        "steps:\n  - run: x\n    if: alwayz()\n"
+        "  - run: y\n    if: startswit('a', 'b')\n"
+        "  - run: z\n    if: frobnicate()\n"
+    )
+    assert typo.message.endswith("; did you mean 'always()'?")
+    assert camel.message.endswith("; did you mean 'startsWith()'?")
+    assert "did you mean" not in far.message
+
+
 def test_steps_must_refer_to_earlier_ids() -> None:
     text = (
         "steps:\n  - id: build\n    run: x\n"

@@ -231,6 +231,7 @@ def test_logs_follow_of_a_whole_run_waits_for_later_steps_and_exits_with_its_sta
     out = result.output
     assert out.index("set up") < out.index("building") < out.index("built")
     assert out.index("built") < out.index("step 1 (1)") < out.index("tests failed")
+    assert out.count(f"run {run.id}: failure") == 1  # the final status line, once
 
 
 # -- runs, apps ---------------------------------------------------------------------

@@ -120,6 +120,8 @@ def test_unknown_run_is_404_json_and_a_malformed_id_is_400(api: Api) -> None:
     missing = api.get("/api/v1/runs/" + "f" * 32)
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"
+    # well-formed (the id alphabet of every route: A-Za-z0-9._-) but no run: 404, as README says
+    assert api.get("/api/v1/runs/zzz").status_code == 404
     bad = api.get("/api/v1/runs/bad%20id!")
     assert bad.status_code == 400
     assert bad.json()["error"] == "bad_request"

@@ -317,3 +317,64 @@ def test_a_trigger_only_api_token_logs_in_and_reruns_a_run_of_an_api_app(ui: Ui)
     new = ui.store.get_run(new_id)
     assert (new.app, new.rerun_of) == (app, first.id)
     assert new_id in {job.id for job in ui.invoker.jobs}
+
+
+def test_root_redirects_to_the_dashboard(ui: Ui) -> None:
+    with ui.client() as client:
+        answer = client.get("/")
+        assert answer.status_code == 307
+        assert answer.headers["location"] == "/ui/"
+
+
+def test_the_raw_log_downloads_as_text_without_timestamps_and_needs_a_session(ui: Ui) -> None:
+    run = ui.run("running")
+    ui.store.put_step(run.id, StepState(id="build", name="Build", index=0, status="running"))
+    writer = LogWriter(ui.sink, run.id, "build")
+    writer.line("first line")
+    writer.line("\x1b[31msecond\x1b[0m line")
+    path = f"/ui/runs/{run.id}/steps/build/log.txt"
+    with ui.client() as client:
+        assert client.get(path).status_code == 401
+    with ui.login(READ) as client:
+        answer = client.get(path)
+        assert answer.status_code == 200
+        assert answer.text == "first line\n\x1b[31msecond\x1b[0m line\n"
+        assert answer.headers["content-disposition"] == (
+            f'attachment; filename="scd-{run.id[:12]}-build.log"'
+        )
+        assert client.get(f"/ui/runs/{run.id}/steps/nope/log.txt").status_code == 404
+        assert client.get(f"/ui/runs/{run.id}/steps/a..b/log.txt").status_code == 400
+
+
+def test_the_apps_page_lists_each_app_with_its_webhook_url_and_no_secret(ui: Ui) -> None:
+    with ui.login(READ) as client:
+        page = client.get("/ui/apps")
+        assert page.status_code == 200
+        assert f"{ui.url}/webhooks/web" in page.text
+        assert f"{ui.url}/webhooks/api" in page.text
+        assert WEBHOOK_SECRET not in page.text
+        assert "Run workflow" not in page.text  # a read token may not start runs
+    with ui.login() as client:
+        assert "Run workflow" in client.get("/ui/apps").text
+
+
+def test_run_workflow_starts_a_manual_run_and_names_a_bad_inputs_line(ui: Ui) -> None:
+    with ui.login() as client:
+        csrf = _field(client.get("/ui/apps").text, "csrf")
+        form = {"csrf": csrf, "ref": "main", "inputs": "env=prod\r\n\r\nnote=a=b"}
+        answer = client.post("/ui/apps/web/runs", data=form)
+        assert answer.status_code == 303
+        run = ui.store.get_run(answer.headers["location"].rsplit("/", 1)[1])
+        assert run.event.event_name == "manual"
+        assert run.event.inputs == {"env": "prod", "note": "a=b"}
+        assert run.id in {job.id for job in ui.invoker.jobs}
+        bad = client.post("/ui/apps/web/runs", data={**form, "inputs": "ok=1\nno equals sign"})
+        assert bad.status_code == 400
+        assert "inputs line 2: expected key=value" in bad.text
+        assert client.post("/ui/apps/web/runs", data={**form, "ref": ""}).status_code == 400
+        assert client.post("/ui/apps/nope/runs", data=form).status_code == 404
+        assert client.post("/ui/apps/web/runs", data={**form, "csrf": "x"}).status_code == 403
+    with ui.login(READ) as client:
+        csrf = _field(client.get("/ui/apps").text, "csrf")
+        answer = client.post("/ui/apps/web/runs", data={**form, "csrf": csrf})
+        assert answer.status_code == 403

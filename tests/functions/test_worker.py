@@ -125,6 +125,17 @@ def test_the_jobs_commit_is_run_not_the_branch_tip(
     assert first in text
 
 
+def test_a_run_of_a_ref_records_the_commit_its_checkout_resolved(
+    worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
+) -> None:
+    repo, tip = pipeline_repo(tmp_path, "steps:\n  - id: hello\n    run: echo hi\n")
+    job = new_job(store, f"file://{repo}", None)  # a manual run names only its ref
+    assert store.get_run(job.id).event.commit is None
+    assert worker.invoke(job).json()["status"] == "success"
+    assert store.get_run(job.id).event.commit == tip
+    assert f"Checked out {tip}" in log_text(data_dir, job.id, "setup")
+
+
 def test_a_checkout_failure_ends_the_run_error_with_gits_message(
     worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
 ) -> None:

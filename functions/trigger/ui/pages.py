@@ -22,9 +22,9 @@ from starlette.responses import HTMLResponse, Response
 from functions.trigger.auth import TokenSpec
 from functions.trigger.state import TriggerState
 from functions.trigger.ui.session import Session
-from functions.trigger.ui.views import chart, run_row, step_row
+from functions.trigger.ui.views import chart, open_steps, run_row, step_row
 
-__all__ = ["error", "login", "refused", "run", "run_detail", "runs", "static"]
+__all__ = ["apps", "error", "login", "refused", "run", "run_detail", "runs", "static"]
 
 _HERE = Path(__file__).resolve().parent
 _STATIC = {
@@ -32,6 +32,7 @@ _STATIC = {
     "ui.js": "text/javascript; charset=utf-8",
     "runs.js": "text/javascript; charset=utf-8",
     "run.js": "text/javascript; charset=utf-8",
+    "apps.js": "text/javascript; charset=utf-8",
 }
 _HEADERS = {
     "Content-Security-Policy": (
@@ -113,8 +114,16 @@ def runs(
 
 
 def run(request: Request, session: Session, spec: TokenSpec, detail: dict[str, Any]) -> Response:
-    """A run's page."""
-    return _render("run.html", **detail, **_who(session, spec))
+    """A run's page: the first failed step open and scrolled to, or the running ones."""
+    opened, focus = open_steps(detail["run"]["status"], detail["steps"])
+    return _render("run.html", **detail, opened=opened, focus=focus, **_who(session, spec))
+
+
+def apps(
+    request: Request, session: Session, spec: TokenSpec, rows: list[dict[str, Any]]
+) -> Response:
+    """The apps page (``rows``: ``views.app_row`` of each app)."""
+    return _render("apps.html", apps=rows, **_who(session, spec))
 
 
 def run_detail(state: TriggerState, run_id: str, with_chart: bool = True) -> dict[str, Any]:

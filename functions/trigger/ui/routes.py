@@ -12,134 +12,61 @@ Contract:
 - ``GET /ui/runs/{id}`` a run: steps, live logs, cancel and rerun, a chart of
   the app's recent durations; ``GET /ui/runs/{id}/state.json`` its rows;
   ``GET /ui/runs/{id}/steps/{step}/events`` a step's log as server-sent events
-  (``logstream.sse_events``, as the API's; resumable with ``Last-Event-ID``).
+  (``logstream.sse_events``, as the API's; resumable with ``Last-Event-ID``);
+  ``GET /ui/runs/{id}/steps/{step}/log.txt`` the raw log as a text download
+  (timestamps stripped, streamed in chunks).
 - ``POST /ui/runs/{id}/cancel`` and ``/rerun`` (scope ``trigger``) call the API's
   own ``cancel_run_now`` and ``rerun_run``, then redirect to the (new) run's page.
+- The apps page and its "Run workflow" form: ``functions.trigger.ui.apps``.
 
-Pages without a valid session redirect to the login page; JSON and event
-routes answer 401. Every POST must carry the session's CSRF token (the login
-form: the value of its own cookie), else 403. None of these routes is in the
-OpenAPI document.
+Pages without a valid session redirect to the login page; JSON, event and
+download routes answer 401. Every POST must carry the session's CSRF token (the
+login form: the value of its own cookie), else 403. None of these routes is in
+the OpenAPI document.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from scd_core.errors import AuthError, BadRequest, Forbidden, ScdError
-from scd_core.logsink import validate_id
+from scd_core.errors import AuthError, BadRequest, Forbidden, NotFound
+from scd_core.logs import strip_timestamps
+from scd_core.logsink import LogSink, validate_id
 from scd_core.models import STATUSES
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from functions.trigger import apps_api, runs_api
-from functions.trigger.auth import Scope, TokenSpec, hash_token
-from functions.trigger.body import read_body
-from functions.trigger.errors import error_response, status_for
+from functions.trigger.auth import TokenSpec, hash_token
+from functions.trigger.errors import status_for
 from functions.trigger.logstream import sse_events
 from functions.trigger.state import TriggerState, state_of
 from functions.trigger.ui import pages
-from functions.trigger.ui.access import check_scope, login, token_for_digest
-from functions.trigger.ui.session import COOKIE, LOGIN_COOKIE, SESSION_SECONDS, Session, Sessions
+from functions.trigger.ui.access import login
+from functions.trigger.ui.apps import router as apps_router
+from functions.trigger.ui.guard import (
+    cookie_options,
+    csrf_ok,
+    data,
+    form,
+    page,
+    safe_next,
+    sessions,
+    who,
+)
+from functions.trigger.ui.session import COOKIE, LOGIN_COOKIE, SESSION_SECONDS, Session
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-_FORM_MAX = 16 * 1024
+router.include_router(apps_router)
 _FILTERS = ("app", "status", "event", "branch")
 _PAGE = 50
-
-
-# -- sessions -------------------------------------------------------------------
-
-
-def _sessions(request: Request, state: TriggerState) -> Sessions:
-    sessions: Sessions | None = getattr(request.app.state, "scd_ui_sessions", None)
-    if sessions is None:
-        sessions = Sessions.for_dir(state.settings.data_dir)
-        request.app.state.scd_ui_sessions = sessions
-    return sessions
-
-
-async def _who(request: Request) -> tuple[TriggerState, Session, TokenSpec] | None:
-    """The session of the request and its live token, or None."""
-    state = state_of(request)
-    session = _sessions(request, state).read(request.cookies.get(COOKIE))
-    if session is None:
-        return None
-    spec = await run_in_threadpool(token_for_digest, state, session.digest)  # may ask the store
-    if spec is None or spec.name != session.name:
-        return None  # revoked, or removed from scd.yaml
-    return state, session, spec
-
-
-def _login_redirect(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/ui/login?" + urlencode({"next": target}), status_code=303)
-
-
-def _safe_next(value: str | None) -> str:
-    # Only a path inside the dashboard: never another host ("//evil", "/\\evil").
-    if value and value.startswith("/ui/") and "\\" not in value and "//" not in value:
-        return value
-    return "/ui/"
-
-
-async def _form(request: Request) -> dict[str, str]:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise BadRequest("expected a form (application/x-www-form-urlencoded)")
-    body = await read_body(request, _FORM_MAX)
-    try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest("malformed form") from exc
-    return {key: values[0] for key, values in fields.items()}
-
-
-def _csrf_ok(expected: str | None, form: dict[str, str]) -> bool:
-    given = form.get("csrf", "")
-    return bool(expected) and secrets.compare_digest(given.encode(), str(expected).encode())
-
-
-def _cookie_options(request: Request) -> dict[str, Any]:
-    return {
-        "path": "/ui",
-        "httponly": True,
-        "samesite": "lax",
-        "secure": request.url.scheme == "https",
-    }
-
-
-# -- pages ------------------------------------------------------------------------
-
-Handler = Callable[[Request, TriggerState, Session, TokenSpec], Awaitable[Response]]
-
-
-async def _page(request: Request, handler: Handler, scope: Scope = "read") -> Response:
-    """Run ``handler`` for a logged-in user with ``scope``; errors as an HTML page."""
-    who = await _who(request)
-    if who is None:
-        return _login_redirect(request)
-    state, session, spec = who
-    try:
-        check_scope(spec, scope)
-        return await handler(request, state, session, spec)
-    except ScdError as exc:
-        return pages.error(request, status_for(exc), str(exc), session)
-
-
-async def _data(request: Request, handler: Handler) -> Response:
-    """Run ``handler`` for a logged-in user with ``read``; errors as JSON."""
-    who = await _who(request)
-    if who is None:
-        return error_response(401, "unauthorized", "log in first")
-    state, session, spec = who
-    return await handler(request, state, session, spec)
+_RAW_CHUNK = 1 << 20
 
 
 @router.get("", response_class=RedirectResponse)
@@ -152,8 +79,8 @@ async def ui_root() -> Response:
 async def login_form(request: Request, next: str | None = None) -> Response:
     """The log-in form, with a fresh double-submit CSRF cookie."""
     value = secrets.token_urlsafe(24)
-    response = pages.login(request, csrf=value, next_path=_safe_next(next))
-    response.set_cookie(LOGIN_COOKIE, value, max_age=3600, **_cookie_options(request))
+    response = pages.login(request, csrf=value, next_path=safe_next(next))
+    response.set_cookie(LOGIN_COOKIE, value, max_age=3600, **cookie_options(request))
     return response
 
 
@@ -161,11 +88,11 @@ async def login_form(request: Request, next: str | None = None) -> Response:
 async def login_submit(request: Request) -> Response:
     """Check the token and start a session; the form again, with the reason, if refused."""
     state = state_of(request)
-    form = await _form(request)
-    next_path = _safe_next(form.get("next"))
-    if not _csrf_ok(request.cookies.get(LOGIN_COOKIE), form):
+    fields = await form(request)
+    next_path = safe_next(fields.get("next"))
+    if not csrf_ok(request.cookies.get(LOGIN_COOKIE), fields):
         return pages.refused(request, "the form expired or came from another site; reload it")
-    token = form.get("token", "")
+    token = fields.get("token", "")
     try:
         spec = await run_in_threadpool(login, state, token)
     except (AuthError, Forbidden) as exc:
@@ -173,9 +100,9 @@ async def login_submit(request: Request) -> Response:
         return pages.login(
             request, csrf=csrf, next_path=next_path, error=str(exc), status=status_for(exc)
         )
-    value = _sessions(request, state).issue(spec.name, hash_token(token.strip()))
+    value = sessions(request, state).issue(spec.name, hash_token(token.strip()))
     response = RedirectResponse(next_path, status_code=303)
-    response.set_cookie(COOKIE, value, max_age=SESSION_SECONDS, **_cookie_options(request))
+    response.set_cookie(COOKIE, value, max_age=SESSION_SECONDS, **cookie_options(request))
     response.delete_cookie(LOGIN_COOKIE, path="/ui")
     return response
 
@@ -183,9 +110,9 @@ async def login_submit(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     """End the session (the form carries the session's CSRF token)."""
-    form = await _form(request)
-    who = await _who(request)
-    if who is not None and not _csrf_ok(who[1].csrf, form):
+    fields = await form(request)
+    found = await who(request)
+    if found is not None and not csrf_ok(found[1].csrf, fields):
         return pages.refused(request, "missing or wrong CSRF token")
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(COOKIE, path="/ui")
@@ -224,10 +151,10 @@ async def runs_page(request: Request) -> Response:
         rows, next_cursor = await run_in_threadpool(_runs, state, filters, _cursor(request))
         older = urlencode({**filters, "cursor": next_cursor}) if next_cursor else None
         merged = await run_in_threadpool(apps_api.merged_apps, state)
-        apps = sorted(app.name for app, _ in merged)
-        return pages.runs(request, session, spec, rows, filters, apps, STATUSES, older)
+        names = sorted(app.name for app, _ in merged)
+        return pages.runs(request, session, spec, rows, filters, names, STATUSES, older)
 
-    return await _page(request, handler)
+    return await page(request, handler)
 
 
 @router.get("/runs.json")
@@ -237,14 +164,11 @@ async def runs_json(request: Request) -> Response:
     async def handler(
         request: Request, state: TriggerState, session: Session, spec: TokenSpec
     ) -> Response:
-        try:
-            filters, cursor = _filters(request), _cursor(request)
-            rows, next_cursor = await run_in_threadpool(_runs, state, filters, cursor)
-        except ScdError as exc:
-            return error_response(status_for(exc), exc.code, str(exc))
+        filters, cursor = _filters(request), _cursor(request)
+        rows, next_cursor = await run_in_threadpool(_runs, state, filters, cursor)
         return JSONResponse({"runs": rows, "next_cursor": next_cursor})
 
-    return await _data(request, handler)
+    return await data(request, handler)
 
 
 @router.get("/runs/{run_id}")
@@ -258,7 +182,7 @@ async def run_page(run_id: str, request: Request) -> Response:
         detail = await run_in_threadpool(pages.run_detail, state, run_id)
         return pages.run(request, session, spec, detail)
 
-    return await _page(request, handler)
+    return await page(request, handler)
 
 
 @router.get("/runs/{run_id}/state.json")
@@ -268,14 +192,11 @@ async def run_state(run_id: str, request: Request) -> Response:
     async def handler(
         request: Request, state: TriggerState, session: Session, spec: TokenSpec
     ) -> Response:
-        try:
-            validate_id("run id", run_id)
-            detail = await run_in_threadpool(pages.run_detail, state, run_id, False)
-        except ScdError as exc:
-            return error_response(status_for(exc), exc.code, str(exc))
+        validate_id("run id", run_id)
+        detail = await run_in_threadpool(pages.run_detail, state, run_id, False)
         return JSONResponse({"run": detail["run"], "steps": detail["steps"]})
 
-    return await _data(request, handler)
+    return await data(request, handler)
 
 
 @router.get("/runs/{run_id}/steps/{step}/events")
@@ -285,19 +206,54 @@ async def step_events(run_id: str, step: str, request: Request) -> Response:
     async def handler(
         request: Request, state: TriggerState, session: Session, spec: TokenSpec
     ) -> Response:
-        try:
-            validate_id("run id", run_id)
-            validate_id("step", step)
-            offset = _offset(request.headers.get("last-event-id"))
-            store, sink = state.launcher.store, runs_api.sink_of(request, state)
-            key = await run_in_threadpool(runs_api.step_key, store, sink, run_id, step)
-        except ScdError as exc:
-            return error_response(status_for(exc), exc.code, str(exc))
+        validate_id("run id", run_id)
+        validate_id("step", step)
+        offset = _offset(request.headers.get("last-event-id"))
+        store, sink = state.launcher.store, runs_api.sink_of(request, state)
+        key = await run_in_threadpool(runs_api.step_key, store, sink, run_id, step)
         events = sse_events(sink, store, run_id, key, offset)
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
-    return await _data(request, handler)
+    return await data(request, handler)
+
+
+@router.get("/runs/{run_id}/steps/{step}/log.txt")
+async def step_raw_log(run_id: str, step: str, request: Request) -> Response:
+    """The step's whole stored log as a plain-text download, without timestamps."""
+
+    async def handler(
+        request: Request, state: TriggerState, session: Session, spec: TokenSpec
+    ) -> Response:
+        validate_id("run id", run_id)
+        validate_id("step", step)
+        store, sink = state.launcher.store, runs_api.sink_of(request, state)
+        key = await run_in_threadpool(runs_api.step_key, store, sink, run_id, step)
+        name = f"scd-{run_id[:12]}-{key}.log"
+        headers = {
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        }
+        chunks = _raw_chunks(sink, run_id, key)
+        return StreamingResponse(chunks, media_type="text/plain; charset=utf-8", headers=headers)
+
+    return await data(request, handler)
+
+
+def _raw_chunks(sink: LogSink, run_id: str, key: str) -> Iterator[bytes]:
+    """The stored log from its start to its current end, a chunk at a time (a sync
+    generator: Starlette reads it in a worker thread)."""
+    offset = 0
+    while True:
+        try:
+            chunk = sink.read(run_id, key, offset, _RAW_CHUNK)
+        except NotFound:
+            return  # recorded, nothing logged yet
+        if not chunk.data:
+            return
+        yield strip_timestamps(chunk.data)
+        offset = chunk.offset
 
 
 def _offset(value: str | None) -> int:
@@ -312,8 +268,8 @@ async def _act(request: Request, run_id: str, action: str) -> Response:
     async def handler(
         request: Request, state: TriggerState, session: Session, spec: TokenSpec
     ) -> Response:
-        form = await _form(request)
-        if not _csrf_ok(session.csrf, form):
+        fields = await form(request)
+        if not csrf_ok(session.csrf, fields):
             return pages.refused(request, "missing or wrong CSRF token")
         validate_id("run id", run_id)
         if action == "cancel":
@@ -322,7 +278,7 @@ async def _act(request: Request, run_id: str, action: str) -> Response:
         run = await run_in_threadpool(runs_api.rerun_run, state, run_id)
         return RedirectResponse(f"/ui/runs/{run.id}", status_code=303)
 
-    return await _page(request, handler, "trigger")
+    return await page(request, handler, "trigger")
 
 
 @router.post("/runs/{run_id}/cancel")
@@ -339,5 +295,5 @@ async def ui_rerun(run_id: str, request: Request) -> Response:
 
 @router.get("/static/{name}")
 async def static(name: str) -> Response:
-    """The dashboard's own script and style sheet (a fixed list: no paths)."""
+    """The dashboard's own scripts and style sheet (a fixed list: no paths)."""
     return pages.static(name)

@@ -1,9 +1,13 @@
-"""What the dashboard shows: runs, steps and the duration chart as plain dicts.
+"""What the dashboard shows: runs, steps, apps and the duration charts as plain dicts.
 
 Contract: pure functions of the store's models; nothing here reads a secret or
 an event payload, so whatever they return is safe to render or serve as JSON
-(templates still escape every value). Times are ISO 8601 UTC strings or None;
-durations are seconds (a running run's duration counts up to ``now``).
+(templates still escape every value). Times are ISO 8601 UTC strings or None,
+with a text a person reads beside each (``5m ago``, and the exact UTC time for
+the hover title; the page's script puts the viewer's own zone there);
+durations are seconds (a running run's duration counts up to ``now``) with
+their text in the CLI's one format (``4.2s``, ``1m 12s``, ``2h 01m``:
+``functions.client.render``). ``ui.js`` mirrors both formats for live updates.
 """
 
 from __future__ import annotations
@@ -13,14 +17,44 @@ from datetime import datetime
 from typing import Any
 
 from scd_core.models import FINAL_STATUSES, Run, StepState, utcnow
+from scd_trigger_spec import App
 
-__all__ = ["chart", "duration_s", "run_row", "step_row"]
+from functions.client.render import format_ago, format_duration
+
+__all__ = [
+    "app_row",
+    "chart",
+    "duration_s",
+    "open_steps",
+    "run_row",
+    "step_row",
+    "trigger_summary",
+]
+
+_FAILED = frozenset({"failure", "error"})
+_FILTER_LABELS = (
+    ("branches", ""),
+    ("branches_ignore", "not "),
+    ("tags", "tags "),
+    ("types", ""),
+    ("paths", "paths "),
+)
 
 _CHART_W, _CHART_H, _GAP, _BAR_MAX = 300, 60, 2, 24.0
+_TREND_W, _TREND_H = 200, 40
 
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _exact(moment: datetime | None) -> str:
+    """The exact time for a hover title (UTC here; the page's script shows local time)."""
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _took(seconds: float | None) -> str:
+    return "" if seconds is None else format_duration(seconds)
 
 
 def duration_s(
@@ -41,9 +75,11 @@ def run_row(run: Run) -> dict[str, Any]:
     """One run as a row of the runs table (and of ``/ui/runs.json``)."""
     event = run.event
     commit = event.commit or ""
+    seconds = duration_s(run.started_at, run.finished_at, run.status)
     return {
         "id": run.id,
         "app": run.app,
+        "label": f"run {run.id[:8]}",  # the run's name beside its app's (its number, later)
         "status": run.status,
         "event": event.event_name,
         "branch": event.branch or event.tag or "",
@@ -53,9 +89,14 @@ def run_row(run: Run) -> dict[str, Any]:
         "message": (event.message or "").split("\n", 1)[0][:200],
         "run_message": run.message or "",
         "created_at": _iso(run.created_at),
+        "created_ago": format_ago(_iso(run.created_at)),
+        "created_exact": _exact(run.created_at),
         "started_at": _iso(run.started_at),
+        "started_ago": format_ago(_iso(run.started_at)) if run.started_at else "",
+        "started_exact": _exact(run.started_at),
         "finished_at": _iso(run.finished_at),
-        "duration_s": duration_s(run.started_at, run.finished_at, run.status),
+        "duration_s": seconds,
+        "duration": _took(seconds),
         "rerun_of": run.rerun_of,
         "final": run.status in FINAL_STATUSES,
     }
@@ -63,6 +104,7 @@ def run_row(run: Run) -> dict[str, Any]:
 
 def step_row(step: StepState) -> dict[str, Any]:
     """One step of a run page: its key for logs, name, status and duration."""
+    seconds = duration_s(step.started_at, step.finished_at, step.status)
     return {
         "id": step.id,
         "name": step.name or step.id,
@@ -72,36 +114,108 @@ def step_row(step: StepState) -> dict[str, Any]:
         "conclusion": step.conclusion,
         "started_at": _iso(step.started_at),
         "finished_at": _iso(step.finished_at),
-        "duration_s": duration_s(step.started_at, step.finished_at, step.status),
+        "duration_s": seconds,
+        "duration": _took(seconds),
         "final": step.status in FINAL_STATUSES,
     }
 
 
-def chart(runs: Sequence[Run], current: str | None = None) -> dict[str, Any]:
+def open_steps(run_status: str, steps: Sequence[dict[str, Any]]) -> tuple[set[str], str | None]:
+    """Which steps a run page opens, and the one it scrolls to, as GitHub Actions does:
+    the first failed step of a failed run (the others collapsed), else the running
+    steps; a finished successful run opens none."""
+    failed = next((s["id"] for s in steps if s["status"] in _FAILED), None)
+    if failed is not None and run_status in _FAILED | {"cancelled"}:
+        return {failed}, failed
+    running = {s["id"] for s in steps if s["status"] == "running"}
+    if running:
+        return running, None
+    cancelled = next((s["id"] for s in steps if s["status"] == "cancelled"), None)
+    return ({cancelled}, cancelled) if cancelled else (set(), None)
+
+
+def trigger_summary(app: App) -> list[str]:
+    """The app's triggers in words, one item each (``push: main, release/**``...)."""
+    spec, parts = app.trigger, []
+    if spec.push is not None:
+        parts.append(_filter("push", spec.push.model_dump(exclude_none=True)))
+    if spec.pull_request is not None:
+        parts.append(_filter("pull request", spec.pull_request.model_dump(exclude_none=True)))
+    parts += [f"schedule {item.cron}" for item in spec.schedule]
+    if spec.manual:
+        parts.append("manual")
+    return parts
+
+
+def _filter(event: str, fields: dict[str, Any]) -> str:
+    shown = []
+    for key, label in _FILTER_LABELS:
+        values = fields.get(key)
+        if isinstance(values, list) and values:
+            shown.append(label + ", ".join(str(v) for v in values))
+    return f"{event}: " + "; ".join(shown) if shown else f"{event}: any branch"
+
+
+def app_row(app: App, webhook_url: str, runs: Sequence[Run]) -> dict[str, Any]:
+    """One app of the apps page: its webhook URL, triggers, last run and recent trend."""
+    finished = [r for r in runs if r.status in FINAL_STATUSES]
+    passed = [r for r in finished if r.status == "success"]
+    took = sorted(
+        d for r in passed if (d := duration_s(r.started_at, r.finished_at, r.status)) is not None
+    )
+    rate = round(100 * len(passed) / len(finished)) if finished else None
+    return {
+        "name": app.name,
+        "repo": app.repo,
+        "pipeline": app.pipeline,
+        "webhook_url": webhook_url,
+        "triggers": trigger_summary(app),
+        "manual": app.trigger.manual,
+        "last": run_row(runs[0]) if runs else None,
+        "finished": len(finished),
+        "passed": len(passed),
+        "rate": rate,
+        "median": format_duration(took[len(took) // 2]) if took else "",
+        "chart": chart(runs, width=_TREND_W, height=_TREND_H),
+    }
+
+
+def chart(
+    runs: Sequence[Run],
+    current: str | None = None,
+    *,
+    width: int = _CHART_W,
+    height: int = _CHART_H,
+) -> dict[str, Any]:
     """Bars of the runs' durations, oldest on the left, for an inline SVG.
 
-    Each bar has its geometry in a ``_CHART_W`` x ``_CHART_H`` box, the run's
+    Each bar has its geometry in a ``width`` x ``height`` box, the run's
     status (the colour) and a title; runs that never started get a stub bar.
     """
     ordered = list(reversed(runs))
     rows = [run_row(run) for run in ordered]
     longest = max((r["duration_s"] or 0.0 for r in rows), default=0.0) or 1.0
-    width = min((_CHART_W - _GAP * max(len(rows) - 1, 0)) / max(len(rows), 1), _BAR_MAX)
+    bar_w = min((width - _GAP * max(len(rows) - 1, 0)) / max(len(rows), 1), _BAR_MAX)
     bars = []
     for i, row in enumerate(rows):
         seconds = row["duration_s"]
-        height = max((seconds or 0.0) / longest * (_CHART_H - 4), 2.0)
+        bar_h = max((seconds or 0.0) / longest * (height - 4), 2.0)
         bars.append(
             {
                 "id": row["id"],
-                "x": round(i * (width + _GAP), 1),
-                "y": round(_CHART_H - height, 1),
-                "w": round(width, 1),
-                "h": round(height, 1),
+                "x": round(i * (bar_w + _GAP), 1),
+                "y": round(height - bar_h, 1),
+                "w": round(bar_w, 1),
+                "h": round(bar_h, 1),
                 "status": row["status"],
                 "current": row["id"] == current,
-                "title": f"{row['short_commit'] or row['id'][:8]} {row['status']}"
-                + ("" if seconds is None else f" {seconds:g}s"),
+                "title": f"{row['label']} {row['short_commit']} {row['status']}".replace("  ", " ")
+                + ("" if seconds is None else f" took {format_duration(seconds)}"),
             }
         )
-    return {"width": _CHART_W, "height": _CHART_H, "bars": bars, "longest": longest}
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "longest": format_duration(longest) if rows else "",
+    }

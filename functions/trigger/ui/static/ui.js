@@ -43,9 +43,53 @@ var scd = (function () {
     return out;
   }
 
+  /* Durations and ages in the CLI's one format (functions.client.render):
+     4.2s, 1m 12s, 2h 01m; 12s ago, 5m ago, 3h ago, 2d ago. */
+  function pad2(n) { return (n < 10 ? "0" : "") + n; }
+
   function duration(seconds) {
-    if (seconds === null || seconds === undefined || seconds === "") { return ""; }
-    return seconds + "s";
+    if (seconds === null || seconds === undefined || seconds === "" || seconds < 0) { return ""; }
+    if (seconds < 60) { return seconds.toFixed(1) + "s"; }
+    var whole = Math.floor(seconds);
+    if (whole < 3600) { return Math.floor(whole / 60) + "m " + pad2(whole % 60) + "s"; }
+    return Math.floor(whole / 3600) + "h " + pad2(Math.floor(whole % 3600 / 60)) + "m";
+  }
+
+  function ago(iso, now) {
+    if (!iso) { return ""; }
+    var delta = ((now || Date.now()) - Date.parse(iso)) / 1000;
+    if (isNaN(delta)) { return ""; }
+    if (delta < 0) { return "just now"; }
+    var units = [["d", 86400], ["h", 3600], ["m", 60]];
+    for (var i = 0; i < units.length; i++) {
+      if (delta >= units[i][1]) { return Math.floor(delta / units[i][1]) + units[i][0] + " ago"; }
+    }
+    return Math.floor(delta) + "s ago";
+  }
+
+  /* The exact time in the viewer's own zone, for a hover title. */
+  function exact(iso) {
+    var when = new Date(iso);
+    if (isNaN(when.getTime())) { return ""; }
+    var zone = "";
+    try { zone = " " + Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = ""; }
+    return when.toLocaleString() + zone;
+  }
+
+  /* Every <time datetime> under root: relative text, exact local time on hover. */
+  function localizeTimes(root) {
+    Array.prototype.forEach.call((root || document).querySelectorAll("time[datetime]"), function (t) {
+      var iso = t.getAttribute("datetime");
+      if (!iso) { return; }
+      t.textContent = ago(iso);
+      t.title = exact(iso);
+    });
+  }
+
+  function timeEl(iso) {
+    var t = el("time", { datetime: iso }, [ago(iso)]);
+    t.title = exact(iso);
+    return t;
   }
 
   function el(tag, attrs, children) {
@@ -72,6 +116,10 @@ var scd = (function () {
     schedule();
   }
 
-  return { escapeHtml: escapeHtml, ansiToHtml: ansiToHtml, duration: duration, el: el,
+  document.addEventListener("DOMContentLoaded", function () { localizeTimes(document); });
+  setInterval(function () { localizeTimes(document); }, 15000);
+
+  return { escapeHtml: escapeHtml, ansiToHtml: ansiToHtml, duration: duration, ago: ago,
+           exact: exact, localizeTimes: localizeTimes, timeEl: timeEl, el: el,
            statusBadge: statusBadge, poll: poll };
 })();

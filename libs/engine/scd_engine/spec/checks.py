@@ -185,7 +185,8 @@ def _check_expression(
         parse(expression, functions=())  # built-in functions only: catches typos
         paths = referenced_paths(expression)
     except ExpressionError as exc:
-        add(f"invalid expression ${{{{ {expression.strip()} }}}} in '{field}': {exc}")
+        hint = _function_hint(exc)
+        add(f"invalid expression ${{{{ {expression.strip()} }}}} in '{field}': {exc}{hint}")
         return
     for path in paths:
         _check_path(add, path, earlier)
@@ -195,6 +196,25 @@ def _check_expression(
     if field != "if" and uses_status_function(expression):
         add(f"status functions such as success() only make sense in 'if', not in '{field}'",
             "warning")  # fmt: skip
+
+
+_FUNCTIONS = (
+    "always", "cancelled", "case", "contains", "endsWith", "failure", "format", "fromJSON",
+    "hashFiles", "join", "startsWith", "success", "toJSON",
+)  # fmt: skip
+_UNKNOWN_FUNCTION = "Unrecognized function: '"
+
+
+def _function_hint(exc: ExpressionError) -> str:
+    """``"; did you mean 'always'?"`` for an unknown function close to a built-in one."""
+    if not exc.description.startswith(_UNKNOWN_FUNCTION):
+        return ""
+    name = exc.description[len(_UNKNOWN_FUNCTION) :].rstrip("'").lower()
+    import difflib  # only when something is wrong, as did_you_mean
+
+    by_lower = {known.lower(): known for known in _FUNCTIONS}
+    close = difflib.get_close_matches(name, list(by_lower), n=1, cutoff=0.6)
+    return f"; did you mean '{by_lower[close[0]]}()'?" if close else ""
 
 
 def _check_path(add: _Add, path: str, earlier: set[str]) -> None:
