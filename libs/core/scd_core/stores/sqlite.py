@@ -35,9 +35,9 @@ from typing import Any
 
 from scd_core.errors import BackendError, BadRequest, ConfigError, Conflict, NotFound, ScdError
 from scd_core.models import Run, StepState
-from scd_core.store import (
-    Created,
-    TokenRecord,
+from scd_core.store import Created, TokenRecord
+from scd_core.stores.checkpointer import Checkpointer
+from scd_core.stores.rows import (
     check_control_action,
     check_list_args,
     decode_cursor,
@@ -50,58 +50,12 @@ from scd_core.store import (
     to_utc,
     update_refusal,
 )
-from scd_core.stores.checkpointer import Checkpointer
+from scd_core.stores.sqlite_schema import SCHEMA_VERSION, prepare
 
 __all__ = ["SCHEMA_VERSION", "SqliteRunStore"]
 
-SCHEMA_VERSION = 1
 # The safety net of the Checkpointer (pages of 4 KiB, so about 32 MB of WAL).
 _AUTOCHECKPOINT_PAGES = 8_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    dedup_key TEXT NOT NULL UNIQUE,
-    app TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_us INTEGER NOT NULL,
-    version INTEGER NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_app ON runs (app, created_us, id);
-CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_us, id);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_us, id);
-CREATE TABLE IF NOT EXISTS steps (
-    run_id TEXT NOT NULL,
-    step_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (run_id, step_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS controls (
-    run_id TEXT PRIMARY KEY,
-    action TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS leases (
-    key TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    expires REAL NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS claims (
-    key TEXT PRIMARY KEY,
-    claimed REAL NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS apps (
-    name TEXT PRIMARY KEY,
-    spec TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tokens (
-    name TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL UNIQUE,
-    data TEXT NOT NULL
-) WITHOUT ROWID;
-"""
 
 _INSERT_RUN = (
     "INSERT INTO runs (id, dedup_key, app, status, created_us, version, data)"
@@ -131,7 +85,13 @@ class SqliteRunStore:
     the period of the background WAL checkpoint, and 0 runs no thread (SQLite then
     checkpoints inside commits, every 1000 pages: for a process that must ``fork``
     without threads, which Python 3.12 warns about).
+
+    Opening migrates a file written by an older release in place
+    (``scd_core.stores.sqlite_schema``); ``migrated_from`` is then the version it had,
+    else None. A file of a newer release is refused with ``ConfigError``.
     """
+
+    migrated_from: int | None
 
     def __init__(
         self,
@@ -171,7 +131,7 @@ class SqliteRunStore:
             db.execute("PRAGMA synchronous = NORMAL")
             if self._checkpoint_interval > 0:
                 db.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
-            self._migrate(db)
+            self.migrated_from = prepare(db, self.path)
         except sqlite3.Error as exc:
             db.close()
             raise BackendError(f"cannot open the run store {self.path}: {exc}") from exc
@@ -190,26 +150,6 @@ class SqliteRunStore:
         # a store dropped without close() must not leave its thread polling forever
         weakref.finalize(self, checkpointer.halt)
         return checkpointer
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
-            found = row[0]
-            if found is None:
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif found > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"run store {self.path} has schema version {found}; "
-                    f"this scd knows up to {SCHEMA_VERSION}"
-                )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     @contextmanager
     def _use(self, what: str) -> Iterator[sqlite3.Connection]:
@@ -347,15 +287,26 @@ class SqliteRunStore:
 
     def put_step(self, run_id: str, step: StepState) -> None:
         step = normalise_step(step)
-        row = (run_id, step.id, step.index, dump_model(step))
+        row = (run_id, step.task, step.id, step.index, dump_model(step))
         with self._use("put_step") as db:
-            db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?)", row)
+            db.execute(
+                "INSERT OR REPLACE INTO steps (run_id, task, step_id, idx, data)"
+                " VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
 
-    def list_steps(self, run_id: str) -> list[StepState]:
+    def list_steps(self, run_id: str, task: str | None = None) -> list[StepState]:
         with self._use("list_steps") as db:
-            rows = db.execute(
-                "SELECT data FROM steps WHERE run_id = ? ORDER BY idx, step_id", (run_id,)
-            ).fetchall()
+            if task is None:
+                rows = db.execute(
+                    "SELECT data FROM steps WHERE run_id = ? ORDER BY task, idx, step_id",
+                    (run_id,),
+                ).fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT data FROM steps WHERE run_id = ? AND task = ? ORDER BY idx, step_id",
+                    (run_id, task),
+                ).fetchall()
         return [normalise_step(load_model(StepState, data)) for (data,) in rows]
 
     def request_control(self, run_id: str, action: str) -> None:
