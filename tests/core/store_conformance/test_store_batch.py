@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from factories import make_run
-from scd_core.errors import Conflict
+from scd_core.errors import BackendError, Conflict
 from scd_core.store import RunStore, create_runs
 
 ROLE = "runs"
@@ -50,3 +51,29 @@ def test_a_batch_larger_than_one_statement_keeps_every_answer(store: RunStore) -
     assert answers[:1200] == [(make_run(n), True) for n in range(1, 1201)]
     assert answers[1200:] == [(make_run(n), False) for n in (1, 600, 1200)]
     assert store.find_run("github:delivery-600") == make_run(600)
+
+
+def test_create_runs_is_a_method_of_every_store_with_create_runs_answers(
+    store: RunStore,
+) -> None:
+    store.create_run(make_run(1))
+    answers = store.create_runs([make_run(2, key=1), make_run(3), make_run(3)])
+    assert answers == [(make_run(1), False), (make_run(3), True), (make_run(3), False)]
+    assert create_runs(store, []) == []
+
+
+def test_create_runs_of_a_closed_store_raises_backend_error_and_creates_nothing(
+    store: RunStore,
+) -> None:
+    store.close()
+    with pytest.raises(BackendError):
+        store.create_runs([make_run(1)])
+
+
+def test_runs_created_in_a_batch_are_copies(store: RunStore) -> None:
+    run = make_run(1, payload={"nested": {"n": 1}})
+    [answer] = store.create_runs([run])
+    assert not isinstance(answer, Exception)
+    answer[0].event.payload["nested"]["n"] = "changed"
+    run.event.payload["nested"]["n"] = "changed too"
+    assert store.get_run("run-1").event.payload == {"nested": {"n": 1}}

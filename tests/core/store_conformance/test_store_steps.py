@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from factories import make_run
-from scd_core.models import StepState
+from factories import make_run, make_step
+from scd_core.models import DEFAULT_TASK, StepState
 from scd_core.store import RunStore
 
 ROLE = "runs"
@@ -32,3 +32,70 @@ def test_steps_keep_their_times_in_utc_and_belong_to_their_run(store: RunStore) 
     assert step.started_at.tzinfo is timezone.utc
     assert [s.status for s in store.list_steps("run-2")] == ["skipped"]
     assert store.list_steps("run-unknown") == []
+
+
+def test_steps_are_keyed_by_task_so_equal_ids_in_two_tasks_both_stay(store: RunStore) -> None:
+    store.put_step("run-1", make_step("build", task="linux", status="success"))
+    store.put_step("run-1", make_step("build", task="windows", status="failure"))
+    store.put_step("run-1", make_step("build", task="linux", status="failure", message="again"))
+    linux = store.list_steps("run-1", "linux")
+    assert [(s.task, s.id, s.status, s.message) for s in linux] == [
+        ("linux", "build", "failure", "again")
+    ]
+    windows = store.list_steps("run-1", "windows")
+    assert [(s.task, s.id, s.status) for s in windows] == [("windows", "build", "failure")]
+
+
+def test_list_steps_of_every_task_orders_by_task_then_index_then_id(store: RunStore) -> None:
+    for task, step_id, index in [
+        ("test", "b", 1),
+        ("build", "z", 0),
+        ("test", "a", 1),
+        ("build", "y", 2),
+        ("test", "c", 0),
+        (DEFAULT_TASK, "setup", -1),
+    ]:
+        store.put_step("run-1", make_step(step_id, index=index, task=task))
+    listed = [(s.task, s.index, s.id) for s in store.list_steps("run-1")]
+    assert listed == [
+        ("build", 0, "z"),
+        ("build", 2, "y"),
+        (DEFAULT_TASK, -1, "setup"),
+        ("test", 0, "c"),
+        ("test", 1, "a"),
+        ("test", 1, "b"),
+    ]
+    assert [s.id for s in store.list_steps("run-1", "test")] == ["c", "a", "b"]
+
+
+def test_a_step_without_a_task_is_the_default_tasks(store: RunStore) -> None:
+    store.put_step("run-1", StepState(id="0", index=0, status="running"))
+    store.put_step("run-1", make_step("0", task="other"))
+    (step,) = store.list_steps("run-1", DEFAULT_TASK)
+    assert (step.task, step.status) == (DEFAULT_TASK, "running")
+
+
+def test_list_steps_of_an_unknown_task_or_run_is_empty(store: RunStore) -> None:
+    store.put_step("run-1", make_step("build", task="linux"))
+    assert store.list_steps("run-1", "mac") == []
+    assert store.list_steps("run-2", "linux") == []
+    assert store.list_steps("run-2") == []
+
+
+def test_a_step_read_back_equals_the_step_written(store: RunStore) -> None:
+    started = datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=timezone.utc)
+    step = make_step(
+        "deploy",
+        index=3,
+        task="build (node 18, linux)",
+        name="Deploy",
+        status="success",
+        outcome="failure",
+        conclusion="success",
+        started_at=started,
+        finished_at=started,
+        outputs={"url": "https://example.com/ü"},
+        message="continue-on-error",
+    )
+    store.put_step("run-1", step)
+    assert store.list_steps("run-1", "build (node 18, linux)") == [step]
