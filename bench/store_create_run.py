@@ -22,8 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scd_core.models import Event, Run
+from scd_core.models import Run, utcnow
 from scd_core.stores.sqlite import SqliteRunStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import factories  # found through the path set above
 
 __all__ = ["main"]
 
@@ -46,16 +49,8 @@ def payload() -> dict[str, Any]:
 
 
 def make_run(n: int, body: dict[str, Any]) -> Run:
-    event = Event(
-        provider="github",
-        event_name="push",
-        ref="refs/heads/main",
-        branch="main",
-        commit="a" * 40,
-        delivery_id=f"delivery-{n}",
-        payload=body,
-    )
-    return Run(id=f"run-{n:08d}", app="web", dedup_key=f"github:delivery-{n}", event=event)
+    """Run ``n`` of the tests' factory, created now, with ``body`` as its payload."""
+    return factories.make_run(f"{n:08d}", payload=body, created_at=utcnow())
 
 
 Action = Callable[[int], object]

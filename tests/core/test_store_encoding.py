@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 
 from scd_core.models import Event, Job, Run
-from scd_core.store import dump_model, load_model
+from scd_core.stores.rows import dump_model, load_model
 
 PAYLOAD_TEXT = '{ "ref" : "refs/heads/main",\n  "commits": [ {"id": "abc", "n": 1.5e3} ] }'
 

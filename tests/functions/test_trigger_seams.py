@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from factories import make_event, make_run
 from scd_core.invokers.memory import MemoryInvoker
-from scd_core.models import Event, Run, utcnow
+from scd_core.models import utcnow
 from scd_core.settings import Settings
 from scd_core.store import RunStore, TokenRecord
 from scd_core.stores import open_store
@@ -244,15 +245,8 @@ def test_the_catalog_keeps_at_most_its_bound_of_names_dropping_the_oldest() -> N
 
 
 def test_a_rerun_clones_the_apps_repository_not_the_one_its_event_named(seams: Seams) -> None:
-    event = Event(
-        provider="github",
-        event_name="push",
-        ref="refs/heads/main",
-        branch="main",
-        commit="a" * 40,
-        clone_url="https://evil.example/other.git",
-    )
-    first = Run(id=uuid.uuid4().hex, app="web", dedup_key="d-1", event=event, status="failure")
+    event = make_event(clone_url="https://evil.example/other.git")
+    first = make_run(id=uuid.uuid4().hex, event=event, status="failure")
     seams.store.create_run(first)
     answer = seams.post(f"/api/v1/runs/{first.id}/rerun", STORED)
     assert answer.status_code == 202, answer.text

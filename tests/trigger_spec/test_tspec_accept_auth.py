@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from scd_core.errors import AuthError, BadRequest
 from scd_core.models import Run
-from scd_core.store import dump_model
+from scd_core.stores.rows import dump_model
 from scd_trigger_spec import Accepted, App, Pong, accept
 from scd_trigger_spec.providers import PROVIDERS
 from tspec_helpers import SECRET, corpus_dir, dumps, gitee_signature, github_headers, github_push

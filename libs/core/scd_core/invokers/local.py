@@ -30,7 +30,7 @@ from scd_core.errors import BackendError, ConfigError
 from scd_core.invokers.queue import TaskQueue, Transition
 from scd_core.invokers.results import AsyncTask, Attempt, InvocationResult, Policy
 from scd_core.models import Job
-from scd_core.store import dump_model
+from scd_core.stores.rows import dump_model
 
 __all__ = ["LocalInvoker"]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from scd_core.errors import BackendError
 from scd_core.models import Job
-from scd_core.store import dump_model, load_model
+from scd_core.stores.rows import dump_model, load_model
 
 __all__ = ["MemoryInvoker"]
 

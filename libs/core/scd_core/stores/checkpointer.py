@@ -22,18 +22,46 @@ beginning. Writers wait for that short copy instead of a long one. The owner of
 the store passes its connection ``lock``, which this thread holds during a
 restart, so the owner's writers wake the moment it ends; SQLite's busy handler,
 which writers in other processes wait in, sleeps in steps of up to tens of ms.
+
+Fork: ``os.fork()`` waits for every running turn to end (a gate held during each
+turn and taken by a fork handler), because a child forked while this thread was
+inside SQLite would inherit SQLite's process-wide mutexes locked, and its first
+``sqlite3.connect`` would hang forever.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 
 __all__ = ["Checkpointer"]
 
 log = logging.getLogger(__name__)
+
+_live: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+_held: list[threading.Lock] = []  # the gates a fork in progress holds
+
+
+def _before_fork() -> None:
+    _held[:] = [checkpointer._gate for checkpointer in list(_live)]
+    for gate in _held:
+        gate.acquire()
+
+
+def _after_fork() -> None:
+    for gate in _held:
+        gate.release()
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork
+    )
 
 
 class Checkpointer:
@@ -54,9 +82,11 @@ class Checkpointer:
         self._restart_frames = restart_frames
         self._restart_wait_ms = round(restart_wait_s * 1000)
         self._stop = threading.Event()
+        self._gate = threading.Lock()  # held while this thread is inside SQLite
         self._thread = threading.Thread(
             target=self._loop, name="scd-sqlite-checkpoint", daemon=True
         )
+        _live.add(self)
 
     def start(self) -> None:
         self._thread.start()
@@ -77,19 +107,23 @@ class Checkpointer:
 
     def _loop(self) -> None:
         try:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            with self._gate:
+                db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:  # the autocheckpoint safety net still bounds the WAL
             log.warning("no background checkpoints for %s: %s", self._path, exc)
             return
         try:
-            db.execute(f"PRAGMA busy_timeout = {self._restart_wait_ms}")
+            with self._gate:
+                db.execute(f"PRAGMA busy_timeout = {self._restart_wait_ms}")
             while not self._stop.wait(self._interval):
                 try:
-                    self._turn(db)
+                    with self._gate:
+                        self._turn(db)
                 except sqlite3.Error as exc:  # a busy or failed turn; the next one retries
                     log.debug("checkpoint of %s skipped: %s", self._path, exc)
         finally:
-            db.close()
+            with self._gate:
+                db.close()
 
     def _turn(self, db: sqlite3.Connection) -> None:
         """One passive checkpoint, and a restart when the WAL has grown long."""

@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from scd_core.errors import BackendError, Conflict, NotFound
+from scd_core.errors import BackendError, Conflict, NotFound, ScdError
 from scd_core.models import Run, StepState
-from scd_core.store import (
-    TokenRecord,
+from scd_core.store import Created, TokenRecord
+from scd_core.stores.rows import (
     check_control_action,
     check_list_args,
     decode_cursor,
@@ -42,7 +42,7 @@ class MemoryRunStore:
         self._closed = False
         self._runs: dict[str, Run] = {}
         self._by_dedup: dict[str, str] = {}
-        self._steps: dict[str, dict[str, StepState]] = {}
+        self._steps: dict[str, dict[tuple[str, str], StepState]] = {}
         self._controls: dict[str, str] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._claims: set[str] = set()
@@ -66,14 +66,34 @@ class MemoryRunStore:
         run = normalise_run(run).model_copy(deep=True)
         with self._lock:
             self._check_open()
-            existing = self._by_dedup.get(run.dedup_key)
-            if existing is not None:
-                return self._runs[existing].model_copy(deep=True), False
-            if run.id in self._runs:
-                raise Conflict(f"run id {run.id!r} is taken by another dedup key")
-            self._runs[run.id] = run
-            self._by_dedup[run.dedup_key] = run.id
-        return run.model_copy(deep=True), True
+            stored, created = self._insert(run)
+        return stored.model_copy(deep=True), created
+
+    def create_runs(self, runs: Sequence[Run]) -> list[Created]:
+        copies = [normalise_run(run).model_copy(deep=True) for run in runs]
+        answers: list[Created] = []
+        with self._lock:  # one write, as SQLite's transaction: closed means none
+            self._check_open()
+            for run in copies:
+                try:
+                    answers.append(self._insert(run))
+                except ScdError as exc:
+                    answers.append(exc)
+        return [
+            answer if isinstance(answer, ScdError) else (answer[0].model_copy(deep=True), answer[1])
+            for answer in answers
+        ]
+
+    def _insert(self, run: Run) -> tuple[Run, bool]:
+        """Store ``run`` (a private copy) unless its dedup key is known; under the lock."""
+        existing = self._by_dedup.get(run.dedup_key)
+        if existing is not None:
+            return self._runs[existing], False
+        if run.id in self._runs:
+            raise Conflict(f"run id {run.id!r} is taken by another dedup key")
+        self._runs[run.id] = run
+        self._by_dedup[run.dedup_key] = run.id
+        return run, True
 
     def get_run(self, run_id: str) -> Run:
         with self._lock:
@@ -136,13 +156,17 @@ class MemoryRunStore:
         step = normalise_step(step).model_copy(deep=True)
         with self._lock:
             self._check_open()
-            self._steps.setdefault(run_id, {})[step.id] = step
+            self._steps.setdefault(run_id, {})[(step.task, step.id)] = step
 
-    def list_steps(self, run_id: str) -> list[StepState]:
+    def list_steps(self, run_id: str, task: str | None = None) -> list[StepState]:
         with self._lock:
             self._check_open()
-            steps = list(self._steps.get(run_id, {}).values())
-            steps.sort(key=lambda step: (step.index, step.id))
+            steps = [
+                step
+                for step in self._steps.get(run_id, {}).values()
+                if task is None or step.task == task
+            ]
+            steps.sort(key=lambda step: (step.task, step.index, step.id))
             return [step.model_copy(deep=True) for step in steps]
 
     def request_control(self, run_id: str, action: str) -> None:

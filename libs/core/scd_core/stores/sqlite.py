@@ -1,43 +1,23 @@
 """``SqliteRunStore``: the default ``RunStore``, one SQLite file shared by processes.
 
-Durability and speed: the file is in WAL mode with ``synchronous=NORMAL``. A commit
-is then durable against any crash of the *process* (the WAL is written before the
-call returns) and the database can never be corrupted; only an OS crash or power
-loss may roll back the last few commits. That keeps ``create_run``, which is on the
-webhook hot path, to one WAL append without an fsync.
-
-Checkpoints (copying the WAL back into the database, with an fsync) run in a
-background thread (``Checkpointer``), so no caller's commit pays for one.
-
-Concurrency: each process holds one connection per store object, guarded by a lock,
-so threads (the trigger's threadpool) take turns in Python instead of spinning in
-SQLite's busy handler; processes coordinate through SQLite's file locks with a busy
-timeout. Every method is a single statement in autocommit mode (SQLite takes the
-write lock before reading, so a conditional UPDATE is atomic), except schema set-up
-and ``create_runs``, which run in ``BEGIN IMMEDIATE``. A store object used after
-``fork()`` opens its own connection in the child.
+Every method is a single statement in autocommit mode (SQLite takes the write lock
+before reading, so a conditional UPDATE is atomic), except ``create_runs`` and
+``put_app``, which run in ``BEGIN IMMEDIATE``, and schema set-up. The connection,
+its durability settings and its checkpoints: ``scd_core.stores.sqlite_connection``;
+the schema and its migrations: ``scd_core.stores.sqlite_schema``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import threading
-import time
-import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from scd_core.errors import BackendError, BadRequest, ConfigError, Conflict, NotFound, ScdError
+from scd_core.errors import BackendError, Conflict, NotFound, ScdError
 from scd_core.models import Run, StepState
-from scd_core.store import (
-    Created,
-    TokenRecord,
+from scd_core.store import Created, TokenRecord
+from scd_core.stores.rows import (
     check_control_action,
     check_list_args,
     decode_cursor,
@@ -50,63 +30,12 @@ from scd_core.store import (
     to_utc,
     update_refusal,
 )
-from scd_core.stores.checkpointer import Checkpointer
+from scd_core.stores.sqlite_connection import SqliteConnection
+from scd_core.stores.sqlite_inserts import BATCH_ROWS, insert_run, insert_runs, run_row
+from scd_core.stores.sqlite_schema import SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SqliteRunStore"]
 
-SCHEMA_VERSION = 1
-# The safety net of the Checkpointer (pages of 4 KiB, so about 32 MB of WAL).
-_AUTOCHECKPOINT_PAGES = 8_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    dedup_key TEXT NOT NULL UNIQUE,
-    app TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_us INTEGER NOT NULL,
-    version INTEGER NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_app ON runs (app, created_us, id);
-CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_us, id);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_us, id);
-CREATE TABLE IF NOT EXISTS steps (
-    run_id TEXT NOT NULL,
-    step_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (run_id, step_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS controls (
-    run_id TEXT PRIMARY KEY,
-    action TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS leases (
-    key TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    expires REAL NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS claims (
-    key TEXT PRIMARY KEY,
-    claimed REAL NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS apps (
-    name TEXT PRIMARY KEY,
-    spec TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tokens (
-    name TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL UNIQUE,
-    data TEXT NOT NULL
-) WITHOUT ROWID;
-"""
-
-_INSERT_RUN = (
-    "INSERT INTO runs (id, dedup_key, app, status, created_us, version, data)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING"
-)
 _UPDATE_RUN = (
     "UPDATE runs SET status = ?, version = ?, data = ?"
     " WHERE id = ? AND version = ? AND app = ? AND dedup_key = ? AND created_us = ?"
@@ -122,7 +51,7 @@ _REQUEST = (
 )
 
 
-class SqliteRunStore:
+class SqliteRunStore(SqliteConnection):
     """A ``RunStore`` in the SQLite file ``path`` (created with its parent directory).
 
     ``busy_timeout_s`` bounds how long a call waits for another process's write
@@ -131,122 +60,19 @@ class SqliteRunStore:
     the period of the background WAL checkpoint, and 0 runs no thread (SQLite then
     checkpoints inside commits, every 1000 pages: for a process that must ``fork``
     without threads, which Python 3.12 warns about).
+
+    Opening migrates a file written by an older release in place
+    (``scd_core.stores.sqlite_schema``); ``migrated_from`` is then the version it had,
+    else None. A file of a newer release is refused with ``ConfigError``.
     """
-
-    def __init__(
-        self,
-        path: Path,
-        *,
-        busy_timeout_s: float = 10.0,
-        clock: Callable[[], float] = time.time,
-        checkpoint_interval_s: float = 0.05,
-    ) -> None:
-        self.path = Path(path)
-        self._checkpoint_interval = checkpoint_interval_s
-        self._busy_ms = int(busy_timeout_s * 1000)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._closed = False
-        self._pid = os.getpid()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BackendError(f"cannot create the directory of {self.path}: {exc}") from exc
-        self._db = self._connect()
-        self._checkpointer = self._start_checkpointer()
-
-    def __repr__(self) -> str:
-        return f"SqliteRunStore({str(self.path)!r})"
-
-    # -- connection ---------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise BackendError(f"cannot open the run store {self.path}: {exc}") from exc
-        try:
-            db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            if self._checkpoint_interval > 0:
-                db.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
-            self._migrate(db)
-        except sqlite3.Error as exc:
-            db.close()
-            raise BackendError(f"cannot open the run store {self.path}: {exc}") from exc
-        except ConfigError:
-            db.close()
-            raise
-        return db
-
-    def _start_checkpointer(self) -> Checkpointer | None:
-        if self._checkpoint_interval <= 0:
-            return None
-        checkpointer = Checkpointer(
-            self.path, interval_s=self._checkpoint_interval, lock=self._lock
-        )
-        checkpointer.start()
-        # a store dropped without close() must not leave its thread polling forever
-        weakref.finalize(self, checkpointer.halt)
-        return checkpointer
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
-            found = row[0]
-            if found is None:
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif found > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"run store {self.path} has schema version {found}; "
-                    f"this scd knows up to {SCHEMA_VERSION}"
-                )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-
-    @contextmanager
-    def _use(self, what: str) -> Iterator[sqlite3.Connection]:
-        """The connection under the lock; sqlite3 errors become ``BackendError``."""
-        with self._lock:
-            if self._closed:
-                raise BackendError("the run store is closed")
-            if os.getpid() != self._pid:
-                # forked: the parent's connection must not be used (nor closed) here
-                self._pid = os.getpid()
-                self._db = self._connect()
-                self._checkpointer = self._start_checkpointer()
-            try:
-                yield self._db
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(f"{what}: {exc}") from exc
-            except sqlite3.Error as exc:
-                raise BackendError(f"run store {what} failed: {exc}") from exc
-            except UnicodeEncodeError as exc:  # a key SQLite cannot store as UTF-8
-                raise BadRequest(f"run store {what}: a key is not valid Unicode") from exc
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                if os.getpid() == self._pid:
-                    if self._checkpointer is not None:
-                        self._checkpointer.stop()
-                    self._db.close()
 
     # -- runs -----------------------------------------------------------------------
 
     def create_run(self, run: Run) -> tuple[Run, bool]:
         normal = normalise_run(run)
-        row = _run_row(normal)
+        row = run_row(normal)
         with self._use("create_run") as db:
-            answer = _insert_run(db, row)
+            answer = insert_run(db, row)
         if isinstance(answer, ScdError):
             raise answer
         return _created(answer, normal)
@@ -261,13 +87,13 @@ class SqliteRunStore:
         one dedup key in one batch behave as if created one after another.
         """
         normal = [normalise_run(run) for run in runs]
-        rows = [_run_row(run) for run in normal]
+        rows = [run_row(run) for run in normal]
         with self._use("create_runs") as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 answers: list[str | ScdError | None] = []
-                for start in range(0, len(rows), _BATCH_ROWS):
-                    answers += _insert_runs(db, rows[start : start + _BATCH_ROWS])
+                for start in range(0, len(rows), BATCH_ROWS):
+                    answers += insert_runs(db, rows[start : start + BATCH_ROWS])
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
@@ -347,15 +173,26 @@ class SqliteRunStore:
 
     def put_step(self, run_id: str, step: StepState) -> None:
         step = normalise_step(step)
-        row = (run_id, step.id, step.index, dump_model(step))
+        row = (run_id, step.task, step.id, step.index, dump_model(step))
         with self._use("put_step") as db:
-            db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?)", row)
+            db.execute(
+                "INSERT OR REPLACE INTO steps (run_id, task, step_id, idx, data)"
+                " VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
 
-    def list_steps(self, run_id: str) -> list[StepState]:
+    def list_steps(self, run_id: str, task: str | None = None) -> list[StepState]:
         with self._use("list_steps") as db:
-            rows = db.execute(
-                "SELECT data FROM steps WHERE run_id = ? ORDER BY idx, step_id", (run_id,)
-            ).fetchall()
+            if task is None:
+                rows = db.execute(
+                    "SELECT data FROM steps WHERE run_id = ? ORDER BY task, idx, step_id",
+                    (run_id,),
+                ).fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT data FROM steps WHERE run_id = ? AND task = ? ORDER BY idx, step_id",
+                    (run_id, task),
+                ).fetchall()
         return [normalise_step(load_model(StepState, data)) for (data,) in rows]
 
     def request_control(self, run_id: str, action: str) -> None:
@@ -463,89 +300,6 @@ class SqliteRunStore:
                 "INSERT OR IGNORE INTO claims (key, claimed) VALUES (?, ?)", (key, self._clock())
             )
             return cur.rowcount == 1
-
-
-_RunRow = tuple[str, str, str, str, int, int, str]
-
-
-def _run_row(run: Run) -> _RunRow:
-    """The ``runs`` row of a normalised run."""
-    created = epoch_us(run.created_at)
-    return (run.id, run.dedup_key, run.app, run.status, created, run.version, dump_model(run))
-
-
-def _insert_run(db: sqlite3.Connection, row: _RunRow) -> str | ScdError | None:
-    """Insert ``row`` unless its dedup key exists: None when inserted, else the stored
-    run's JSON; the statement's own failures come back as the error to raise."""
-    try:
-        if db.execute(_INSERT_RUN, row).rowcount == 1:
-            return None
-    except sqlite3.IntegrityError as exc:
-        error: ScdError = Conflict(f"run id {row[0]!r} is taken by another dedup key")
-        error.__cause__ = exc
-        return error
-    except UnicodeEncodeError as exc:  # a key SQLite cannot store as UTF-8
-        error = BadRequest("run store create_run: a key is not valid Unicode")
-        error.__cause__ = exc
-        return error
-    found = db.execute("SELECT data FROM runs WHERE dedup_key = ?", (row[1],)).fetchone()
-    if found is None:  # pragma: no cover - runs are never deleted
-        return BackendError("create_run: the conflicting run vanished")
-    data: str = found[0]
-    return data
-
-
-def _insert_runs(db: sqlite3.Connection, rows: list[_RunRow]) -> list[str | ScdError | None]:
-    """``_insert_run`` of each row, in a few statements whatever the number of rows.
-
-    Each statement releases the GIL and takes it back, and taking it back waits
-    while the event loop's thread runs Python: statements per row made a burst of
-    webhooks wait on that thread. So: one query finds the dedup keys already
-    stored, one statement inserts the rest. Any other failure (an id taken, a key
-    SQLite cannot store) undoes that statement only, and the rows go one by one.
-    """
-    if len(rows) == 1:
-        return [_insert_run(db, rows[0])]
-    keys = [row[1] for row in rows]
-    try:
-        found = db.execute(_stored_keys(len(keys)), keys).fetchone()[0]
-    except UnicodeEncodeError:
-        return [_insert_run(db, row) for row in rows]
-    stored: dict[str, str] = dict(json.loads(found)) if found else {}
-    answers: list[str | ScdError | None] = []
-    fresh: list[_RunRow] = []
-    for row in rows:
-        earlier = stored.get(row[1])
-        answers.append(earlier)
-        if earlier is None:
-            stored[row[1]] = row[6]  # a later row with this key is its duplicate
-            fresh.append(row)
-    if fresh:
-        try:
-            db.execute(_insert_many(len(fresh)), [value for row in fresh for value in row])
-        except (sqlite3.IntegrityError, UnicodeEncodeError):
-            return [_insert_run(db, row) for row in rows]
-    return answers
-
-
-_BATCH_ROWS = 500  # 7 values a row, well under SQLite's 32,766 bound variables
-
-
-# Only the count of "?" placeholders is formatted into these statements, never a value.
-@lru_cache(maxsize=64)
-def _stored_keys(count: int) -> str:
-    marks = ", ".join("?" * count)
-    return (
-        "SELECT json_group_array(json_array(dedup_key, data)) FROM runs"  # noqa: S608
-        f" WHERE dedup_key IN ({marks})"
-    )
-
-
-@lru_cache(maxsize=64)
-def _insert_many(count: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
-    columns = "id, dedup_key, app, status, created_us, version, data"
-    return f"INSERT INTO runs ({columns}) VALUES {values}"  # noqa: S608
 
 
 def _created(answer: str | None, run: Run) -> tuple[Run, bool]:
