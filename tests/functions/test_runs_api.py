@@ -103,6 +103,7 @@ def test_get_run_answers_the_documented_fields_and_no_payload(api: Api) -> None:
     assert [s["id"] for s in body["steps"]] == ["setup", "0", "test"]
     assert set(body["steps"][0]) == {
         "id",
+        "task",
         "name",
         "index",
         "status",

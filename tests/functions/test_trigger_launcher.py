@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from scd_core.errors import BackendError
+from scd_core.errors import BackendError, NotFound
 from scd_core.invokers.memory import MemoryInvoker
 from scd_core.models import Event, Job, Run
 from scd_core.store import Created
@@ -83,8 +83,12 @@ def test_a_job_is_dispatched_only_after_its_run_is_committed(tmp_path: Path) -> 
 
     def on_dispatch(job: Job) -> None:
         reader = SqliteRunStore(path, checkpoint_interval_s=0)  # another connection
-        seen.append(reader.find_run(f"web:github:{job.event.delivery_id}") is not None)
-        reader.close()
+        try:
+            seen.append(reader.get_run(job.id).id == job.id)
+        except NotFound:
+            seen.append(False)
+        finally:
+            reader.close()
 
     store = SqliteRunStore(path)
     launcher = Launcher(store, MemoryInvoker(on_dispatch))
@@ -114,7 +118,7 @@ def test_a_failed_store_write_fails_every_waiting_launch(tmp_path: Path) -> None
 
 def test_a_failed_dispatch_fails_only_its_own_launch(tmp_path: Path) -> None:
     def refuse_d1(job: Job) -> None:
-        if job.event.delivery_id == "d1":
+        if store.get_run(job.id).event.delivery_id == "d1":  # the job holds ids only
             raise BackendError("queue full")
 
     store = SqliteRunStore(tmp_path / "runs.db")
