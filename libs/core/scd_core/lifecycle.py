@@ -128,9 +128,9 @@ class Lifecycle:
             state = _task_of(current, task)
             if current.status in FINAL_STATUSES or state.status in FINAL_STATUSES:
                 return None
-            taken_over = state.status == "running" or (
-                not current.tasks and current.status == "running"
-            )
+            # a legacy run (no tasks) left running: its one task's worker died
+            legacy = task == DEFAULT_TASK and not current.tasks and current.status == "running"
+            taken_over = state.status == "running" or legacy
             state.attempt = max(attempt, state.attempt + 1 if taken_over else state.attempt)
             state.status, state.started_at, state.finished_at = "running", utcnow(), None
             state.region, state.message = region, None
