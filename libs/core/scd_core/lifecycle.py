@@ -33,9 +33,17 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from scd_core.errors import Conflict, NotFound, ScdError
+from scd_core.errors import Conflict, NotFound
 from scd_core.lifecycle_events import Change, ChangeName, Listener, Listeners
-from scd_core.lifecycle_keys import in_task, lease_key, legacy_lease_key
+from scd_core.lifecycle_keys import lease_key, legacy_lease_key
+from scd_core.lifecycle_records import (
+    close_logs,
+    combined,
+    finish,
+    has_final_task,
+    put_task,
+    task_of,
+)
 from scd_core.logsink import LogSink
 from scd_core.models import (
     DEFAULT_TASK,
@@ -43,7 +51,6 @@ from scd_core.models import (
     Run,
     Status,
     StepState,
-    TaskState,
     utcnow,
 )
 from scd_core.store import RunStore
@@ -125,7 +132,7 @@ class Lifecycle:
             return Claim(None, "run is being run by another worker")
 
         def start(current: Run) -> _Decision:
-            state = _task_of(current, task)
+            state = task_of(current, task)
             if current.status in FINAL_STATUSES or state.status in FINAL_STATUSES:
                 return None
             # a legacy run (no tasks) left running: its one task's worker died
@@ -134,7 +141,7 @@ class Lifecycle:
             state.attempt = max(attempt, state.attempt + 1 if taken_over else state.attempt)
             state.status, state.started_at, state.finished_at = "running", utcnow(), None
             state.region, state.message = region, None
-            _put_task(current, state)
+            put_task(current, state)
             names: list[tuple[ChangeName, str | None]] = []
             if current.status != "running" or taken_over:
                 current.started_at, current.finished_at, current.message = utcnow(), None, None
@@ -149,7 +156,7 @@ class Lifecycle:
             now = self.store.get_run(run_id)
             if now.status in FINAL_STATUSES:
                 return Claim(None, f"run already {now.status}")
-            return Claim(None, f"task {task} already {_task_of(now, task).status}")
+            return Claim(None, f"task {task} already {task_of(now, task).status}")
         return Claim(updated)
 
     def release(self, run_id: str, task: str, owner: str) -> None:
@@ -187,14 +194,14 @@ class Lifecycle:
         is final (its status the worst of theirs). The updated run, or None."""
 
         def end(run: Run) -> _Decision:
-            state = _task_of(run, task)
+            state = task_of(run, task)
             if state.status in FINAL_STATUSES or run.status in FINAL_STATUSES:
                 return None
-            _finish(state, status, message)
-            _put_task(run, state)
+            finish(state, status, message)
+            put_task(run, state)
             names: list[tuple[ChangeName, str | None]] = [("task.finished", task)]
             if all(t.status in FINAL_STATUSES for t in run.tasks):
-                _finish(run, _combined(run.tasks), message)
+                finish(run, combined(run.tasks), message)
                 names.append(("run.finished", None))
             return run, names
 
@@ -211,9 +218,9 @@ class Lifecycle:
             for state in run.tasks:
                 if state.status not in FINAL_STATUSES:
                     started = state.status == "running" or status == "cancelled"
-                    _finish(state, status if started else "skipped", message)
+                    finish(state, status if started else "skipped", message)
                     names.append(("task.finished", state.id))
-            _finish(run, status, message)
+            finish(run, status, message)
             return run, [*names, ("run.finished", None)]
 
         return self._ending(run_id, end, None)
@@ -231,9 +238,9 @@ class Lifecycle:
             names: list[tuple[ChangeName, str | None]] = []
             for state in run.tasks:
                 if state.status not in FINAL_STATUSES:
-                    _finish(state, "cancelled", message)
+                    finish(state, "cancelled", message)
                     names.append(("task.finished", state.id))
-            _finish(run, "cancelled", message)
+            finish(run, "cancelled", message)
             return run, [*names, ("run.finished", None)]
 
         return self._change(run_id, cancel) is not None
@@ -291,8 +298,8 @@ class Lifecycle:
         if updated is None and self.listeners:
             current = self.store.get_run(run_id)
             again: list[Change] = []
-            if task is not None and _has_final_task(current, task):
-                again.append(Change("task.finished", current, _task_of(current, task)))
+            if task is not None and has_final_task(current, task):
+                again.append(Change("task.finished", current, task_of(current, task)))
             if current.status in FINAL_STATUSES:
                 again.append(Change("run.finished", current))
             self.listeners.emit(again)
@@ -311,52 +318,8 @@ class Lifecycle:
                 continue
             if self.listeners:
                 self.listeners.emit(
-                    Change(name, updated, None if task is None else _task_of(updated, task))
+                    Change(name, updated, None if task is None else task_of(updated, task))
                     for name, task in names
                 )
             return updated
         raise Conflict(f"run {run_id}: gave up after {ATTEMPTS} conflicting updates")
-
-
-def close_logs(sink: LogSink, run_id: str, task: str | None = None) -> None:
-    """Close every step log of the run (of ``task`` only, if given); idempotent. A
-    sink error is logged, not raised: the ending matters more than the log."""
-    try:
-        for key in sink.steps(run_id):
-            if task is None or in_task(key, task):
-                sink.close(run_id, key)
-    except ScdError as exc:
-        _log.warning("run %s: could not close its logs: %s", run_id, exc)
-
-
-def _task_of(run: Run, task: str) -> TaskState:
-    """The task's state in ``run`` (the record's own object), or a new queued one."""
-    for state in run.tasks:
-        if state.id == task:
-            return state
-    return TaskState(id=task, task=task, attempt=run.attempt if task == DEFAULT_TASK else 1)
-
-
-def _has_final_task(run: Run, task: str) -> bool:
-    return any(state.id == task and state.status in FINAL_STATUSES for state in run.tasks)
-
-
-def _put_task(run: Run, state: TaskState) -> None:
-    if all(existing is not state for existing in run.tasks):
-        run.tasks.append(state)
-
-
-def _finish(record: Run | TaskState, status: Status, message: str | None) -> None:
-    record.status = status
-    record.finished_at = utcnow()
-    if message is not None:
-        record.message = message
-
-
-_SEVERITY: tuple[Status, ...] = ("error", "failure", "cancelled", "success", "skipped")
-
-
-def _combined(tasks: Sequence[TaskState]) -> Status:
-    """A run's status from its final tasks: the most severe of theirs."""
-    statuses = {state.status for state in tasks}
-    return next((status for status in _SEVERITY if status in statuses), "success")
