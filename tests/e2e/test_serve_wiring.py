@@ -37,7 +37,7 @@ def _run(store: RunStore, status: str) -> Job:
     if status != "queued":
         run.status = status  # type: ignore[assignment]
         store.update_run(run)
-    return Job(id=run_id, app="web", event=event)
+    return Job(id=run_id, app="web", ref=event.ref)
 
 
 def _result(job: Job, error_type: str, message: str) -> InvocationResult:
@@ -93,7 +93,7 @@ def test_a_failure_reported_for_an_ended_run_changes_nothing(
 def test_a_failure_for_an_unknown_run_is_logged_not_raised(
     store: RunStore, sink: FileLogSink
 ) -> None:
-    job = Job(id=uuid.uuid4().hex, app="web", event=Event(provider="github", event_name="push"))
+    job = Job(id=uuid.uuid4().hex, app="web")
     Destinations(store, sink).on_failure(job, _result(job, "HandledInvocationError", "HTTP 500"))
 
 
