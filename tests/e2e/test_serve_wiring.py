@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -129,3 +131,13 @@ def test_the_reaper_ends_a_running_run_whose_lease_expired_and_spares_a_live_one
         "worker lost",
     )
     assert store.get_run(alive.id).status == "running"
+
+
+def test_the_wiring_imports_no_http_router_module() -> None:
+    code = (
+        "import sys, functions.serve.wiring\n"
+        "bad = [m for m in sys.modules if m.startswith('functions.trigger') or m == 'fastapi']\n"
+        "print(','.join(sorted(bad)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
