@@ -157,7 +157,7 @@ class Execution:
             task=self.task,
         )
         heartbeat.start()
-        workspace = self.env.data_dir / "work" / self.run_id
+        workspace = self._workspace()
         try:
             status, message = self._work(workspace)
         except BaseException as exc:
@@ -246,6 +246,14 @@ class Execution:
     ) -> None:
         writer.close()
         self.env.lifecycle.end_step(self.run_id, state, status, message)
+
+    def _workspace(self) -> Path:
+        """Where the task's code is checked out: its own directory, so tasks of one
+        run may share an instance; ``work/<run>`` for the task ``default``."""
+        name = self.run_id
+        if self.task != DEFAULT_TASK:  # the log key's encoding: a safe, distinct name
+            name = f"{self.run_id}.{log_key(self.task, 'work')}"
+        return self.env.data_dir / "work" / name
 
     def _record(self) -> Run:
         if self.record is None:  # _claim sets it before anything else runs
