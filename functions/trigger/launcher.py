@@ -27,13 +27,16 @@ import threading
 import time
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
+from typing import TYPE_CHECKING
 
 from scd_core.errors import ScdError
 from scd_core.invoker import Invoker, dispatch_many
-from scd_core.lifecycle import Lifecycle
 from scd_core.models import Job, Run
 from scd_core.store import RunStore, create_runs
 from scd_trigger_spec import Accepted, App
+
+if TYPE_CHECKING:
+    from scd_core.lifecycle import Lifecycle
 
 __all__ = ["Launched", "Launcher", "job_for", "new_run_id", "new_run_ids"]
 
@@ -70,10 +73,19 @@ class Launcher:
     ) -> None:
         self.store = store
         self.invoker = invoker
-        self.lifecycle = lifecycle if lifecycle is not None else Lifecycle(store)
+        self._lifecycle = lifecycle
         self._queue: SimpleQueue[_Waiter | None] = SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The lifecycle runs are announced through (made on first use: not on a cold start)."""
+        if self._lifecycle is None:
+            from scd_core.lifecycle import Lifecycle
+
+            self._lifecycle = Lifecycle(self.store)
+        return self._lifecycle
 
     async def launch_async(self, app: App, accepted: Accepted) -> Launched:
         """``launch`` on the launcher's thread, awaited from the event loop.
@@ -139,9 +151,10 @@ class Launcher:
             if created:
                 jobs.append((len(outcomes), job_for(app, stored)))
             outcomes.append(Launched(stored, created))
-        if jobs and self.lifecycle.listeners:  # nobody listening: no per-run work
+        lifecycle = self._lifecycle
+        if jobs and lifecycle is not None and lifecycle.listeners:  # nobody listens: no work
             new = [out.run for out in outcomes if isinstance(out, Launched) and out.created]
-            self.lifecycle.queued(new)
+            lifecycle.queued(new)
         failures = dispatch_many(self.invoker, [job for _, job in jobs])
         for (place, _), failure in zip(jobs, failures, strict=True):
             if failure is not None:
