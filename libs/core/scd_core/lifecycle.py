@@ -273,8 +273,6 @@ class Lifecycle:
                 reaped = self._reap(keys, run.id, state.id, ttl_s, sink) or reaped
         return reaped
 
-    # -- the one write -------------------------------------------------------------
-
     def _reap(
         self, keys: list[str], run_id: str, task: str | None, ttl_s: float, sink: LogSink | None
     ) -> bool:
@@ -291,6 +289,8 @@ class Lifecycle:
         finally:
             for key in taken:
                 self.store.release_lease(key, REAPER)
+
+    # -- the one write -------------------------------------------------------------
 
     def _ending(self, run_id: str, end: Callable[[Run], _Decision], task: str | None) -> Run | None:
         """``_change`` of an ending; a repeated one delivers its finished changes again."""
