@@ -12,7 +12,9 @@ Group commit: the launcher's one thread takes every launch waiting for it and
 records their runs in one store write (``scd_core.store.create_runs``; SQLite:
 one transaction), dispatches the new ones in one invoker write
 (``scd_core.invoker.dispatch_many``; the local queue: one transaction) and
-answers all the waiting coroutines with one wake-up of their event loop. Under load that turns N
+answers all the waiting coroutines with one wake-up of their event loop. The
+runs created are announced (``run.queued``) through the launcher's ``lifecycle``
+after the store write and before the dispatch, only if someone listens. Under load that turns N
 commits and N thread hand-offs into one of each; a lone launch waits for nobody.
 """
 
@@ -25,12 +27,16 @@ import threading
 import time
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
+from typing import TYPE_CHECKING
 
 from scd_core.errors import ScdError
 from scd_core.invoker import Invoker, dispatch_many
 from scd_core.models import Job, Run
 from scd_core.store import RunStore, create_runs
 from scd_trigger_spec import Accepted, App
+
+if TYPE_CHECKING:
+    from scd_core.lifecycle import Lifecycle
 
 __all__ = ["Launched", "Launcher", "job_for", "new_run_id", "new_run_ids"]
 
@@ -62,12 +68,24 @@ _Waiter = tuple[App, Run, asyncio.AbstractEventLoop, "asyncio.Future[Launched]"]
 class Launcher:
     """Records runs in ``store`` and dispatches new ones through ``invoker``."""
 
-    def __init__(self, store: RunStore, invoker: Invoker) -> None:
+    def __init__(
+        self, store: RunStore, invoker: Invoker, lifecycle: Lifecycle | None = None
+    ) -> None:
         self.store = store
         self.invoker = invoker
+        self._lifecycle = lifecycle
         self._queue: SimpleQueue[_Waiter | None] = SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The lifecycle runs are announced through (made on first use: not on a cold start)."""
+        if self._lifecycle is None:
+            from scd_core.lifecycle import Lifecycle
+
+            self._lifecycle = Lifecycle(self.store)
+        return self._lifecycle
 
     async def launch_async(self, app: App, accepted: Accepted) -> Launched:
         """``launch`` on the launcher's thread, awaited from the event loop.
@@ -133,6 +151,10 @@ class Launcher:
             if created:
                 jobs.append((len(outcomes), job_for(app, stored)))
             outcomes.append(Launched(stored, created))
+        lifecycle = self._lifecycle
+        if jobs and lifecycle is not None and lifecycle.listeners:  # nobody listens: no work
+            new = [out.run for out in outcomes if isinstance(out, Launched) and out.created]
+            lifecycle.queued(new)
         failures = dispatch_many(self.invoker, [job for _, job in jobs])
         for (place, _), failure in zip(jobs, failures, strict=True):
             if failure is not None:
@@ -176,12 +198,14 @@ def job_for(app: App, run: Run) -> Job:
     The clone URL is the app's repository, never the event's: a payload names
     its repository, but only the app's configuration says what may be cloned
     and run. Pull request heads are fetched from the app's repository by ref.
+    The job carries no event: the worker reads it from the store's run. A
+    pipeline of top-level ``steps:`` is one task, ``default``, whose job id is
+    the run id.
     """
     event = run.event
     return Job(
         id=run.id,
         app=app.name,
-        event=event,
         clone_url=app.repo,
         ref=event.ref,
         commit=event.commit,

@@ -7,8 +7,9 @@ revoked, 403 without the scope):
   ``app``, ``status``, ``event`` and ``branch``, ``limit`` (1..1000, default 50)
   per page; ``next_cursor`` is passed back as ``cursor`` for the next page
   (an empty ``app``, ``branch`` or ``cursor`` is the same as none).
-- ``GET /api/v1/runs/{id}`` (``read``) → ``RunDetail``: the run and its recorded
-  steps in order, the set-up step first. No secret and no event payload.
+- ``GET /api/v1/runs/{id}`` (``read``) → ``RunDetail``: the run, its recorded
+  steps in order (the set-up step first) and its task instances. No secret and
+  no event payload.
 - ``POST /api/v1/runs/{id}/cancel`` (``trigger``) records a cancel request, asks
   the invoker to stop the job and ends a still-queued run ``cancelled``; 202
   ``CancelAnswer`` (the status right after), 409 for a run already ended.
@@ -16,7 +17,9 @@ revoked, 403 without the scope):
   app, event and commit with ``rerun_of = id`` and dedup key ``rerun:<id>:<n>``
   (the first free n from 1), dispatches it like any run, and answers 202
   ``RerunAnswer``; 404 if the app is gone.
-- ``GET /api/v1/runs/{id}/steps/{step}/logs``: see ``functions.trigger.logstream``.
+- ``GET /api/v1/runs/{id}/steps/{step}/logs`` and
+  ``GET /api/v1/runs/{id}/tasks/{task}/steps/{step}/logs``: see
+  ``functions.trigger.logstream``.
 
 A malformed run id (``../``, NUL, ...) is 400, an unknown run 404; so is any
 ``/api/`` path with a ``.`` or ``..`` segment (``DotSegmentGuard``).
@@ -31,8 +34,9 @@ from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from scd_core.errors import Conflict, NotFound
+from scd_core.lifecycle_keys import log_key
 from scd_core.logsink import LogSink, validate_id
-from scd_core.models import FINAL_STATUSES, Run, utcnow
+from scd_core.models import DEFAULT_TASK, FINAL_STATUSES, Run
 from scd_core.store import MAX_LIST_LIMIT, RunStore
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Send
@@ -53,7 +57,6 @@ from functions.trigger.views import (
 
 __all__ = [
     "DotSegmentGuard",
-    "cancel_queued",
     "cancel_run_now",
     "needs",
     "rerun_run",
@@ -63,8 +66,6 @@ __all__ = [
 ]
 
 router = APIRouter(tags=["runs"])
-_CANCELLED_QUEUED = "cancelled before it started"
-_ATTEMPTS = 20
 _MAX_RERUNS = 10_000
 _CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "conflict"}}
 _EVENTS = Literal["push", "tag", "pull_request", "schedule", "manual"]
@@ -115,27 +116,6 @@ def needs(scope: Scope) -> Callable[..., Awaitable[TriggerState]]:
     return check
 
 
-def cancel_queued(store: RunStore, run_id: str) -> bool:
-    """End the run ``cancelled`` if it is still ``queued``; whether this call ended it.
-
-    Conditional on the run's version, so a worker claiming the run at the same
-    moment either wins (the run is running and gets the cancel request) or loses.
-    """
-    for _ in range(_ATTEMPTS):
-        run = store.get_run(run_id)
-        if run.status != "queued":
-            return False
-        run.status = "cancelled"
-        run.finished_at = utcnow()
-        run.message = _CANCELLED_QUEUED
-        try:
-            store.update_run(run)
-        except Conflict:
-            continue
-        return True
-    raise Conflict(f"run {run_id}: gave up after {_ATTEMPTS} conflicting updates")
-
-
 def cancel_run_now(state: TriggerState, run_id: str) -> str:
     """Cancel the run (blocking); its status right after. ``Conflict`` if it ended."""
     store = state.launcher.store
@@ -144,7 +124,7 @@ def cancel_run_now(state: TriggerState, run_id: str) -> str:
         raise Conflict(f"run {run_id} already ended ({run.status})")
     store.request_control(run_id, "cancel")
     state.launcher.invoker.stop(run_id)
-    cancel_queued(store, run_id)
+    state.launcher.lifecycle.cancel_queued(run_id)
     return store.get_run(run_id).status
 
 
@@ -168,6 +148,7 @@ def rerun_run(state: TriggerState, run_id: str) -> Run:
         run, created = store.create_run(fresh)
         if not created:  # another rerun took this number first
             continue
+        state.launcher.lifecycle.queued([run])
         job = job_for(app, run)  # clones the app's repository, never the event's
         state.launcher.invoker.dispatch(job)
         return run
@@ -267,10 +248,16 @@ def sink_of(request: Request, state: TriggerState) -> LogSink:
     return sink
 
 
-def step_key(store: RunStore, sink: LogSink, run_id: str, step: str) -> str:
-    """The log key of ``step`` (an id or an index) of the run; ``NotFound`` if none."""
-    store.get_run(run_id)  # NotFound for an unknown run
-    steps = store.list_steps(run_id)
+def step_key(
+    store: RunStore, sink: LogSink, run_id: str, step: str, task: str = DEFAULT_TASK
+) -> str:
+    """The id of ``step`` (an id or an index) of task ``task`` of the run; ``NotFound``
+    if the run, the task or the step is unknown. Its log is ``log_key(task, id)``
+    (for the task ``default``, the id itself)."""
+    run = store.get_run(run_id)  # NotFound for an unknown run
+    if task != DEFAULT_TASK and all(state.id != task for state in run.tasks):
+        raise NotFound(f"run {run_id} has no task {task!r}")
+    steps = [s for s in store.list_steps(run_id) if s.task == task]
     if any(s.id == step for s in steps):
         return step
     if step.isdigit():
@@ -278,7 +265,7 @@ def step_key(store: RunStore, sink: LogSink, run_id: str, step: str) -> str:
             if s.index == int(step):
                 return s.id
     try:
-        if step in sink.steps(run_id):
+        if log_key(task, step) in sink.steps(run_id):
             return step  # logged before its state was recorded
     except NotFound:
         pass

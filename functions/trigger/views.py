@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from scd_core.models import Run, StepState, utcnow
+from scd_core.models import DEFAULT_TASK, Run, StepState, TaskState, utcnow
 from scd_trigger_spec import App
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "RunSummary",
     "ScheduleView",
     "StepView",
+    "TaskView",
     "TokenCreated",
     "TokenList",
     "TokenView",
@@ -33,6 +34,7 @@ __all__ = [
     "run_detail",
     "run_summary",
     "step_view",
+    "task_view",
 ]
 
 
@@ -60,9 +62,14 @@ class RunSummary(BaseModel):
 
 
 class StepView(BaseModel):
-    """One step of a run; ``outputs`` were masked by the worker before they were stored."""
+    """One step of a run; ``outputs`` were masked by the worker before they were stored.
+
+    ``task`` is the id of the task instance the step belongs to (``default`` for a
+    pipeline of top-level ``steps:``).
+    """
 
     id: str
+    task: str = DEFAULT_TASK
     name: str | None
     index: int
     status: str
@@ -74,10 +81,30 @@ class StepView(BaseModel):
     outputs: dict[str, str]
 
 
+class TaskView(BaseModel):
+    """One task instance of a run: ``id`` is the instance (``build (node 18)``), ``task``
+    the pipeline's task id, ``matrix`` its matrix values; ``attempt`` counts from 1."""
+
+    id: str
+    task: str
+    name: str | None
+    matrix: dict[str, Any]
+    status: str
+    attempt: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    outputs: dict[str, str]
+    region: str | None
+    message: str | None
+
+
 class RunDetail(RunSummary):
-    """One run with its recorded steps in order, the set-up step first."""
+    """One run with its recorded steps in order, the set-up step first, and its task
+    instances as recorded (none before a worker claimed the run)."""
 
     steps: list[StepView]
+    tasks: list[TaskView] = Field(default_factory=list)
 
 
 class RunList(BaseModel):
@@ -197,6 +224,7 @@ def step_view(step: StepState) -> StepView:
     """The API's view of one recorded step."""
     return StepView(
         id=step.id,
+        task=step.task,
         name=step.name,
         index=step.index,
         status=step.status,
@@ -209,9 +237,31 @@ def step_view(step: StepState) -> StepView:
     )
 
 
+def task_view(task: TaskState) -> TaskView:
+    """The API's view of one recorded task instance."""
+    return TaskView(
+        id=task.id,
+        task=task.task,
+        name=task.name,
+        matrix=dict(task.matrix),
+        status=task.status,
+        attempt=task.attempt,
+        started_at=task.started_at,
+        finished_at=task.finished_at,
+        duration_s=_duration(task.started_at, task.finished_at),
+        outputs=dict(task.outputs),
+        region=task.region,
+        message=task.message,
+    )
+
+
 def run_detail(run: Run, steps: list[StepState]) -> RunDetail:
-    """``run`` with its ``steps``."""
-    return RunDetail(**run_summary(run).model_dump(), steps=[step_view(step) for step in steps])
+    """``run`` with its ``steps`` and its tasks."""
+    return RunDetail(
+        **run_summary(run).model_dump(),
+        steps=[step_view(step) for step in steps],
+        tasks=[task_view(task) for task in run.tasks],
+    )
 
 
 def app_view(

@@ -69,6 +69,7 @@ class WorkerState:
         """The worker environment, opening the store and sink on first use."""
         with self._lock:
             if self._env is None:
+                from scd_core.lifecycle import Lifecycle
                 from scd_core.sinks.file import FileLogSink
                 from scd_core.stores import open_store
 
@@ -85,6 +86,7 @@ class WorkerState:
                     grace_s=self.settings.step_grace_seconds,
                     load_app=self.load_app,
                     environ=os.environ,
+                    lifecycle=Lifecycle(store),
                 )
             return self._env
 
@@ -167,7 +169,7 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
         body = await request.body()
         try:
             job = Job.model_validate_json(body)
-            validate_id("run id", job.id)  # it names directories: no path tricks
+            validate_id("run id", job.run)  # it names directories: no path tricks
         except (ValidationError, BadRequest):
             return JSONResponse({"error": "the body is not a valid job"}, 400, _FC_ERROR)
         print(f"FC Invoke Start RequestId: {request_id}", flush=True)
@@ -178,7 +180,7 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
         except Exception as exc:  # a crash of ours: the run was ended `error` already
             _log.error("request %s: worker crashed (%s)", request_id, type(exc).__name__)
             message = f"worker crashed: {type(exc).__name__}"
-            return JSONResponse({"run_id": job.id, "error": message}, 500, _FC_ERROR)
+            return JSONResponse({"run_id": job.run, "error": message}, 500, _FC_ERROR)
         finally:
             print(f"FC Invoke End RequestId: {request_id}", flush=True)
         return JSONResponse(answer)

@@ -3,16 +3,19 @@
 Contract: :meth:`Execution.run` is blocking (call it in a worker thread) and
 returns an :class:`Outcome` for every user outcome, a failing step, an invalid
 spec or a failed checkout included; it raises only when the worker itself broke,
-after ending the run ``error`` with a short message. It claims the run with the
-lease ``run:<id>`` and a conditional ``queued→running`` update; a run already
-final, or leased by another live worker, is skipped (FC delivers at least once).
-While the job runs a :class:`Heartbeat` renews the lease and turns a cancel
-request into the Runner's cancel event. Every StepState change is ``put_step``
-to the store and every output line goes through the run's masker into the sink.
+after ending the task ``error`` with a short message. Every status change of the
+run and its task goes through the environment's :class:`Lifecycle`: the claim
+takes the lease ``task:<run>:<task>`` and moves the task (and the run) to
+``running`` in one conditional update; a run or task already final, or leased by
+another live worker, is skipped (FC delivers at least once). The event, its
+inputs and the checkout's fallback come from the run in the store, never from the
+job. While the job runs a :class:`Heartbeat` renews the lease and turns a cancel
+request into the Runner's cancel event. Every StepState change is ``put_step`` to
+the store and every output line goes through the run's masker into the sink.
 
 If the lease is lost (the reaper judged us dead) or :meth:`Execution.interrupt`
 was called (pre-stop), the job stops and the ending is not this thread's to
-write, except that an interrupt ends the run ``error`` "worker interrupted".
+write, except that an interrupt ends the task ``error`` "worker interrupted".
 """
 
 from __future__ import annotations
@@ -26,17 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scd_core.errors import NotFound, ScdError
+from scd_core.errors import ScdError
+from scd_core.lifecycle import Lifecycle
+from scd_core.lifecycle_keys import log_key
 from scd_core.logs import LogWriter
 from scd_core.logsink import LogSink
 from scd_core.masking import Masker
-from scd_core.models import FINAL_STATUSES, Job, Run, Status, StepState, utcnow
+from scd_core.models import DEFAULT_TASK, Job, Run, Status, StepState, utcnow
 from scd_core.store import RunStore
 
 from functions.worker.checkout import credential_values
-from functions.worker.heartbeat import Heartbeat, lease_key
-from functions.worker.lost import close_logs
-from functions.worker.records import end_open_steps, end_run, record_commit, update_run
+from functions.worker.heartbeat import Heartbeat
 from functions.worker.secrets import (
     checkout_token,
     platform_env,
@@ -66,6 +69,7 @@ class WorkerEnv:
     grace_s: float
     load_app: Callable[[str], object | None]  # the App named, or None; may raise ConfigError
     environ: Mapping[str, str]
+    lifecycle: Lifecycle
 
 
 @dataclass(frozen=True)
@@ -93,11 +97,16 @@ class Execution:
         self.done = threading.Event()
         self.interrupted = threading.Event()
         self.masker = Masker()
+        self.record: Run | None = None  # the run as claimed
         self._runner: Runner | None = None
 
     @property
     def run_id(self) -> str:
-        return self.job.id
+        return self.job.run
+
+    @property
+    def task(self) -> str:
+        return self.job.task
 
     def run(self) -> Outcome:
         """Claim, set up, run and record the job; see the module docstring."""
@@ -116,43 +125,39 @@ class Execution:
         if not self.done.wait(wait_s):
             # The job thread is stuck: write the ending ourselves and let the lease go.
             self._end_interrupted()
-            self.env.store.release_lease(lease_key(self.run_id), self.owner)
 
     # -- claim -----------------------------------------------------------------
 
     def _claim(self) -> str | None:
-        store, run_id = self.env.store, self.run_id
-        try:
-            run = store.get_run(run_id)
-        except NotFound:
-            return "no such run"
-        if run.status in FINAL_STATUSES:
-            return f"run already {run.status}"
-        if not store.acquire_lease(lease_key(run_id), self.owner, self.env.lease_ttl_s):
-            return "run is being run by another worker"
-        if update_run(store, run_id, self._start) is None:
-            store.release_lease(lease_key(run_id), self.owner)
-            return f"run already {store.get_run(run_id).status}"
-        if store.get_control(run_id) == "cancel":
+        job = self.job
+        claim = self.env.lifecycle.claim(
+            self.run_id,
+            self.task,
+            owner=self.owner,
+            ttl_s=self.env.lease_ttl_s,
+            attempt=job.attempt,
+            region=job.region,
+        )
+        if claim.run is None:
+            return claim.skipped
+        self.record = claim.run
+        if self.env.store.get_control(self.run_id) == "cancel":
             self.cancel.set()
         return None
-
-    def _start(self, run: Run) -> Run | None:
-        if run.status in FINAL_STATUSES:
-            return None
-        taken_over = run.status == "running"  # its worker died before the reaper came by
-        run.attempt = max(self.job.attempt, run.attempt + 1 if taken_over else run.attempt)
-        run.status, run.started_at, run.finished_at, run.message = "running", utcnow(), None, None
-        return run
 
     # -- the run -------------------------------------------------------------------
 
     def _guarded(self) -> Outcome:
         heartbeat = Heartbeat(
-            self.env.store, self.run_id, self.owner, self.env.lease_ttl_s, self.cancel
+            self.env.store,
+            self.run_id,
+            self.owner,
+            self.env.lease_ttl_s,
+            self.cancel,
+            task=self.task,
         )
         heartbeat.start()
-        workspace = self.env.data_dir / "work" / self.run_id
+        workspace = self._workspace()
         try:
             status, message = self._work(workspace)
         except BaseException as exc:
@@ -166,14 +171,18 @@ class Execution:
         return Outcome(self.run_id, status=self._finish(status, message, heartbeat))
 
     def _work(self, workspace: Path) -> tuple[Status, str | None]:
-        env, job = self.env, self.job
+        env, job, run = self.env, self.job, self._record()
         if self.cancel.is_set():  # cancelled while queued: nothing to set up
             return "cancelled", None
-        setup = StepState(id=SETUP_KEY, name="Set up", index=SETUP_INDEX)
+        setup = StepState(id=SETUP_KEY, task=self.task, name="Set up", index=SETUP_INDEX)
         setup.status, setup.started_at = "running", utcnow()
         env.store.put_step(self.run_id, setup)
-        writer = LogWriter(env.sink, self.run_id, SETUP_KEY, masker=self.masker)
+        key = log_key(self.task, SETUP_KEY)
+        writer = LogWriter(env.sink, self.run_id, key, masker=self.masker)
         try:
+            if self.task != DEFAULT_TASK:
+                writer.line(f"error: the pipeline has no task {self.task!r}")
+                raise SetupFailed(f"the pipeline has no task {self.task!r}")
             try:
                 app = env.load_app(job.app)
             except ScdError as exc:
@@ -183,7 +192,7 @@ class Execution:
                 writer.line(f"warning: secret {name} is not set where the worker runs")
             secrets = resolve_secrets(app, env.environ)
             token = checkout_token(app, env.environ)
-            url = job.clone_url or job.event.clone_url or getattr(app, "repo", None)
+            url = job.clone_url or run.event.clone_url or getattr(app, "repo", None)
             for value in (*secrets.values(), *credential_values(token, url or "")):
                 self.masker.add(value)
             shutil.rmtree(workspace, ignore_errors=True)  # left by an earlier attempt
@@ -196,8 +205,8 @@ class Execution:
             self._conclude(setup, writer, "cancelled" if cancelled else "error", str(exc))
             return ("cancelled", None) if cancelled else ("error", str(exc))
         self._conclude(setup, writer, "success", None)
-        if not job.event.commit:
-            record_commit(env.store, self.run_id, sha)
+        if not run.event.commit:
+            env.lifecycle.record_commit(self.run_id, sha)
         if self.cancel.is_set():
             return "cancelled", None
         return self._engine(workspace, pipeline, secrets, platform_env(app, env.environ), sha)
@@ -215,15 +224,15 @@ class Execution:
         from scd_engine.plan import compile_plan
         from scd_engine.runtime import Runner, RunnerOptions
 
-        env, job = self.env, self.job
+        env, job, event = self.env, self.job, self._record().event
         task = compile_plan(pipeline).task(DEFAULT_TASK)  # loaded, so linted: raises nothing
         options = RunnerOptions(
             workspace,
             sink=env.sink,
             run_id=self.run_id,
-            event=job.event.model_copy(update={"commit": job.event.commit or sha}),
+            event=event.model_copy(update={"commit": event.commit or sha}),
             secrets=secrets,
-            inputs=job.event.inputs,
+            inputs=event.inputs,
             env=extra_env,
             cancel=self.cancel,
             observers=[lambda state: env.store.put_step(self.run_id, state)],
@@ -242,41 +251,48 @@ class Execution:
     def _conclude(
         self, state: StepState, writer: LogWriter, status: Status, message: str | None
     ) -> None:
-        state.status = state.outcome = state.conclusion = status
-        state.finished_at, state.message = utcnow(), message
         writer.close()
-        self.env.store.put_step(self.run_id, state)
+        self.env.lifecycle.end_step(self.run_id, state, status, message)
+
+    def _workspace(self) -> Path:
+        """Where the task's code is checked out: its own directory, so tasks of one
+        run may share an instance; ``work/<run>`` for the task ``default``."""
+        name = self.run_id
+        if self.task != DEFAULT_TASK:  # the log key's encoding: a safe, distinct name
+            name = f"{self.run_id}.{log_key(self.task, 'work')}"
+        return self.env.data_dir / "work" / name
+
+    def _record(self) -> Run:
+        if self.record is None:  # _claim sets it before anything else runs
+            raise RuntimeError("the job was not claimed")
+        return self.record
 
     # -- endings ---------------------------------------------------------------
 
     def _finish(self, status: Status, message: str | None, heartbeat: Heartbeat) -> str:
-        store = self.env.store
+        lifecycle = self.env.lifecycle
         if self.interrupted.is_set():
             return self._end_interrupted()
         if heartbeat.lost.is_set():
-            # The reaper (or a new attempt) owns the run now; its record stands.
-            return store.get_run(self.run_id).status
-        ended = end_run(store, self.run_id, status, message)
-        store.release_lease(lease_key(self.run_id), self.owner)
-        return ended.status if ended is not None else store.get_run(self.run_id).status
+            # The reaper (or a new attempt) owns the task now; its record stands.
+            return self.env.store.get_run(self.run_id).status
+        ended = lifecycle.end_task(self.run_id, self.task, status, message)
+        lifecycle.release(self.run_id, self.task, self.owner)
+        return ended.status if ended is not None else self.env.store.get_run(self.run_id).status
 
     def _end_interrupted(self) -> str:
-        store = self.env.store
-        end_run(store, self.run_id, "error", INTERRUPTED)
-        end_open_steps(store, self.run_id, INTERRUPTED)
-        close_logs(self.env.sink, self.run_id)
-        store.release_lease(lease_key(self.run_id), self.owner)
-        return store.get_run(self.run_id).status
+        lifecycle = self.env.lifecycle
+        lifecycle.abort(self.run_id, INTERRUPTED, task=self.task, sink=self.env.sink)
+        lifecycle.release(self.run_id, self.task, self.owner)
+        return self.env.store.get_run(self.run_id).status
 
     def _crashed(self, exc: BaseException) -> None:
         text = self.masker.mask("".join(traceback.format_exception(exc)))
         _log.error("run %s: worker crashed\n%s", self.run_id, text)
         message = f"worker crashed: {type(exc).__name__}"
         try:
-            end_run(self.env.store, self.run_id, "error", message)
-            end_open_steps(self.env.store, self.run_id, message)
-            close_logs(self.env.sink, self.run_id)
-            self.env.store.release_lease(lease_key(self.run_id), self.owner)
+            self.env.lifecycle.abort(self.run_id, message, task=self.task, sink=self.env.sink)
+            self.env.lifecycle.release(self.run_id, self.task, self.owner)
         except ScdError as store_exc:  # the store itself may be what broke
             _log.error("run %s: could not record the crash: %s", self.run_id, store_exc)
 

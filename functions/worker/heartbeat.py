@@ -1,11 +1,12 @@
 """The thread that keeps a run's lease alive and notices cancel requests.
 
-Contract: :class:`Heartbeat` renews the lease ``run:<id>`` every third of its
-ttl and reads the run's control request every ``poll_s`` (0.25 s), so a cancel
-recorded in the store sets ``cancel`` within about a quarter of a second. If the
-lease is lost (it expired, or a reaper or another worker took it) ``lost`` is
-set along with ``cancel``: the holder must stop and must not record an ending,
-since the run now belongs to someone else. A store error is retried at the next
+Contract: :class:`Heartbeat` renews the task's lease (``lease_key(run, task)``,
+``task:<run>:<task>``) every third of its ttl and reads the run's control
+request every ``poll_s`` (0.25 s), so a cancel recorded in the store sets
+``cancel`` within about a quarter of a second. If the lease is lost (it expired,
+or a reaper or another worker took it) ``lost`` is set along with ``cancel``: the
+holder must stop and must not record an ending, since the task now belongs to
+someone else. A store error is retried at the next
 tick and never kills the thread. ``stop()`` ends the thread and waits for it.
 """
 
@@ -16,6 +17,8 @@ import threading
 import time
 
 from scd_core.errors import ScdError
+from scd_core.lifecycle_keys import lease_key
+from scd_core.models import DEFAULT_TASK
 from scd_core.store import RunStore
 
 __all__ = ["Heartbeat", "lease_key"]
@@ -23,13 +26,8 @@ __all__ = ["Heartbeat", "lease_key"]
 _log = logging.getLogger("scd.worker")
 
 
-def lease_key(run_id: str) -> str:
-    """The lease that guards running ``run_id``."""
-    return f"run:{run_id}"
-
-
 class Heartbeat(threading.Thread):
-    """Renews a run's lease and turns a ``cancel`` control request into ``cancel.set()``."""
+    """Renews a task's lease and turns a ``cancel`` control request into ``cancel.set()``."""
 
     def __init__(
         self,
@@ -39,11 +37,13 @@ class Heartbeat(threading.Thread):
         ttl_s: float,
         cancel: threading.Event,
         *,
+        task: str = DEFAULT_TASK,
         poll_s: float = 0.25,
     ) -> None:
         super().__init__(name=f"scd-heartbeat-{run_id}", daemon=True)
         self.store = store
         self.run_id = run_id
+        self.task = task
         self.owner = owner
         self.ttl_s = ttl_s
         self.cancel = cancel
@@ -58,13 +58,13 @@ class Heartbeat(threading.Thread):
             self.join()
 
     def run(self) -> None:
-        renew_every = self.ttl_s / 3
+        renew_every, key = self.ttl_s / 3, lease_key(self.run_id, self.task)
         next_renew = time.monotonic() + renew_every
         while not self._stop_event.wait(self._poll_s):
             try:
                 if time.monotonic() >= next_renew:
                     next_renew = time.monotonic() + renew_every
-                    if not self.store.renew_lease(lease_key(self.run_id), self.owner, self.ttl_s):
+                    if not self.store.renew_lease(key, self.owner, self.ttl_s):
                         _log.warning("run %s: lease lost; stopping the run", self.run_id)
                         self.lost.set()
                         self.cancel.set()

@@ -22,7 +22,7 @@ from scd_core.invoker import Invoker, dispatch_many
 from scd_core.invokers import open_invoker
 from scd_core.invokers.local import LocalInvoker
 from scd_core.invokers.results import InvocationResult
-from scd_core.models import Event, Job
+from scd_core.models import Job
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -145,8 +145,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 def make_job(n: int | str) -> Job:
-    event = Event(provider="github", event_name="push", ref="refs/heads/main", payload={"n": n})
-    return Job(id=f"run-{n}", app="web", event=event, commit="a" * 40)
+    return Job(id=f"run-{n}", app="web", ref="refs/heads/main", commit="a" * 40)
 
 
 @pytest.fixture

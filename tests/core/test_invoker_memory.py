@@ -10,13 +10,12 @@ from scd_core.errors import BackendError, ConfigError
 from scd_core.invoker import Invoker
 from scd_core.invokers import open_invoker
 from scd_core.invokers.memory import MemoryInvoker
-from scd_core.models import Event, Job
+from scd_core.models import Job
 
 
 def make_job(n: int | str, **changes: object) -> Job:
-    payload = {"n": n, "nested": {"n": n}}
-    event = Event(provider="github", event_name="push", ref="refs/heads/main", payload=payload)
-    return Job.model_validate({"id": f"run-{n}", "app": "web", "event": event, **changes})
+    fields = {"id": f"run-{n}", "app": "web", "ref": "refs/heads/main", "commit": f"{n}" * 40}
+    return Job.model_validate({**fields, **changes})
 
 
 def test_memory_invoker_satisfies_the_protocol() -> None:
@@ -42,11 +41,11 @@ def test_recorded_jobs_are_copies() -> None:
     invoker = MemoryInvoker()
     job = make_job(1)
     invoker.dispatch(job)
-    job.event.payload["nested"]["n"] = "changed"
-    job.event.added.append("changed.txt")
-    invoker.jobs[0].event.payload["nested"]["n"] = "changed too"
-    assert invoker.jobs[0].event.payload == {"n": 1, "nested": {"n": 1}}
-    assert invoker.jobs[0].event.added == []
+    job.ref = "refs/heads/changed"
+    job.commit = None
+    invoker.jobs[0].ref = "refs/heads/changed too"
+    assert invoker.jobs[0].ref == "refs/heads/main"
+    assert invoker.jobs[0].commit == "1" * 40
 
 
 def test_stop_records_known_jobs_once_and_ignores_unknown_ids() -> None:

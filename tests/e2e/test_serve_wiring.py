@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,7 +39,7 @@ def _run(store: RunStore, status: str) -> Job:
     if status != "queued":
         run.status = status  # type: ignore[assignment]
         store.update_run(run)
-    return Job(id=run_id, app="web", event=event)
+    return Job(id=run_id, app="web", ref=event.ref)
 
 
 def _result(job: Job, error_type: str, message: str) -> InvocationResult:
@@ -93,7 +95,7 @@ def test_a_failure_reported_for_an_ended_run_changes_nothing(
 def test_a_failure_for_an_unknown_run_is_logged_not_raised(
     store: RunStore, sink: FileLogSink
 ) -> None:
-    job = Job(id=uuid.uuid4().hex, app="web", event=Event(provider="github", event_name="push"))
+    job = Job(id=uuid.uuid4().hex, app="web")
     Destinations(store, sink).on_failure(job, _result(job, "HandledInvocationError", "HTTP 500"))
 
 
@@ -129,3 +131,13 @@ def test_the_reaper_ends_a_running_run_whose_lease_expired_and_spares_a_live_one
         "worker lost",
     )
     assert store.get_run(alive.id).status == "running"
+
+
+def test_the_wiring_imports_no_http_router_module() -> None:
+    code = (
+        "import sys, functions.serve.wiring\n"
+        "bad = [m for m in sys.modules if m.startswith('functions.trigger') or m == 'fastapi']\n"
+        "print(','.join(sorted(bad)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -266,3 +267,76 @@ def test_a_stream_ends_when_the_run_ended_without_closing_the_log(api: Api) -> N
         {"t": "2026-11-27T07:20:25.123000Z", "text": "last words"},
         {"status": "error"},
     ]
+
+
+# -- the logs of a task's steps ----------------------------------------------------------
+
+
+def _with_task(api: Api, task: str) -> None:
+    """Record ``task`` as a running task instance of the run."""
+    from scd_core.lifecycle import Lifecycle
+
+    assert Lifecycle(api.store).claim(api.run_id, task, owner="w", ttl_s=60).run is not None
+
+
+def _task_logs(api: Api, task: str, step: str = "build") -> str:
+    return f"/api/v1/runs/{api.run_id}/tasks/{quote(task, safe='')}/steps/{step}/logs"
+
+
+def test_a_task_s_step_log_is_its_own_and_the_default_route_keeps_the_default_task(
+    api: Api,
+) -> None:
+    from scd_core.lifecycle_keys import log_key
+
+    task = "lint (node 18)"
+    _with_task(api, task)
+    api.store.put_step(api.run_id, StepState(id="check", task=task, index=0, status="running"))
+    api.sink.append(api.run_id, "build", _framed(["default's line"]))
+    api.sink.append(api.run_id, log_key(task, "build"), _framed(["lint's build line"]))
+    api.sink.append(api.run_id, log_key(task, "check"), _framed(["lint's check line"]))
+    assert api.get(api.logs()).text == "default's line\n"
+    assert api.get(_task_logs(api, "default")).text == "default's line\n"
+    assert api.get(_task_logs(api, task)).text == "lint's build line\n"
+    by_index = api.get(_task_logs(api, task, "0"))  # an index names the task's own step
+    assert by_index.text == "lint's check line\n"
+    assert by_index.headers["x-log-closed"] == "false"
+
+
+def test_a_task_s_step_log_streams_as_events_until_its_end(api: Api) -> None:
+    from scd_core.lifecycle_keys import log_key
+
+    _with_task(api, "lint")
+    api.store.put_step(api.run_id, StepState(id="check", task="lint", index=0, status="failure"))
+    api.sink.append(api.run_id, log_key("lint", "check"), _framed(["x", "y"]))
+    api.sink.close(api.run_id, log_key("lint", "check"))
+    with httpx.stream("GET", api.url + _task_logs(api, "lint", "check"), headers=SSE) as answer:
+        assert answer.status_code == 200
+        events = list(_events(answer))
+    assert [e["data"]["text"] for e in events[:-1]] == ["x", "y"]
+    assert events[-1] == {"event": "end", "data": {"status": "failure"}}
+
+
+def test_an_unknown_task_is_404_and_a_task_id_with_a_control_character_is_400(
+    api: Api,
+) -> None:
+    missing = api.get(_task_logs(api, "nope"))
+    assert missing.status_code == 404
+    assert "no task 'nope'" in missing.json()["detail"]
+    bad = api.get(_task_logs(api, "a\x01b"))
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "bad_request"
+
+
+def test_the_run_detail_lists_its_tasks_and_each_step_s_task(api: Api) -> None:
+    _with_task(api, "lint")
+    api.store.put_step(api.run_id, StepState(id="check", task="lint", index=0, status="running"))
+    body = api.get(f"/api/v1/runs/{api.run_id}").json()
+    [task] = body["tasks"]
+    assert (task["id"], task["task"], task["status"], task["attempt"]) == (
+        "lint",
+        "lint",
+        "running",
+        1,
+    )
+    steps = {(s["id"], s["task"]) for s in body["steps"]}
+    assert steps == {("build", "default"), ("check", "lint")}

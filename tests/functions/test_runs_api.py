@@ -103,6 +103,7 @@ def test_get_run_answers_the_documented_fields_and_no_payload(api: Api) -> None:
     assert [s["id"] for s in body["steps"]] == ["setup", "0", "test"]
     assert set(body["steps"][0]) == {
         "id",
+        "task",
         "name",
         "index",
         "status",
@@ -187,7 +188,7 @@ def test_unknown_step_or_run_of_a_log_is_404(api: Api) -> None:
 
 def test_cancel_of_a_queued_run_ends_it_cancelled_and_stops_the_job(api: Api) -> None:
     run = _run(api, status="queued")
-    api.invoker.dispatch(Job(id=run.id, app=run.app, event=run.event))
+    api.invoker.dispatch(Job(id=run.id, app=run.app))
     answer = api.post(f"/api/v1/runs/{api.run_id}/cancel")
     assert answer.status_code == 202
     assert answer.json() == {"run_id": api.run_id, "status": "cancelled"}
@@ -198,7 +199,7 @@ def test_cancel_of_a_queued_run_ends_it_cancelled_and_stops_the_job(api: Api) ->
 
 def test_cancel_of_a_running_run_records_the_request_for_its_worker(api: Api) -> None:
     run = _run(api, status="running")
-    api.invoker.dispatch(Job(id=run.id, app=run.app, event=run.event))
+    api.invoker.dispatch(Job(id=run.id, app=run.app))
     answer = api.post(f"/api/v1/runs/{api.run_id}/cancel")
     assert answer.status_code == 202
     assert answer.json()["status"] == "running"

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from scd_core.errors import BackendError
+from scd_core.errors import BackendError, NotFound
 from scd_core.invokers.memory import MemoryInvoker
+from scd_core.lifecycle import Change, Lifecycle
 from scd_core.models import Event, Job, Run
-from scd_core.store import Created
+from scd_core.store import Created, dump_model
 from scd_core.stores.sqlite import SqliteRunStore
 from scd_trigger_spec import Accepted, App
 
@@ -83,8 +84,12 @@ def test_a_job_is_dispatched_only_after_its_run_is_committed(tmp_path: Path) -> 
 
     def on_dispatch(job: Job) -> None:
         reader = SqliteRunStore(path, checkpoint_interval_s=0)  # another connection
-        seen.append(reader.find_run(f"web:github:{job.event.delivery_id}") is not None)
-        reader.close()
+        try:
+            seen.append(reader.get_run(job.id).id == job.id)
+        except NotFound:
+            seen.append(False)
+        finally:
+            reader.close()
 
     store = SqliteRunStore(path)
     launcher = Launcher(store, MemoryInvoker(on_dispatch))
@@ -114,7 +119,7 @@ def test_a_failed_store_write_fails_every_waiting_launch(tmp_path: Path) -> None
 
 def test_a_failed_dispatch_fails_only_its_own_launch(tmp_path: Path) -> None:
     def refuse_d1(job: Job) -> None:
-        if job.event.delivery_id == "d1":
+        if store.get_run(job.id).event.delivery_id == "d1":  # the job holds ids only
             raise BackendError("queue full")
 
     store = SqliteRunStore(tmp_path / "runs.db")
@@ -197,3 +202,61 @@ def test_run_ids_made_together_are_distinct_hex_of_one_millisecond() -> None:
     assert len(set(ids)) == 50
     assert all(len(run_id) == 32 and int(run_id, 16) >= 0 for run_id in ids)
     assert len({run_id[:12] for run_id in ids}) == 1  # the creation time, in ms
+
+
+def test_the_job_for_a_1_mb_push_serialises_under_4_kb(tmp_path: Path) -> None:
+    payload = {
+        "ref": "refs/heads/main",
+        "commits": [{"id": f"{n:040x}", "message": "m" * 1000} for n in range(1000)],
+    }
+    event = Event(
+        provider="github",
+        event_name="push",
+        ref="refs/heads/main",
+        commit="c" * 40,
+        added=[f"src/file-{n}.py" for n in range(500)],
+        payload=payload,
+    )
+    assert len(event.model_dump_json()) > 1_000_000
+    store = SqliteRunStore(tmp_path / "runs.db")
+    invoker = MemoryInvoker()
+    launcher = Launcher(store, invoker)
+    try:
+        launched = launcher.launch(APP, Accepted(event, "web:github:big"))
+    finally:
+        launcher.close()
+    [job] = invoker.jobs
+    text = dump_model(job)
+    assert len(text.encode()) < 4096
+    assert (job.id, job.run) == (launched.run.id, launched.run.id)
+    assert (job.task, job.commit, job.clone_url) == ("default", "c" * 40, APP.repo)
+    assert store.get_run(job.run).event.payload == payload  # the worker reads it from there
+    store.close()
+
+
+def test_new_runs_are_announced_queued_after_their_commit_and_duplicates_are_not(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs.db"
+    heard: list[tuple[str, str, bool]] = []
+
+    def listener(change: Change) -> None:
+        reader = SqliteRunStore(path, checkpoint_interval_s=0)  # another connection
+        try:
+            committed = reader.find_run(change.run.dedup_key) is not None
+            heard.append((change.name, change.run.id, committed))
+        finally:
+            reader.close()
+
+    store = SqliteRunStore(path)
+    launcher = Launcher(store, MemoryInvoker(), Lifecycle(store, [listener]))
+    try:
+        launched = asyncio.run(launch_all(launcher, ["d1", "d2", "d1"]))
+        again = launcher.launch(APP, accepted("d2"))
+    finally:
+        launcher.close()
+        store.close()
+    assert not again.created
+    new = [item.run.id for item in launched if item.created]
+    assert sorted(heard) == sorted(("run.queued", run_id, True) for run_id in new)
+    assert len(new) == 2

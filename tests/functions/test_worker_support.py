@@ -91,9 +91,7 @@ def new_job(
     event = Event(provider="github", event_name="push", ref=ref, commit=sha, clone_url=clone_url)
     run = Run(id=run_id, app=app, dedup_key=f"test-{run_id}", event=event, pipeline=pipeline)
     store.create_run(run)
-    return Job(
-        id=run_id, app=app, event=event, clone_url=clone_url, ref=ref, commit=sha, pipeline=pipeline
-    )
+    return Job(id=run_id, app=app, clone_url=clone_url, ref=ref, commit=sha, pipeline=pipeline)
 
 
 def log_text(data_dir: Path, run_id: str, step: str) -> str:

@@ -2,7 +2,8 @@
 
 Contract: these models hold no secret values. ``Event`` is the provider-neutral
 form of a webhook, manual request or schedule tick; ``Run`` is what a store
-records; ``Job`` is what the trigger hands an invoker (``job.id == run.id``).
+records; ``Job`` is what the trigger hands an invoker (``job.id == run.id`` for a
+run's one task), ids only.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic_core import PydanticSerializationError
 
 from scd_core.payload import Payload, empty_payload
@@ -210,14 +211,36 @@ class Run(BaseModel):
 
 
 class Job(BaseModel):
-    """What the trigger hands the worker: everything to run one task of a run."""
+    """What the trigger hands the worker: which task of which run to run, and where from.
+
+    A job holds ids and the checkout target, never the event: the worker reads the
+    run (its event, inputs and payload) from the store, so a job stays a few hundred
+    bytes whatever the webhook carried (FC caps an async payload at 128 KB). ``id``
+    is the invocation's id (FC's async task id, the dedup key of a dispatch): the run
+    id for a run's one task. ``run_id`` names the run when it differs from ``id``;
+    read ``run`` for the run's id either way. ``region`` is where the worker should
+    run (None: the trigger's own). Jobs queued by an older release, which carried the
+    whole ``event`` and a null ``task``, still load: the event is dropped (the run in
+    the store has it) and the task is ``default``.
+    """
 
     id: str
     app: str
-    event: Event
+    run_id: str | None = None
+    task: str = DEFAULT_TASK
+    attempt: int = 1
     clone_url: str | None = None
     ref: str | None = None
     commit: str | None = None
     pipeline: str = "serverless-pipeline.yaml"
-    task: str | None = None
-    attempt: int = 1
+    region: str | None = None
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _default_task(cls, value: object) -> object:
+        return DEFAULT_TASK if value is None else value  # an older release wrote null
+
+    @property
+    def run(self) -> str:
+        """The id of the run this job belongs to."""
+        return self.run_id or self.id

@@ -21,8 +21,8 @@ class MemoryInvoker:
     dispatching thread (a test can run a fake worker there); its exceptions propagate.
     Thread-safe.
 
-    Jobs are kept as their JSON text: that copy costs a tenth of a deep copy of the
-    payload on the dispatching (webhook) path, and ``jobs`` parses them back.
+    Jobs are kept as their JSON text, as a queue would hold them (a copy later
+    changes to the dispatched object cannot reach); ``jobs`` parses them back.
     """
 
     def __init__(self, on_dispatch: Callable[[Job], None] | None = None) -> None:
