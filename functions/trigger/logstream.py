@@ -10,9 +10,9 @@ count stored (framed) bytes. An offset past the end answers empty with
 ``X-Next-Offset`` equal to it; a negative one is 400. With ``Accept:
 text/event-stream`` the log streams live from ``offset`` (or ``Last-Event-ID``)
 as the events of ``sse_events``. A malformed run id or step key (``../``, NUL,
-...) is 400, an unknown run or step 404. Logs are read from ``<data_dir>/logs``
-(the file sink the local worker writes) unless ``app.state.scd_log_sink`` holds
-another sink.
+...) is 400, an unknown run or step 404. Logs are read from the sink
+``SCD_LOG_SINK`` names (``<data_dir>/logs`` by default, which the local worker
+writes) unless ``app.state.scd_log_sink`` holds another sink.
 
 Contract of ``sse_events(sink, store, run_id, step, offset)``: it yields the
 encoded events of the log of ``step`` (a log key: a step id, already validated)

@@ -69,14 +69,14 @@ class WorkerState:
         """The worker environment, opening the store and sink on first use."""
         with self._lock:
             if self._env is None:
-                from scd_core.sinks.file import FileLogSink
+                from scd_core.sinks import open_sink
                 from scd_core.stores import open_store
 
                 data_dir = Path(self.settings.data_dir).resolve()
                 for sub in ("logs", "cache", "work"):
                     (data_dir / sub).mkdir(parents=True, exist_ok=True)
                 store = self._store or open_store(self.settings.store)
-                sink: LogSink = FileLogSink(data_dir / "logs")
+                sink: LogSink = open_sink(self.settings.log_sink)
                 self._env = WorkerEnv(
                     store=store,
                     sink=sink,
