@@ -84,7 +84,7 @@ def serve(options: ServeOptions, echo: Callable[[str], None] = print) -> int:
     if choice.embedded:
         _require_loopback(options.host)
         environ["SCD_DEMO_SECRET"] = demo_secret(environ)
-    from functions.trigger.config import load_config
+    from functions.appconfig import load_config
 
     config = load_config(choice.path, environ)
     settings = _settings(environ, choice, data_dir)

@@ -32,6 +32,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
@@ -46,6 +47,9 @@ from scd_core.store import RunStore
 
 from functions.worker.execute import Execution, WorkerEnv
 from functions.worker.secrets import LenientEnviron
+
+if TYPE_CHECKING:
+    from scd_trigger_spec import App
 
 __all__ = ["WorkerState", "app", "create_app"]
 
@@ -94,27 +98,18 @@ class WorkerState:
         for module in ("scd_engine.runtime.runner", "scd_engine.spec"):
             importlib.import_module(module)
 
-    def load_app(self, name: str) -> object | None:
+    def load_app(self, name: str) -> App | None:
         """The App ``name`` from scd.yaml (read per job, so edits apply), else the store's.
 
         Apps registered through the apps API live in the store, validated when they
         were put. None when neither names the app: the job then runs with the
-        worker's environment secrets only. ``ConfigError`` if scd.yaml is invalid.
-        A ``${env:VAR}`` unset here does not fail the file (see ``LenientEnviron``).
+        worker's environment secrets only. ``ConfigError`` if scd.yaml is invalid
+        or a stored app no longer validates. A ``${env:VAR}`` unset here does not
+        fail the file (see ``LenientEnviron``).
         """
-        path = Path(self.settings.config)
-        if path.is_file():
-            from functions.trigger.config import load_config
+        from functions.appconfig import load_app  # scd.yaml's models: not on the cold path
 
-            app = load_config(path, LenientEnviron(os.environ)).apps.get(name)
-            if app is not None:
-                return app
-        spec = self.env().store.get_app(name)
-        if spec is None:
-            return None
-        from scd_trigger_spec import App
-
-        return App.model_validate({**spec, "name": name})
+        return load_app(name, self.settings.config, self.env().store, LenientEnviron(os.environ))
 
     def execute(self, job: Job, request_id: str) -> dict[str, str]:
         """Run ``job`` (blocking); the answer body."""
