@@ -10,7 +10,9 @@ input values either (a secret may be among them). App names are unique.
 ``stored_app(name, spec)`` validates an app registered through the apps API
 (the store keeps its spec without the name); ``load_app(name, path, apps,
 environ)`` finds an app the way the worker does: scd.yaml first (read anew on
-each call, so edits apply), then the store.
+each call, so edits apply), then the store. The tokens are held as the
+trigger's bearer check (``functions.trigger.auth.Tokens``, a small module with
+no webhook code), which the worker never calls.
 
 Shape::
 
