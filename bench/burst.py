@@ -35,8 +35,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from netutil import free_port  # webhook_to_step put tests/ on the path
 from webhook_throughput import read_answer
-from webhook_to_step import ROOT, SECRET, Serve, free_port, make_repo
+from webhook_to_step import ROOT, SECRET, Serve, make_repo
 
 from functions.serve.demo import DemoPush, push_webhook
 

@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import webhook_throughput as wt  # found through the path set above
+from netutil import free_port  # webhook_throughput put tests/ on the path
 
 ROOT = wt.ROOT
 
@@ -94,10 +95,10 @@ def main() -> None:
             env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
             _fill_bytecode_cache(env, config, work, body)
         for n in range(args.repeat):
-            port = wt.free_port()
+            port = free_port()
             bare = wt.uvicorn_command("webhook_throughput:bare_app", port, ROOT / "bench")
             samples["bare"].append(first_202(bare, env, port, body))
-            port = wt.free_port()
+            port = free_port()
             ours_env = {**env, "SCD_CONFIG": str(config), "SCD_DATA_DIR": str(work / f"s{n}")}
             ours = wt.uvicorn_command("functions.trigger.app:app", port)
             samples["scd"].append(first_202(ours, ours_env, port, body))
@@ -113,10 +114,10 @@ def main() -> None:
 
 def _fill_bytecode_cache(env: dict[str, str], config: Path, work: Path, body: bytes) -> None:
     """One unmeasured start of each server, which writes the bytecode cache."""
-    port = wt.free_port()
+    port = free_port()
     bare = wt.uvicorn_command("webhook_throughput:bare_app", port, ROOT / "bench")
     first_202(bare, env, port, body)
-    port = wt.free_port()
+    port = free_port()
     ours_env = {**env, "SCD_CONFIG": str(config), "SCD_DATA_DIR": str(work / "warm")}
     first_202(wt.uvicorn_command("functions.trigger.app:app", port), ours_env, port, body)
 

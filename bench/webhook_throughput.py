@@ -48,6 +48,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # netutil: imports only socket
+
+from netutil import free_port  # noqa: E402
+
 SECRET = "bench-secret-0123456789abcdef"
 CONFIG = """
 apps:
@@ -84,13 +88,6 @@ def push_body() -> tuple[bytes, str]:
 
 def signature(body: bytes) -> str:
     return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:

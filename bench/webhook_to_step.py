@@ -34,7 +34,6 @@ import argparse
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,26 +46,17 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from factories import commit, pipeline_repo, scd_yaml, token_entry  # noqa: E402
+from netutil import free_port  # noqa: E402
 
 from functions.serve.demo import DemoPush, push_webhook  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef"
 TOKEN = "bench-token-0123456789abcdef"
 FINAL = {"success", "failure", "cancelled", "error", "skipped"}
-CONFIG = f"""
-apps: []
-tokens:
-  - name: bench
-    sha256: {hashlib.sha256(TOKEN.encode()).hexdigest()}
-    scopes: [admin]
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+CONFIG = scd_yaml(tokens=[token_entry("bench", TOKEN, "admin")])
 
 
 class Serve:
@@ -152,25 +142,14 @@ def git(repo: Path, *args: str) -> str:
 
 
 def make_repo(path: Path, pipeline: str, files: int = 30) -> str:
-    """A small repository with ``pipeline``; the head sha."""
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "--template=")
-    git(path, "symbolic-ref", "HEAD", "refs/heads/main")
-    (path / "serverless-pipeline.yaml").write_text(pipeline, encoding="utf-8")
-    for i in range(files):
-        (path / "src").mkdir(exist_ok=True)
-        (path / "src" / f"m{i}.py").write_text(f"# module {i}\n" + "x = 1\n" * 40)
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "initial")
-    return git(path, "rev-parse", "HEAD")
+    """A repository with ``pipeline`` and ``files`` small modules; the head sha."""
+    sources = {f"src/m{i}.py": f"# module {i}\n" + "x = 1\n" * 40 for i in range(files)}
+    return pipeline_repo(path, pipeline, sources)[1]
 
 
 def new_commit(repo: Path, n: int) -> tuple[str, str]:
     before = git(repo, "rev-parse", "HEAD")
-    (repo / "CHANGES").write_text(f"change {n}\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"change {n}")
-    return before, git(repo, "rev-parse", "HEAD")
+    return before, commit(repo, {"CHANGES": f"change {n}\n"}, f"change {n}")
 
 
 def push_of(repo: Path, before: str, after: str) -> DemoPush:

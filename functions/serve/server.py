@@ -84,7 +84,7 @@ def serve(options: ServeOptions, echo: Callable[[str], None] = print) -> int:
     if choice.embedded:
         _require_loopback(options.host)
         environ["SCD_DEMO_SECRET"] = demo_secret(environ)
-    from functions.trigger.config import load_config
+    from functions.appconfig import load_config
 
     config = load_config(choice.path, environ)
     settings = _settings(environ, choice, data_dir)
@@ -116,7 +116,7 @@ class _Instance:
         stack: contextlib.ExitStack,
     ) -> None:
         from scd_core.invokers.local import LocalInvoker
-        from scd_core.sinks.file import FileLogSink
+        from scd_core.sinks import open_sink
         from scd_core.stores import open_store
 
         from functions.serve.wiring import Destinations, Reaper
@@ -128,7 +128,7 @@ class _Instance:
         self.listener = listener
         self.store: RunStore = open_store(settings.store)
         stack.callback(self.store.close)
-        self.sink = FileLogSink(settings.data_dir / "logs")
+        self.sink = open_sink(settings.log_sink)
         self.pool = WorkerPool(options.workers, _worker_env(environ, settings), _log_dir(settings))
         destinations = Destinations(self.store, self.sink)
         self.invoker = LocalInvoker(
@@ -243,6 +243,8 @@ def _settings(environ: Mapping[str, str], choice: ConfigChoice, data_dir: Path) 
     values.update(config=choice.path.resolve(), data_dir=data_dir, scheduler=True)
     if not environ.get("SCD_STORE"):
         values["store"] = ""  # derived from data_dir
+    if not environ.get("SCD_LOG_SINK"):
+        values["log_sink"] = ""  # derived from data_dir
     return Settings.model_validate(values)
 
 
@@ -252,6 +254,7 @@ def _worker_env(environ: Mapping[str, str], settings: Settings) -> dict[str, str
         SCD_CONFIG=str(settings.config),
         SCD_DATA_DIR=str(settings.data_dir),
         SCD_STORE=settings.store,
+        SCD_LOG_SINK=settings.log_sink,
         SCD_SCHEDULER="false",
         SCD_LEASE_TTL_SECONDS=repr(settings.lease_ttl_seconds),
         SCD_STEP_GRACE_SECONDS=repr(settings.step_grace_seconds),

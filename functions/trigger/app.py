@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from functions.trigger.config import Config, load_config
+from functions.appconfig import Config, load_config
 from functions.trigger.errors import error_response, install
 from functions.trigger.launcher import Launcher
 from functions.trigger.state import TriggerState

@@ -44,8 +44,8 @@ from scd_trigger_spec import App
 from scd_trigger_spec.spec import lone_surrogate
 from starlette.concurrency import run_in_threadpool
 
+from functions.appconfig import parse_config
 from functions.trigger.catalogue import merged_apps
-from functions.trigger.config import parse_config
 from functions.trigger.errors import ERROR_RESPONSES, ErrorBody
 from functions.trigger.runs_api import needs
 from functions.trigger.schedules import claim_started, next_fire, schedules_of

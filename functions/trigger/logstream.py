@@ -15,8 +15,9 @@ text/event-stream`` the log streams live from ``offset`` (or ``Last-Event-ID``)
 as the events of ``sse_events``; a step not recorded yet is waited for (see
 ``wait_for_step``), so a client may follow a step right after the run's 202.
 A malformed run id or step key (``../``, NUL, ...) is 400, an unknown run or
-step 404. Logs are read from ``<data_dir>/logs`` (the file sink the local
-worker writes) unless ``app.state.scd_log_sink`` holds another sink.
+step 404. Logs are read from the sink ``SCD_LOG_SINK`` names (``<data_dir>/logs``
+by default, which the local worker writes) unless ``app.state.scd_log_sink``
+holds another sink.
 
 Contract of ``sse_events(sink, store, run_id, step, offset, task=...)``: it yields
 the encoded events of the log of ``step`` (a step id, already validated) of task

@@ -238,12 +238,12 @@ async def rerun(run_id: str, state: TriggerState = _TRIGGER) -> JSONResponse:
 
 
 def sink_of(request: Request, state: TriggerState) -> LogSink:
-    """The log sink the API reads (the file sink under ``data_dir/logs`` by default)."""
+    """The log sink the API reads: ``SCD_LOG_SINK`` (``<data_dir>/logs`` by default)."""
     sink: LogSink | None = getattr(request.app.state, "scd_log_sink", None)
     if sink is None:
-        from scd_core.sinks.file import FileLogSink
+        from scd_core.sinks import open_sink
 
-        sink = FileLogSink(state.settings.data_dir / "logs")
+        sink = open_sink(state.settings.log_sink)
         request.app.state.scd_log_sink = sink
     return sink
 

@@ -24,15 +24,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import ValidationError
-from scd_core.errors import BackendError, NotFound
+from scd_core.errors import BackendError, ConfigError, NotFound
 from scd_core.settings import Settings
 from scd_core.store import RunStore
 from scd_trigger_spec import App
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from functions.trigger.config import Config
+from functions.appconfig import Config, stored_app
 from functions.trigger.launcher import Launcher
 
 __all__ = ["APP_TTL_S", "AppCatalog", "CachedApp", "Source", "TriggerState", "state_of"]
@@ -97,8 +96,8 @@ class AppCatalog:
 
 def _validated(name: str, spec: dict[str, Any]) -> App | None:
     try:
-        return App.model_validate({**spec, "name": name})
-    except (ValidationError, ValueError):
+        return stored_app(name, spec)
+    except ConfigError:
         # validated when it was put: only a change of the spec models gets here
         log.warning("stored app %r no longer validates; it is left out", name)
         return None

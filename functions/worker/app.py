@@ -32,6 +32,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
@@ -46,6 +47,9 @@ from scd_core.store import RunStore
 
 from functions.worker.execute import Execution, WorkerEnv
 from functions.worker.secrets import LenientEnviron
+
+if TYPE_CHECKING:
+    from scd_trigger_spec import App
 
 __all__ = ["WorkerState", "app", "create_app"]
 
@@ -70,14 +74,14 @@ class WorkerState:
         with self._lock:
             if self._env is None:
                 from scd_core.lifecycle import Lifecycle
-                from scd_core.sinks.file import FileLogSink
+                from scd_core.sinks import open_sink
                 from scd_core.stores import open_store
 
                 data_dir = Path(self.settings.data_dir).resolve()
                 for sub in ("logs", "cache", "work"):
                     (data_dir / sub).mkdir(parents=True, exist_ok=True)
                 store = self._store or open_store(self.settings.store)
-                sink: LogSink = FileLogSink(data_dir / "logs")
+                sink: LogSink = open_sink(self.settings.log_sink)
                 self._env = WorkerEnv(
                     store=store,
                     sink=sink,
@@ -96,27 +100,18 @@ class WorkerState:
         for module in ("scd_engine.runtime.runner", "scd_engine.spec"):
             importlib.import_module(module)
 
-    def load_app(self, name: str) -> object | None:
+    def load_app(self, name: str) -> App | None:
         """The App ``name`` from scd.yaml (read per job, so edits apply), else the store's.
 
         Apps registered through the apps API live in the store, validated when they
         were put. None when neither names the app: the job then runs with the
-        worker's environment secrets only. ``ConfigError`` if scd.yaml is invalid.
-        A ``${env:VAR}`` unset here does not fail the file (see ``LenientEnviron``).
+        worker's environment secrets only. ``ConfigError`` if scd.yaml is invalid
+        or a stored app no longer validates. A ``${env:VAR}`` unset here does not
+        fail the file (see ``LenientEnviron``).
         """
-        path = Path(self.settings.config)
-        if path.is_file():
-            from functions.trigger.config import load_config
+        from functions.appconfig import load_app  # scd.yaml's models: not on the cold path
 
-            app = load_config(path, LenientEnviron(os.environ)).apps.get(name)
-            if app is not None:
-                return app
-        spec = self.env().store.get_app(name)
-        if spec is None:
-            return None
-        from scd_trigger_spec import App
-
-        return App.model_validate({**spec, "name": name})
+        return load_app(name, self.settings.config, self.env().store, LenientEnviron(os.environ))
 
     def execute(self, job: Job, request_id: str) -> dict[str, str]:
         """Run ``job`` (blocking); the answer body."""

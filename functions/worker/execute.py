@@ -51,6 +51,7 @@ from functions.worker.setup import SETUP_INDEX, SETUP_KEY, Checkout, SetupFailed
 if TYPE_CHECKING:
     from scd_engine.runtime import Runner
     from scd_engine.spec import Pipeline
+    from scd_trigger_spec import App
 
 __all__ = ["INTERRUPTED", "Execution", "Outcome", "WorkerEnv"]
 
@@ -67,7 +68,7 @@ class WorkerEnv:
     data_dir: Path
     lease_ttl_s: float
     grace_s: float
-    load_app: Callable[[str], object | None]  # the App named, or None; may raise ConfigError
+    load_app: Callable[[str], App | None]  # the App named, or None; may raise ConfigError
     environ: Mapping[str, str]
     lifecycle: Lifecycle
 
@@ -192,7 +193,7 @@ class Execution:
                 writer.line(f"warning: secret {name} is not set where the worker runs")
             secrets = resolve_secrets(app, env.environ)
             token = checkout_token(app, env.environ)
-            url = job.clone_url or run.event.clone_url or getattr(app, "repo", None)
+            url = job.clone_url or run.event.clone_url or (app.repo if app else None)
             for value in (*secrets.values(), *credential_values(token, url or "")):
                 self.masker.add(value)
             shutil.rmtree(workspace, ignore_errors=True)  # left by an earlier attempt

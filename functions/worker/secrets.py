@@ -8,9 +8,6 @@ else ``SCD_CHECKOUT_TOKEN``. Platform credentials (``ALIBABA_CLOUD_*``,
 ``ALIYUN_*``, ``FC_*``) reach steps only when the app sets
 ``allow_platform_env: true``; the engine strips them otherwise.
 
-The App fields are read with ``getattr`` so that an App model without them
-(an older ``scd_trigger_spec``) means "none configured".
-
 The worker reads scd.yaml through :class:`LenientEnviron`: a ``${env:VAR}`` unset
 where the worker runs (the webhook secret lives with the trigger) becomes a
 marker instead of failing the whole file; a secret or token left with the
@@ -20,8 +17,12 @@ marker is dropped and named by :func:`unresolved_secrets`, never passed on.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from scd_trigger_spec import App
 
 __all__ = [
     "CHECKOUT_TOKEN_VAR",
@@ -60,51 +61,48 @@ class LenientEnviron(Mapping[str, str]):
         return len(self._environ)
 
 
-def _reveal(value: object) -> str | None:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if not isinstance(value, str) or UNSET_MARK in value:
+def _reveal(secret: SecretStr | None) -> str | None:
+    value = None if secret is None else secret.get_secret_value()
+    if value is None or UNSET_MARK in value:
         return None
     return value
 
 
-def unresolved_secrets(app: object | None) -> list[str]:
+def unresolved_secrets(app: App | None) -> list[str]:
     """Names of the app's secrets (and ``checkout_token``) whose variable is unset here."""
+    if app is None:
+        return []
     names = [
-        str(name)
-        for name, secret in (getattr(app, "secrets", None) or {}).items()
-        if isinstance(secret, SecretStr) and UNSET_MARK in secret.get_secret_value()
+        name for name, secret in app.secrets.items() if UNSET_MARK in secret.get_secret_value()
     ]
-    token = getattr(app, "checkout_token", None)
-    if isinstance(token, SecretStr) and UNSET_MARK in token.get_secret_value():
+    token = app.checkout_token
+    if token is not None and UNSET_MARK in token.get_secret_value():
         names.append("checkout_token")
     return names
 
 
-def resolve_secrets(app: object | None, environ: Mapping[str, str]) -> dict[str, str]:
+def resolve_secrets(app: App | None, environ: Mapping[str, str]) -> dict[str, str]:
     """Secret NAME → value for a run of ``app`` (None: environment only); empty values dropped."""
     found = {
         name[len(SECRET_PREFIX) :]: value
         for name, value in environ.items()
         if name.startswith(SECRET_PREFIX) and len(name) > len(SECRET_PREFIX) and value
     }
-    configured = getattr(app, "secrets", None) or {}
-    if isinstance(configured, Mapping):
-        for name, secret in configured.items():
-            value = _reveal(secret)
-            if value:
-                found[str(name)] = value
+    for name, secret in (app.secrets if app else {}).items():
+        value = _reveal(secret)
+        if value:
+            found[name] = value
     return found
 
 
-def checkout_token(app: object | None, environ: Mapping[str, str]) -> str | None:
+def checkout_token(app: App | None, environ: Mapping[str, str]) -> str | None:
     """The token for cloning ``app``'s private repository, or None."""
-    value = _reveal(getattr(app, "checkout_token", None))
+    value = _reveal(app.checkout_token) if app else None
     return value or environ.get(CHECKOUT_TOKEN_VAR) or None
 
 
-def platform_env(app: object | None, environ: Mapping[str, str]) -> dict[str, str]:
+def platform_env(app: App | None, environ: Mapping[str, str]) -> dict[str, str]:
     """The platform variables to hand to steps: all of them if the app allows it, else none."""
-    if getattr(app, "allow_platform_env", False) is not True:
+    if app is None or not app.allow_platform_env:
         return {}
     return {k: v for k, v in environ.items() if k.startswith(PLATFORM_PREFIXES)}

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
+from factories import scd_yaml, token_entry
+from netutil import free_port
 
 from functions.serve.demo import DemoPush, commit_demo, push_webhook
 
@@ -29,20 +30,7 @@ SECRET = "e2e-webhook-secret"
 TOKEN = "e2e-admin-token"
 START_TIMEOUT_S = 60.0
 
-CONFIG = f"""
-apps: []
-tokens:
-  - name: e2e
-    sha256: {hashlib.sha256(TOKEN.encode()).hexdigest()}
-    scopes: [admin]
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+CONFIG = scd_yaml(tokens=[token_entry("e2e", TOKEN, "admin")])
 
 
 class ScdServer:

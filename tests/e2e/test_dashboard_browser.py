@@ -32,8 +32,8 @@ from scd_core.sinks.file import FileLogSink
 from scd_core.store import RunStore
 from scd_core.stores import open_store
 
+from functions.appconfig import parse_config
 from functions.trigger.app import create_app
-from functions.trigger.config import parse_config
 from functions.trigger.testing import serve
 
 if TYPE_CHECKING:

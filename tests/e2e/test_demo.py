@@ -13,9 +13,9 @@ import pytest
 from e2e_support import ScdServer
 from scd_core.errors import ConfigError
 
+from functions.appconfig import parse_config
 from functions.serve import ServeOptions, serve
 from functions.serve.defaults import DEMO_PIPELINE, choose_config, embedded_config
-from functions.trigger.config import parse_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

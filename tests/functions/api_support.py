@@ -18,8 +18,8 @@ from scd_core.sinks.file import FileLogSink
 from scd_core.store import RunStore
 from scd_core.stores import open_store
 
+from functions.appconfig import parse_config
 from functions.trigger.app import create_app
-from functions.trigger.config import parse_config
 from functions.trigger.testing import serve
 
 __all__ = ["WEB_APP", "Served", "config_yaml", "digest", "serve_trigger", "token_yaml"]

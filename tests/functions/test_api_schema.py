@@ -19,8 +19,8 @@ from scd_core.models import Event, Run, StepState
 from scd_core.settings import Settings
 from scd_core.stores import open_store
 
+from functions.appconfig import parse_config
 from functions.trigger.app import create_app
-from functions.trigger.config import parse_config
 from functions.trigger.testing import serve
 
 with warnings.catch_warnings():

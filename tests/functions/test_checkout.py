@@ -6,7 +6,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_worker_support import GitHttp, commit, git, make_repo
+from factories import commit, make_repo
+from test_worker_support import GitHttp, git
 
 from functions.worker.checkout import CheckoutError, checkout, mirror_path
 

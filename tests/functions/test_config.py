@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from scd_core.errors import ConfigError
 
+from functions.appconfig import load_config, parse_config
 from functions.trigger.auth import hash_token
-from functions.trigger.config import load_config, parse_config
 
 SECRET = "s3cr3t-value-never-shown"
 DIGEST = hash_token("tok")

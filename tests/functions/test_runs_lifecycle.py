@@ -15,7 +15,7 @@ from scd_core.settings import Settings
 from scd_core.store import RunStore
 from scd_core.stores import open_store
 
-from functions.trigger.config import parse_config
+from functions.appconfig import parse_config
 from functions.trigger.launcher import Launcher
 from functions.trigger.runs_api import cancel_run_now, rerun_run
 from functions.trigger.state import TriggerState

@@ -17,9 +17,9 @@ from scd_core.store import RunStore
 from scd_core.stores import open_store
 from scd_trigger_spec import App
 
+from functions.appconfig import Config, parse_config
 from functions.trigger.app import create_app
 from functions.trigger.auth import hash_token
-from functions.trigger.config import Config, parse_config
 from functions.trigger.scheduler import Scheduler
 from functions.trigger.schedules import claim_started, tick_due
 from functions.trigger.testing import asgi_client

@@ -15,9 +15,9 @@ from scd_core.settings import Settings
 from scd_core.store import RunStore
 from scd_core.stores import open_store
 
+from functions.appconfig import parse_config
 from functions.trigger.app import create_app
 from functions.trigger.auth import hash_token
-from functions.trigger.config import parse_config
 from functions.trigger.testing import asgi_client, github_push, github_signature
 
 SECRET = "web-hook-secret-value"

@@ -10,8 +10,8 @@ from scd_core.invokers.memory import MemoryInvoker
 from scd_core.settings import Settings
 from scd_core.stores import open_store
 
+from functions.appconfig import parse_config
 from functions.trigger.app import create_app
-from functions.trigger.config import parse_config
 from functions.trigger.testing import asgi_client, github_push, github_signature
 
 SECRET = "fuzz-secret-0123456789"

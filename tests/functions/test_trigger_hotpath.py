@@ -27,8 +27,8 @@ from scd_core.stores import open_store
 from scd_core.stores.sqlite import SqliteRunStore
 from starlette.responses import JSONResponse
 
+from functions.appconfig import parse_config
 from functions.trigger.app import TriggerFront, create_app
-from functions.trigger.config import parse_config
 from functions.trigger.testing import asgi_client, github_push, github_signature
 from functions.trigger.webhooks import _queued
 

@@ -17,9 +17,9 @@ from scd_core.settings import Settings
 from scd_core.store import RunStore, TokenRecord
 from scd_core.stores import open_store
 
+from functions.appconfig import parse_config
 from functions.trigger.app import create_app
 from functions.trigger.auth import hash_token
-from functions.trigger.config import parse_config
 from functions.trigger.state import AppCatalog
 from functions.trigger.testing import asgi_client, github_push, github_signature
 

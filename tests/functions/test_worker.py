@@ -10,18 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from factories import commit, pipeline_repo
 from scd_core.store import RunStore
 from scd_core.stores import open_store
-from test_worker_support import (
-    GitHttp,
-    WorkerProcess,
-    commit,
-    git,
-    log_text,
-    make_repo,
-    new_job,
-    worker_process,
-)
+from test_worker_support import GitHttp, WorkerProcess, git, log_text, new_job, worker_process
 
 from functions.worker.heartbeat import lease_key
 
@@ -53,14 +45,12 @@ def store(worker: WorkerProcess, data_dir: Path) -> Iterator[RunStore]:
     opened.close()
 
 
-def pipeline_repo(tmp_path: Path, spec: str, **files: str) -> tuple[Path, str]:
-    return make_repo(tmp_path / "repo", {"serverless-pipeline.yaml": spec, **files})
-
-
 def test_a_passing_pipeline_succeeds_with_its_output_in_the_log(
     worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
 ) -> None:
-    repo, sha = pipeline_repo(tmp_path, "steps:\n  - id: hello\n    run: echo hello-from-step\n")
+    repo, sha = pipeline_repo(
+        tmp_path / "repo", "steps:\n  - id: hello\n    run: echo hello-from-step\n"
+    )
     job = new_job(store, f"file://{repo}", sha)
     response = worker.invoke(job)
     assert response.status_code == 200
@@ -83,7 +73,7 @@ def test_a_failing_step_ends_the_run_failure_and_still_answers_200(
     worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
 ) -> None:
     spec = "steps:\n  - id: broken\n    run: echo about-to-fail; exit 3\n  - run: echo never\n"
-    repo, sha = pipeline_repo(tmp_path, spec)
+    repo, sha = pipeline_repo(tmp_path / "repo", spec)
     job = new_job(store, f"file://{repo}", sha)
     response = worker.invoke(job)
     assert response.status_code == 200
@@ -96,7 +86,7 @@ def test_an_invalid_pipeline_ends_error_with_file_line_column_in_the_setup_log(
     worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
 ) -> None:
     spec = "steps:\n  - id: ok\n    run: echo hi\n  - id: bad\n    runs: echo typo\n"
-    repo, sha = pipeline_repo(tmp_path, spec)
+    repo, sha = pipeline_repo(tmp_path / "repo", spec)
     job = new_job(store, f"file://{repo}", sha)
     response = worker.invoke(job)
     assert response.status_code == 200
@@ -115,7 +105,7 @@ def test_the_jobs_commit_is_run_not_the_branch_tip(
     worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
 ) -> None:
     spec = "steps:\n  - id: show\n    run: cat version.txt; git rev-parse HEAD\n"
-    repo, first = pipeline_repo(tmp_path, spec, **{"version.txt": "version-one\n"})
+    repo, first = pipeline_repo(tmp_path / "repo", spec, {"version.txt": "version-one\n"})
     commit(repo, {"version.txt": "version-two\n"}, "second")
     job = new_job(store, f"file://{repo}", first)
     assert worker.invoke(job).json()["status"] == "success"
@@ -153,7 +143,7 @@ def test_cancel_stops_a_sleeping_step_and_ends_the_run_cancelled(
 ) -> None:
     pid_file = tmp_path / "sleep.pid"
     spec = f"steps:\n  - id: nap\n    run: echo $$ > {pid_file}; exec sleep 60\n"
-    repo, sha = pipeline_repo(tmp_path, spec)
+    repo, sha = pipeline_repo(tmp_path / "repo", spec)
     job = new_job(store, f"file://{repo}", sha)
     answers: list[httpx.Response] = []
     caller = threading.Thread(target=lambda: answers.append(worker.invoke(job)))
@@ -177,7 +167,7 @@ def test_a_duplicate_delivery_of_a_finished_run_is_skipped_not_rerun(
     worker: WorkerProcess, store: RunStore, tmp_path: Path
 ) -> None:
     counter = tmp_path / "count.txt"
-    repo, sha = pipeline_repo(tmp_path, f"steps:\n  - run: echo ran >> {counter}\n")
+    repo, sha = pipeline_repo(tmp_path / "repo", f"steps:\n  - run: echo ran >> {counter}\n")
     job = new_job(store, f"file://{repo}", sha)
     assert worker.invoke(job, "req-a").json()["status"] == "success"
     again = worker.invoke(job, "req-b")
@@ -189,7 +179,7 @@ def test_a_duplicate_delivery_of_a_finished_run_is_skipped_not_rerun(
 def test_a_run_leased_by_another_live_worker_is_skipped(
     worker: WorkerProcess, store: RunStore, tmp_path: Path
 ) -> None:
-    repo, sha = pipeline_repo(tmp_path, "steps:\n  - run: echo hi\n")
+    repo, sha = pipeline_repo(tmp_path / "repo", "steps:\n  - run: echo hi\n")
     job = new_job(store, f"file://{repo}", sha)
     assert store.acquire_lease(lease_key(job.id), "another-worker", 60)
     response = worker.invoke(job)
@@ -208,7 +198,7 @@ def test_secrets_from_the_environment_are_masked_and_platform_credentials_hidden
         '      echo "platform=${ALIBABA_CLOUD_ACCESS_KEY_ID:-absent} region=${FC_REGION:-absent}"\n'
         "      env | grep -c SCD_SECRET_ || true\n"
     )
-    repo, sha = pipeline_repo(tmp_path, spec)
+    repo, sha = pipeline_repo(tmp_path / "repo", spec)
     job = new_job(store, f"file://{repo}", sha)
     assert worker.invoke(job).json()["status"] == "success"
     text = log_text(data_dir, job.id, "leak")
@@ -234,7 +224,7 @@ def test_an_app_registered_through_the_api_gives_the_worker_its_secrets(
         },
     )
     spec = 'steps:\n  - id: deploy\n    run: echo "key=${{ secrets.DEPLOY_KEY }}"\n'
-    repo, sha = pipeline_repo(tmp_path, spec)
+    repo, sha = pipeline_repo(tmp_path / "repo", spec)
     job = new_job(store, f"file://{repo}", sha, app="api-app")
     assert worker.invoke(job).json()["status"] == "success"
     text = log_text(data_dir, job.id, "deploy")
@@ -268,7 +258,7 @@ def test_an_unknown_run_is_skipped(worker: WorkerProcess, store: RunStore, tmp_p
 def test_a_crash_of_the_worker_answers_500_with_fc_status_404_and_ends_the_run_error(
     worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
 ) -> None:
-    repo, sha = pipeline_repo(tmp_path, "steps:\n  - run: echo hi\n")
+    repo, sha = pipeline_repo(tmp_path / "repo", "steps:\n  - run: echo hi\n")
     job = new_job(store, f"file://{repo}", sha)
     (data_dir / "logs" / job.id).write_text("a file where the run's log directory goes\n")
     response = worker.invoke(job)
@@ -295,7 +285,7 @@ def test_an_apps_config_gives_secrets_a_checkout_token_and_platform_env_to_its_r
         '      echo "platform=${ALIBABA_CLOUD_ACCESS_KEY_ID:-absent}"\n'
         "      cat .git/config\n"
     )
-    repo, sha = pipeline_repo(tmp_path, spec)
+    repo, sha = pipeline_repo(tmp_path / "repo", spec)
     served = tmp_path / "served"
     served.mkdir()
     git("clone", "--quiet", "--bare", str(repo), str(served / "private.git"))
@@ -352,7 +342,7 @@ def test_a_cancel_requested_before_the_job_starts_runs_no_step(
     worker: WorkerProcess, store: RunStore, tmp_path: Path
 ) -> None:
     marker = tmp_path / "ran.txt"
-    repo, sha = pipeline_repo(tmp_path, f"steps:\n  - run: touch {marker}\n")
+    repo, sha = pipeline_repo(tmp_path / "repo", f"steps:\n  - run: touch {marker}\n")
     job = new_job(store, f"file://{repo}", sha)
     store.request_control(job.id, "cancel")
     assert worker.invoke(job).json() == {"run_id": job.id, "status": "cancelled"}
@@ -363,7 +353,9 @@ def test_a_cancel_requested_before_the_job_starts_runs_no_step(
 def test_a_step_may_not_take_the_set_up_steps_id(
     worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
 ) -> None:
-    repo, sha = pipeline_repo(tmp_path, "steps:\n  - run: echo a\n  - id: setup\n    run: echo b\n")
+    repo, sha = pipeline_repo(
+        tmp_path / "repo", "steps:\n  - run: echo a\n  - id: setup\n    run: echo b\n"
+    )
     job = new_job(store, f"file://{repo}", sha)
     assert worker.invoke(job).json()["status"] == "error"
     assert "serverless-pipeline.yaml:3:5: error: step id 'setup' is reserved" in log_text(
@@ -375,7 +367,9 @@ def test_a_duplicate_delivery_while_the_run_is_running_is_skipped(
     worker: WorkerProcess, store: RunStore, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "sleep.pid"
-    repo, sha = pipeline_repo(tmp_path, f"steps:\n  - run: echo $$ > {pid_file}; exec sleep 60\n")
+    repo, sha = pipeline_repo(
+        tmp_path / "repo", f"steps:\n  - run: echo $$ > {pid_file}; exec sleep 60\n"
+    )
     job = new_job(store, f"file://{repo}", sha)
     answers: list[httpx.Response] = []
     caller = threading.Thread(target=lambda: answers.append(worker.invoke(job, "req-first")))
@@ -396,7 +390,7 @@ def test_config_variables_unset_on_the_worker_drop_those_secrets_with_a_warning(
     worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
 ) -> None:
     spec = 'steps:\n  - id: show\n    run: echo "deploy=[${{ secrets.DEPLOY }}]"\n'
-    repo, sha = pipeline_repo(tmp_path, spec)
+    repo, sha = pipeline_repo(tmp_path / "repo", spec)
     config = (
         "apps:\n  - name: split\n    repo: https://example.com/split.git\n"
         "    secret: ${env:WEBHOOK_SECRET_ONLY_ON_THE_TRIGGER}\n"

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from factories import make_repo
 from scd_core.sinks.file import FileLogSink
 from scd_core.store import RunStore
 from scd_core.stores import open_store
-from test_worker_support import WorkerProcess, log_text, make_repo, new_job, worker_process
+from test_worker_support import WorkerProcess, log_text, new_job, worker_process
 
 from functions.worker.lost import end_lost_runs
 

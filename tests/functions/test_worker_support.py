@@ -10,7 +10,6 @@ import base64
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
+from netutil import free_port
 from scd_core.logs import strip_timestamps
 from scd_core.models import Event, Job, Run
 from scd_core.sinks.file import FileLogSink
@@ -30,11 +30,8 @@ from scd_core.store import RunStore
 __all__ = [
     "GitHttp",
     "WorkerProcess",
-    "commit",
-    "free_port",
     "git",
     "log_text",
-    "make_repo",
     "new_job",
 ]
 
@@ -53,28 +50,6 @@ def git(*args: str, cwd: Path | None = None, stdin: bytes | None = None) -> str:
         ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, input=stdin
     )
     return done.stdout.decode().strip()
-
-
-def make_repo(path: Path, files: Mapping[str, str]) -> tuple[Path, str]:
-    """A repository at ``path`` on branch main with one commit of ``files``; (path, sha)."""
-    path.mkdir(parents=True)
-    git("init", "--quiet", "--initial-branch=main", str(path))
-    return path, commit(path, files, "first")
-
-
-def commit(repo: Path, files: Mapping[str, str], message: str) -> str:
-    for name, text in files.items():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_text(text, encoding="utf-8")
-    git("add", "--all", cwd=repo)
-    git("commit", "--quiet", "--allow-empty", "-m", message, cwd=repo)
-    return git("rev-parse", "HEAD", cwd=repo)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def new_job(

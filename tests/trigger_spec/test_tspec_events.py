@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
+from factories import make_app
 from scd_core.errors import BadRequest, Forbidden
-from scd_trigger_spec import App, manual_event, schedule_event
-
-
-def _app(**fields: Any) -> App:
-    base: dict[str, Any] = {"name": "web", "repo": "https://github.com/acme/web.git", "secret": "x"}
-    base.update(fields)
-    return App.model_validate(base)
+from scd_trigger_spec import manual_event, schedule_event
 
 
 def test_manual_event_on_a_branch_name() -> None:
     accepted = manual_event(
-        _app(), ref="main", commit="abc1234", inputs={"env": "prod"}, request_id="req-1"
+        make_app(), ref="main", commit="abc1234", inputs={"env": "prod"}, request_id="req-1"
     )
     event = accepted.event
     assert accepted.dedup_key == "web:manual:req-1"
@@ -33,32 +27,36 @@ def test_manual_event_on_a_branch_name() -> None:
 
 
 def test_manual_event_on_a_tag_ref() -> None:
-    event = manual_event(_app(), ref="refs/tags/v1", commit=None, inputs={}, request_id="r").event
+    event = manual_event(
+        make_app(), ref="refs/tags/v1", commit=None, inputs={}, request_id="r"
+    ).event
     assert (event.tag, event.branch) == ("v1", None)
 
 
 @pytest.mark.parametrize("ref", ["", "-rf", "a..b", "a b", "refs/heads/", "x.lock", "a~1", "a:b"])
 def test_manual_event_refuses_refs_git_would_refuse(ref: str) -> None:
     with pytest.raises(BadRequest, match="invalid ref"):
-        manual_event(_app(), ref=ref, commit=None, inputs={}, request_id="r")
+        manual_event(make_app(), ref=ref, commit=None, inputs={}, request_id="r")
 
 
 def test_manual_event_refuses_a_bad_commit_and_empty_request_id() -> None:
     with pytest.raises(BadRequest, match="hexadecimal"):
-        manual_event(_app(), ref="main", commit="HEAD; rm", inputs={}, request_id="r")
+        manual_event(make_app(), ref="main", commit="HEAD; rm", inputs={}, request_id="r")
     with pytest.raises(BadRequest, match="request id"):
-        manual_event(_app(), ref="main", commit=None, inputs={}, request_id="")
+        manual_event(make_app(), ref="main", commit=None, inputs={}, request_id="")
 
 
 def test_manual_event_is_forbidden_when_the_app_disables_it() -> None:
-    app = _app(trigger={"push": {}, "manual": False})
+    app = make_app(trigger={"push": {}, "manual": False})
     with pytest.raises(Forbidden, match="manual runs are disabled"):
         manual_event(app, ref="main", commit=None, inputs={}, request_id="r")
 
 
 def test_provider_is_guessed_from_the_repository_host() -> None:
     def provider(repo: str) -> str:
-        event = manual_event(_app(repo=repo), ref="main", commit=None, inputs={}, request_id="r")
+        event = manual_event(
+            make_app(repo=repo), ref="main", commit=None, inputs={}, request_id="r"
+        )
         return event.event.provider
 
     assert provider("git@gitee.com:acme/web.git") == "gitee"
@@ -68,7 +66,7 @@ def test_provider_is_guessed_from_the_repository_host() -> None:
 
 
 def test_schedule_event_dedup_key_is_one_per_tick() -> None:
-    app = _app(
+    app = make_app(
         trigger={
             "schedule": [
                 {
@@ -98,11 +96,11 @@ def test_schedule_event_dedup_key_is_one_per_tick() -> None:
 def test_schedule_tick_in_another_zone_is_keyed_in_utc() -> None:
     shanghai = timezone(timedelta(hours=8))
     tick = datetime(2026, 3, 2, 10, tzinfo=shanghai)
-    accepted = schedule_event(_app(), cron="@every 5m", tick=tick)
+    accepted = schedule_event(make_app(), cron="@every 5m", tick=tick)
     assert accepted.dedup_key.endswith(":2026-03-02T02:00:00+00:00")
     assert accepted.event.ref is None
 
 
 def test_schedule_event_refuses_a_bad_cron() -> None:
     with pytest.raises(BadRequest, match="expected 6 fields"):
-        schedule_event(_app(), cron="0 2 * * *", tick=datetime.now(timezone.utc))
+        schedule_event(make_app(), cron="0 2 * * *", tick=datetime.now(timezone.utc))

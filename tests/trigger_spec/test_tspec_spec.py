@@ -5,14 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from factories import make_app
 from pydantic import ValidationError
 from scd_trigger_spec import App, PushFilter, TriggerSpec
-
-
-def _app(**fields: Any) -> App:
-    base: dict[str, Any] = {"name": "web", "repo": "https://github.com/acme/web.git", "secret": "x"}
-    base.update(fields)
-    return App.model_validate(base)
 
 
 def test_app_without_secret_is_an_error_naming_the_app() -> None:
@@ -21,11 +16,11 @@ def test_app_without_secret_is_an_error_naming_the_app() -> None:
 
 
 def test_app_may_opt_out_of_a_secret_explicitly() -> None:
-    assert _app(secret=None, insecure_no_secret=True).secret is None
+    assert make_app(secret=None, insecure_no_secret=True).secret is None
 
 
 def test_secret_is_hidden_in_repr_and_dumps() -> None:
-    app = _app(secret="hunter2-very-secret")
+    app = make_app(secret="hunter2-very-secret")
     assert "hunter2" not in repr(app)
     assert "hunter2" not in app.model_dump_json()
 
@@ -33,11 +28,11 @@ def test_secret_is_hidden_in_repr_and_dumps() -> None:
 @pytest.mark.parametrize("name", ["Web", "-web", "web/x", "", "web app"])
 def test_app_name_must_be_url_safe(name: str) -> None:
     with pytest.raises(ValidationError, match="must match"):
-        _app(name=name)
+        make_app(name=name)
 
 
 def test_default_trigger_runs_every_push_and_manual_but_no_pull_request() -> None:
-    trigger = _app().trigger
+    trigger = make_app().trigger
     assert trigger.push == PushFilter()
     assert trigger.pull_request is None
     assert trigger.manual is True
@@ -89,11 +84,11 @@ def test_schedule_entry_may_be_a_bare_cron_string() -> None:
 
 def test_unknown_keys_are_rejected() -> None:
     with pytest.raises(ValidationError):
-        _app(trigger={"psuh": {}})
+        make_app(trigger={"psuh": {}})
 
 
 def test_serverless_cd_push_form_is_converted_in_micromatch_order() -> None:
-    app = _app(
+    app = make_app(
         secret=None,
         github={
             "secret": "from-block",
@@ -120,7 +115,7 @@ def test_serverless_cd_push_form_is_converted_in_micromatch_order() -> None:
 
 
 def test_serverless_cd_pull_request_rules_keep_priority_order() -> None:
-    app = _app(
+    app = make_app(
         gitee={
             "pull_request": {
                 "types": ["merged"],
@@ -141,23 +136,25 @@ def test_serverless_cd_pull_request_rules_keep_priority_order() -> None:
 
 def test_serverless_cd_form_and_trigger_together_is_an_error() -> None:
     with pytest.raises(ValidationError, match="either 'trigger' or 'github'"):
-        _app(github={"push": {}}, trigger={"push": {}})
+        make_app(github={"push": {}}, trigger={"push": {}})
 
 
 def test_serverless_cd_form_contradicting_provider_is_an_error() -> None:
     with pytest.raises(ValidationError, match="contradicts"):
-        _app(provider="gitlab", github={"push": {}})
+        make_app(provider="gitlab", github={"push": {}})
 
 
 def test_gitee_password_becomes_the_secret() -> None:
-    app = _app(secret=None, gitee={"password": "pw", "push": {"branches": {"precise": ["main"]}}})
+    app = make_app(
+        secret=None, gitee={"password": "pw", "push": {"branches": {"precise": ["main"]}}}
+    )
     assert app.secret is not None
     assert app.secret.get_secret_value() == "pw"
 
 
 def test_serverless_cd_rule_with_invalid_glob_is_a_config_error() -> None:
     with pytest.raises(ValidationError, match="invalid glob"):
-        _app(
+        make_app(
             github={
                 "pull_request": {
                     "types": ["opened"],

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import APP_SECRET
 
-SECRET = "s3cret-for-tests"
+SECRET = APP_SECRET  # the apps of make_app sign with it
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 
 

@@ -1,7 +1,8 @@
 """Process settings read from the environment.
 
 Contract: ``Settings.from_env(environ)`` reads only ``SCD_*`` variables and never
-touches the file system; defaults are derived (``store`` from ``data_dir``). The
+touches the file system; defaults are derived (``store`` and ``log_sink`` from
+``data_dir``). The
 settings hold locations and switches, never secret values, so ``repr`` is safe
 to log. A malformed value is a ``ConfigError`` naming the variable.
 """
@@ -35,6 +36,7 @@ class Settings(BaseModel):
     data_dir: Path = Path(".scd")
     store: str = ""  # empty: sqlite:///<data_dir>/scd.db, filled in at validation
     invoker: str = "memory://"
+    log_sink: str = ""  # empty: file:///<data_dir>/logs, filled in at validation
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     scheduler: bool = False
     scheduler_grace_seconds: float = 300.0
@@ -48,10 +50,13 @@ class Settings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _default_store(cls, data: Any) -> Any:
-        # The store lives in data_dir unless named, so one variable moves all state.
-        if isinstance(data, dict) and not data.get("store"):
+        # The store and the logs live in data_dir unless named, so one variable
+        # moves all state.
+        if isinstance(data, dict) and not (data.get("store") and data.get("log_sink")):
             data = dict(data)
-            data["store"] = f"sqlite:///{Path(data.get('data_dir', '.scd')) / 'scd.db'}"
+            data_dir = Path(data.get("data_dir", ".scd"))
+            data["store"] = data.get("store") or f"sqlite:///{data_dir / 'scd.db'}"
+            data["log_sink"] = data.get("log_sink") or f"file:///{data_dir / 'logs'}"
         return data
 
     @classmethod
@@ -67,6 +72,7 @@ class Settings(BaseModel):
             ("SCD_DATA_DIR", "data_dir"),
             ("SCD_STORE", "store"),
             ("SCD_INVOKER", "invoker"),
+            ("SCD_LOG_SINK", "log_sink"),
         ):
             if env.get(name):
                 values[field] = env[name]

@@ -1,114 +1,41 @@
-"""Loading scd.yaml: the apps the trigger serves and the API tokens.
+"""One YAML document turned into plain values that remember where each came from.
 
-Contract: ``load_config(path, environ)`` reads the file once and returns a
-``Config`` or raises one ``ConfigError`` listing every problem found, each as
-``file:line:column: where: message``. ``${env:NAME}`` in a string value is
-replaced by the variable's value; an unset variable is a problem naming the
-variable and where it is used, never a value. Validation messages never echo
-input values either (a secret may be among them). App names are unique.
-
-Shape::
-
-    apps: [<App>, ...]                # scd_trigger_spec.App
-    tokens: [{name, sha256, scopes}]  # scopes: read | trigger | admin
+Contract: ``Document(file, environ).load(text)`` returns the plain value of the
+document (dicts, lists, scalars), with ``${env:NAME}`` replaced in strings from
+``environ``. Problems are collected, not raised, each with the line and column
+of the value (or key) it concerns: ``problem``, ``validate`` (a pydantic model,
+its messages stripped of input values) and ``items`` record them, and
+``raise_problems`` raises one ``ConfigError`` listing every one as
+``file:line:column: where: message``, sorted by position. Only invalid YAML
+raises at once (nothing after it can be located). No message ever quotes an
+input value: a secret may be among them.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 from scd_core.errors import ConfigError, ScdError
-from scd_trigger_spec import App
 
-from functions.trigger.auth import Tokens, TokenSpec
-
-__all__ = ["Config", "load_config", "parse_config"]
+__all__ = ["Document", "KeyPath"]
 
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
-_TOP_KEYS = ("apps", "tokens")
 
-Path_ = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Config:
-    """What scd.yaml declares, validated."""
-
-    apps: dict[str, App] = field(default_factory=dict)
-    tokens: Tokens = field(default_factory=lambda: Tokens(()))
-    source: str = "scd.yaml"
+KeyPath = tuple[str | int, ...]
 
 
-def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the scd.yaml at ``path``; ``ConfigError`` on any problem."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: config file not found (set SCD_CONFIG)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot read config: {type(exc).__name__}") from exc
-    return parse_config(text, file, environ)
-
-
-def parse_config(
-    text: str, file: str = "scd.yaml", environ: Mapping[str, str] | None = None
-) -> Config:
-    """Validate scd.yaml text; ``file`` only names it in messages."""
-    doc = _Document(file, os.environ if environ is None else environ)
-    data = doc.load(text)
-    apps: dict[str, App] = {}
-    specs: list[TokenSpec] = []
-    if isinstance(data, dict):
-        for key in data:
-            if key not in _TOP_KEYS:
-                known = ", ".join(_TOP_KEYS)
-                doc.problem((key,), f"unknown key {key!r} (expected one of {known})", at_key=True)
-        for index, item in enumerate(doc.items(data, "apps")):
-            app = doc.validate(App, item, ("apps", index))
-            if app is None:
-                continue
-            if app.name in apps:
-                doc.problem(("apps", index, "name"), f"duplicate app name {app.name!r}")
-            else:
-                apps[app.name] = app
-        specs = _tokens(doc, data)
-    elif data is not None:
-        doc.problem((), "the top level must be a mapping with 'apps' and 'tokens'")
-    doc.raise_problems()
-    return Config(apps=apps, tokens=Tokens(specs), source=file)
-
-
-def _tokens(doc: _Document, data: dict[Any, Any]) -> list[TokenSpec]:
-    specs: list[TokenSpec] = []
-    for index, item in enumerate(doc.items(data, "tokens")):
-        spec = doc.validate(TokenSpec, item, ("tokens", index))
-        if spec is None:
-            continue
-        if any(spec.name == seen.name for seen in specs):
-            doc.problem(("tokens", index, "name"), f"duplicate token name {spec.name!r}")
-        elif any(spec.sha256 == seen.sha256 for seen in specs):
-            doc.problem(("tokens", index, "sha256"), "the same token digest is listed twice")
-        else:
-            specs.append(spec)
-    return specs
-
-
-class _Document:
+class Document:
     """One YAML document turned into plain values, remembering where each came from."""
 
     def __init__(self, file: str, environ: Mapping[str, str]) -> None:
         self.file = file
         self.environ = environ
-        self.marks: dict[Path_, tuple[int, int]] = {(): (1, 1)}
-        self.key_marks: dict[Path_, tuple[int, int]] = {}
+        self.marks: dict[KeyPath, tuple[int, int]] = {(): (1, 1)}
+        self.key_marks: dict[KeyPath, tuple[int, int]] = {}
         self.problems: list[tuple[tuple[int, int], str]] = []
         self._loader = yaml.SafeLoader("")
 
@@ -125,7 +52,7 @@ class _Document:
             return None
         return self._value(node, ())
 
-    def _value(self, node: yaml.Node, path: Path_) -> Any:
+    def _value(self, node: yaml.Node, path: KeyPath) -> Any:
         self.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
@@ -148,7 +75,7 @@ class _Document:
             value = self._substitute(value, path)
         return value
 
-    def _substitute(self, value: str, path: Path_) -> str:
+    def _substitute(self, value: str, path: KeyPath) -> str:
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in self.environ:
@@ -167,7 +94,7 @@ class _Document:
             return []
         return value
 
-    def validate(self, model: type[Any], item: Any, path: Path_) -> Any:
+    def validate(self, model: type[Any], item: Any, path: KeyPath) -> Any:
         """``model`` validated from ``item``, or None with the problems recorded."""
         assert issubclass(model, BaseModel)
         try:
@@ -180,12 +107,12 @@ class _Document:
             self.problem(path, str(exc))
         return None
 
-    def problem(self, path: Path_, message: str, *, at_key: bool = False) -> None:
+    def problem(self, path: KeyPath, message: str, *, at_key: bool = False) -> None:
         where = self.key_marks.get(path) if at_key else None
         text = f"{_dotted(path)}: {message}" if path else message
         self.problems.append((where or self._locate(path), text))
 
-    def _locate(self, path: Path_) -> tuple[int, int]:
+    def _locate(self, path: KeyPath) -> tuple[int, int]:
         for end in range(len(path), -1, -1):
             mark = self.marks.get(path[:end])
             if mark is not None:
@@ -206,7 +133,7 @@ def _scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     return loader.construct_object(node)  # resolves int, bool, null by their tags
 
 
-def _dotted(path: Path_) -> str:
+def _dotted(path: KeyPath) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
