@@ -1,6 +1,6 @@
 """Recursive-descent parser mirroring GitHub's grammar, depth limit and error messages.
 
-Precedence, loosest first: ``||``, ``&&``, ``== !=``, ``< <= > >=``, ``!``, then indexing
+Precedence, loosest first: ``||``, ``&&``, ``== != === !==``, ``< <= > >=``, ``!``, then indexing
 (``a.b``, ``a[x]``, ``a.*``, ``a[*]``; only after a name, a call or parentheses), then
 primaries (literals, names, calls, parentheses). Nesting deeper than 50 is a parsing error.
 """
@@ -47,7 +47,12 @@ BUILTIN_ARITY: dict[str, Arity] = {
     "hashfiles": (1, MAX_ARGUMENTS),
 }
 
-_EQUALITY = (TokenType.EQUAL_EQUAL, TokenType.BANG_EQUAL)
+_EQUALITY = (
+    TokenType.EQUAL_EQUAL,
+    TokenType.BANG_EQUAL,
+    TokenType.STRICT_EQUAL,
+    TokenType.STRICT_NOT_EQUAL,
+)
 _COMPARISON = (TokenType.GREATER, TokenType.GREATER_EQUAL, TokenType.LESS, TokenType.LESS_EQUAL)
 
 

@@ -21,6 +21,7 @@ from scd_core.errors import Problem
 from scd_engine.expressions import (
     ExpressionError,
     find_expressions,
+    github_form,
     parse,
     referenced_paths,
     uses_status_function,
@@ -189,6 +190,7 @@ def _check_expression(
         return
     for path in paths:
         _check_path(add, path, earlier)
+    _check_habits(add, expression)
     if field in _SCRIPTS:
         for path, example in untrusted_reads(paths):
             add(injection_message(field, path, example, expression))
@@ -216,3 +218,18 @@ def _check_path(add: _Add, path: str, earlier: set[str]) -> None:
             + did_you_mean(step_id, tuple(sorted(earlier))),
             "warning",
         )
+
+
+def _check_habits(add: _Add, expression: str) -> None:
+    """Warn about serverless-cd's JavaScript spellings (accepted), showing GitHub's."""
+    form = github_form(expression)
+    if form is None:
+        return
+    caveat = ""
+    if "===" in expression or "!==" in expression:
+        caveat = " (== ignores letter case and converts kinds, where === does neither)"
+    add(
+        f"${{{{ {expression.strip()} }}}} is written the JavaScript way (serverless-cd's"
+        f" habit; it works); GitHub's form is ${{{{ {form.strip()} }}}}{caveat}",
+        "warning",
+    )
