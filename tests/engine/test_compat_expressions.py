@@ -44,7 +44,7 @@ def test_strict_comparison_neither_coerces_nor_ignores_case(
 
 def test_double_quoted_strings_take_javascript_escapes() -> None:
     assert evaluate(r'"a\"b\\c\n\u0041"', {}) == 'a"b\\c\nA'
-    assert evaluate("\"it's\"", {}) == "it's"
+    assert evaluate('"it\'s"', {}) == "it's"
 
 
 def test_an_unclosed_double_quoted_string_is_a_lexing_error() -> None:
@@ -71,7 +71,7 @@ def test_the_validator_warns_with_the_github_form_and_loading_still_succeeds(
         "  - id: build\n"
         "    run: echo built\n"
         "  - run: echo after\n"
-        "    if: ${{ steps.build.status === \"success\" }}\n"
+        '    if: ${{ steps.build.status === "success" }}\n'
     )
     problems = lint_pipeline("p.yaml", text)
     assert [p.severity for p in problems] == ["warning"]

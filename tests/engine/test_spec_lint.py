@@ -173,7 +173,7 @@ def test_unknown_context_names_are_errors_with_did_you_mean() -> None:
     assert problems[1].message.startswith("unknown context 'github'; hint: use git for")
     assert problems[2].message.startswith("unknown context 'zz'; known contexts: git, event")
     assert set(CONTEXTS) == {"git", "event", "env", "secrets", "steps", "inputs", "matrix",
-                             "needs", "task", "app", "vars", "runner", "job"}  # fmt: skip
+                             "needs", "task", "app", "vars", "runner", "job", "sts"}  # fmt: skip
 
 
 def test_unknown_functions_are_errors() -> None:

@@ -112,6 +112,8 @@ class Runner:
             app=app,
             task=task,
         )
+        for value in self.contexts["sts"].values():
+            self.masker.add(value)  # credentials: masked like secrets
         self.functions: dict[str, Callable[..., Any]] = {
             "success": lambda: not self._failed and not self.cancel.is_set(),
             "failure": lambda: self._failed,

@@ -40,7 +40,7 @@ __all__ = ["CONTEXTS", "spec_problems"]
 
 CONTEXTS: tuple[str, ...] = (
     "git", "event", "env", "secrets", "steps", "inputs", "matrix", "needs", "task", "app",
-    "vars", "runner", "job",
+    "vars", "runner", "job", "sts",
 )  # fmt: skip
 _TEMPLATED = ("name", "working-directory", "continue-on-error", "timeout-minutes", "run", "script")
 _SCRIPTS = ("run", "script")
