@@ -52,6 +52,7 @@ __all__ = [
     "referenced_paths",
     "render",
     "render_value",
+    "strip_markers",
     "to_bool",
     "to_text",
     "uses_status_function",
