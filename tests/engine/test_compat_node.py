@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +246,32 @@ def test_a_real_serverless_cd_package_from_npm_runs_against_scds_context(tmp_pat
     records = list(cache_dir.glob("npm/*/scd-install.json"))
     assert len(records) == 2  # one per content installed, shared by both runs
     assert any('"version": "0.0.26"' in r.read_text() for r in records)
+
+
+@needs_node
+def test_a_timed_out_plugin_step_kills_its_node_process(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path)
+    pidfile = tmp_path / "pid"
+    text = (
+        "steps:\n"
+        "  - id: p\n"
+        "    plugin: ./plugins/sleepy.js\n"
+        f"    inputs: {{pidfile: '{pidfile}'}}\n"
+        "    timeout-minutes: 0.05\n"
+    )
+    result, _, _ = run_yaml(workspace, text, cache_dir=tmp_path / "c", grace=30.0)
+    assert result.steps[0].message is not None
+    assert "timed out" in result.steps[0].message
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
