@@ -82,3 +82,22 @@ def test_the_validator_warns_with_the_github_form_and_loading_still_succeeds(
     assert result.status == "success"
     assert [s.status for s in result.steps] == ["success", "success"]
     assert log("1") == "after\n"
+
+
+def test_serverless_cds_hash_file_is_hash_files_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "package-lock.json").write_text("{}")
+    text = (
+        "steps:\n"
+        "  - id: h\n"
+        '    run: echo ${{ hashFile("./package-lock.json") }}'
+        " ${{ hashFiles('package-lock.json') }}\n"
+    )
+    [problem] = lint_pipeline("p.yaml", text)
+    assert problem.severity == "warning"
+    assert "GitHub's form is ${{ hashFiles('./package-lock.json') }}" in problem.message
+    assert "SHA-1" in problem.message
+    result, log, _ = run_yaml(tmp_path, text)
+    assert result.status == "success"
+    first, second = log("h").split()
+    assert first == second
+    assert len(first) == 64

@@ -3,10 +3,14 @@
 serverless-cd rendered ``${{ }}`` with art-template, so its pipelines compare with
 ``===``/``!==`` and quote strings with ``"``. scd accepts both (``===`` is strict:
 no coercion, strings case-sensitive) and its validator warns with the GitHub form,
-so that new pipelines converge on one dialect. :func:`github_form` is that form.
+so that new pipelines converge on one dialect. serverless-cd's ``hashFile(path)`` is
+read as ``hashFiles`` (a SHA-256 where serverless-cd's was a SHA-1: cache keys move
+once). :func:`github_form` is that form.
 """
 
 from __future__ import annotations
+
+import itertools
 
 from .lexer import Token, TokenType, lex
 
@@ -16,7 +20,7 @@ _STRICT = {TokenType.STRICT_EQUAL: "==", TokenType.STRICT_NOT_EQUAL: "!="}
 
 
 def github_form(expression: str) -> str | None:
-    """``expression`` rewritten with ``==``/``!=`` and single-quoted strings, or None
+    """``expression`` rewritten with ``==``/``!=``, single-quoted strings and ``hashFiles``, or None
     when it uses none of the JavaScript habits. Lexing errors raise ExpressionError.
 
     The rewrite keeps everything else byte for byte. ``==`` is GitHub's loose
@@ -25,8 +29,10 @@ def github_form(expression: str) -> str | None:
     """
     tokens = lex(expression)
     changes: list[tuple[Token, str]] = []
-    for token in tokens:
-        if token.type in _STRICT:
+    for token, after in itertools.pairwise(tokens):
+        if token.lexeme.lower() == "hashfile" and after.type is TokenType.LEFT_PAREN:
+            changes.append((token, "hashFiles"))
+        elif token.type in _STRICT:
             changes.append((token, _STRICT[token.type]))
         elif token.type is TokenType.STRING and token.lexeme.startswith('"'):
             text = str(token.value)

@@ -211,11 +211,13 @@ class _Parser:
             args.append(self.expression())
             if not self.check(TokenType.RIGHT_PAREN):
                 self.consume(TokenType.COMMA)
-        self.validate_call(ident, len(args))
-        return FunctionCall(ident.lexeme, tuple(args), ident.start)
+        # serverless-cd's hashFile(path) is hashFiles (its digest was SHA-1, scd's SHA-256)
+        name = "hashFiles" if ident.lexeme.lower() == "hashfile" else ident.lexeme
+        self.validate_call(ident, name, len(args))
+        return FunctionCall(name, tuple(args), ident.start)
 
-    def validate_call(self, ident: Token, count: int) -> None:
-        name = ident.lexeme.lower()
+    def validate_call(self, ident: Token, called: str, count: int) -> None:
+        name = called.lower()
         arity = BUILTIN_ARITY.get(name)
         if self.functions is not None and name not in self.functions:
             raise self.error("Unrecognized function", ident)

@@ -228,6 +228,8 @@ def _check_habits(add: _Add, expression: str) -> None:
     caveat = ""
     if "===" in expression or "!==" in expression:
         caveat = " (== ignores letter case and converts kinds, where === does neither)"
+    if "hashFiles" in form and "hashfile(" in expression.lower().replace(" ", ""):
+        caveat += " (hashFiles is a SHA-256, serverless-cd's hashFile a SHA-1: cache keys change)"
     add(
         f"${{{{ {expression.strip()} }}}} is written the JavaScript way (serverless-cd's"
         f" habit; it works); GitHub's form is ${{{{ {form.strip()} }}}}{caveat}",
