@@ -213,27 +213,29 @@ def test_serverless_cds_cache_runs_on_the_builtin_cache_with_inputs_translated(
 
 @needs_node
 def test_a_real_serverless_cd_package_from_npm_runs_against_scds_context(tmp_path: Path) -> None:
-    """@serverless-cd/core (from the npm registry) resolves templates against
-    context.$variables and finds the run and postRun steps in scd's context."""
+    """@serverless-cd/core (from the npm registry) renders templates against
+    context.$variables and finds the run and postRun steps in scd's context; its
+    getInputs does not render scd's resolved inputs a second time."""
     cache_dir = tmp_path / "cache"
+    event = EVENT.model_copy(update={"message": "fix {{ process.exit(3) }} <% process.exit(4) %>"})
     text = (
         "steps:\n"
         "  - id: sd\n"
         "    plugin: ./plugins/sdcore\n"
-        "    inputs: {greeting: 'hello {{ git.branch }} while {{ status }}'}\n"
+        "    inputs: {greeting: '${{ git.message }}'}\n"
         "  - id: spec\n"
         "    plugin: npm:@serverless-cd/core@0.0.26\n"
         "    continue-on-error: true\n"
     )
     for attempt in ("cold", "warm"):
         workspace = _workspace(tmp_path / attempt)
-        result, log, _ = run_yaml(workspace, text, event=EVENT, cache_dir=cache_dir)
+        result, log, _ = run_yaml(workspace, text, event=event, cache_dir=cache_dir)
         sd = log("sd")
         verb = "Installing" if attempt == "cold" else "Using"
         assert f"{verb} the dependencies of sdcore" in sd
-        assert "core resolved hello main while success\n" in sd
         assert result.steps[0].outputs == {
-            "greeting": "hello main while success",
+            "greeting": "fix {{ process.exit(3) }} <% process.exit(4) %>",
+            "rendered": "main while success",
             "runType": "run",
             "ref": "main",
         }
@@ -242,7 +244,7 @@ def test_a_real_serverless_cd_package_from_npm_runs_against_scds_context(tmp_pat
             " npm:@serverless-cd/core@0.0.26 exports no run(inputs, context, logger)"
         )
         assert f"{verb} @serverless-cd/core@0.0.26" in log("spec")
-        assert log("post-sd").endswith("core post: postRun of sd (hello main while success)\n")
+        assert log("post-sd").endswith("core post: postRun of sd (main while success)\n")
     records = list(cache_dir.glob("npm/*/scd-install.json"))
     assert len(records) == 2  # one per content installed, shared by both runs
     assert any('"version": "0.0.26"' in r.read_text() for r in records)

@@ -17,6 +17,33 @@ const util = require('util');
 const channel = Number(process.env.SCD_BRIDGE_FD);
 delete process.env.SCD_BRIDGE_FD;
 
+// scd resolves a step's inputs once, with its own expressions. @serverless-cd/core's
+// getInputs would render the results again as art-template (JavaScript), so event text
+// holding {{ }} or <% %> (a commit message, a branch name) would run as code: every copy
+// of core loaded by a plugin gets a getInputs that returns the inputs as resolved.
+const Module = require('module');
+const GET_INPUTS = /[\\/]@serverless-cd[\\/]core[\\/]lib[\\/]get-inputs\.js$/;
+const load = Module._load;
+Module._load = function scdLoad(request, parent, isMain) {
+  const loaded = load.apply(this, arguments);
+  if (loaded && typeof loaded.default === 'function' && request.endsWith('get-inputs')) {
+    let file = '';
+    try {
+      file = Module._resolveFilename(request, parent, isMain);
+    } catch (err) {
+      return loaded;
+    }
+    if (GET_INPUTS.test(file)) loaded.default = resolvedInputs;
+  }
+  return loaded;
+};
+
+function resolvedInputs(inputs) {
+  if (inputs === null || inputs === undefined) return undefined;
+  if (typeof inputs === 'object' && Object.keys(inputs).length === 0) return undefined;
+  return JSON.parse(JSON.stringify(inputs));
+}
+
 function send(message) {
   fs.writeSync(channel, JSON.stringify(message) + '\n');
 }
