@@ -1,19 +1,20 @@
 """serverless-cd plugins (npm packages, local JavaScript) run through a Node bridge.
 
-Contract: a :class:`NodePlugin` is a scd plugin (``(inputs, ctx) -> outputs``).
-Each call finds ``node`` on the step's ``PATH`` (a missing Node fails the step
-saying how to install it), installs the package into the plugin cache on first
-use (:mod:`scd_engine.plugins.npm`), then runs ``bridge.js`` in a process of its
-own (its own process group, the step's environment and directory) which calls
-the module's ``run(inputs, context, logger)``: ``inputs`` are the step's, already
-resolved by scd; ``context`` has the shape serverless-cd's engine passes
-(:func:`sd_context`); the logger's lines and the process's own output go through
-masking into the step log as they come; the returned object becomes the step's
-outputs. A module that also exports ``postRun`` gets it called after the last step
-(scd's end-of-run hooks run in reverse order of registration, as serverless-cd
-appends its ``Post Run`` steps in reverse with ``if: always()``). A load failure, a
-missing export, a throw or a crash fails the step with the message. Cancel and
-timeout kill the process group.
+Contract: a :class:`NodePlugin` is a scd plugin (``(inputs, ctx) -> outputs``). Each
+call finds ``node`` on the step's ``PATH`` (a missing Node fails the step saying how
+to install it), installs the package into the plugin cache on first use
+(:mod:`scd_engine.plugins.npm`), then runs ``bridge.js`` in a process of its own
+(its own process group, the step's environment and directory) which calls the
+module's ``run(inputs, context, logger)``: ``inputs`` are the step's, already
+resolved by scd (``@serverless-cd/core``'s ``getInputs`` returns them unchanged
+instead of rendering event text as art-template again); ``context`` has the shape
+serverless-cd's engine passes (:func:`sd_context`); the logger's lines and the
+process's own output go through masking into the step log as they come; the returned
+object becomes the step's outputs. A module that also exports ``postRun`` gets it
+called after the last step (scd's end-of-run hooks run in reverse order of
+registration, as serverless-cd appends its ``Post Run`` steps in reverse with
+``if: always()``). A load failure, a missing export, a throw or a crash fails the step
+with the message. Cancel and timeout kill the process group.
 """
 
 from __future__ import annotations
