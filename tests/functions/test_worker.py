@@ -283,6 +283,7 @@ def test_an_apps_config_gives_secrets_a_checkout_token_and_platform_env_to_its_r
         "    run: |\n"
         '      echo "deploy=${{ secrets.DEPLOY_KEY }} env=${{ secrets.API_KEY }}"\n'
         '      echo "platform=${ALIBABA_CLOUD_ACCESS_KEY_ID:-absent}"\n'
+        '      [ "$ALIBABA_CLOUD_ACCESS_KEY_ID" = "${{ sts.accessKeyId }}" ] && echo same-as-sts\n'
         "      cat .git/config\n"
     )
     repo, sha = pipeline_repo(tmp_path / "repo", spec)
@@ -308,7 +309,10 @@ def test_an_apps_config_gives_secrets_a_checkout_token_and_platform_env_to_its_r
     assert response.json()["status"] == "success"
     text = log_text(data_dir, job.id, "use") + log_text(data_dir, job.id, "setup")
     assert "deploy=*** env=***" in text
-    assert f"platform={PLATFORM_KEY}" in text  # the app allows it
+    # the app allows it; the value is the sts context's, masked like every credential
+    assert "platform=***" in text
+    assert "same-as-sts" in text
+    assert PLATFORM_KEY not in text
     for secret in (token, deploy_key, ENV_SECRET):
         assert secret not in text
     assert '[remote "origin"]' in text

@@ -95,6 +95,10 @@ class Event(BaseModel):
     before: str | None = None
     message: str | None = None
     pusher: str | None = None
+    # serverless-cd's pusher object {name, email, avatar_url}, as its trigger reads it
+    pusher_name: str | None = None
+    pusher_email: str | None = None
+    pusher_avatar: str | None = None
     clone_url: str | None = None
     repository: str | None = None  # "owner/name"
     repo_owner: str | None = None

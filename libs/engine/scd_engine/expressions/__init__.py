@@ -28,6 +28,7 @@ from .coercion import is_array, is_object, kind_of, to_bool, to_number, to_text
 from .errors import ExpressionError
 from .evaluator import MAX_MEMORY, Evaluator
 from .functions import FunctionError
+from .habits import github_form
 from .hashfiles import hash_files
 from .nodes import ContextAccess, FunctionCall, Grouping, IndexAccess, Literal, Node, walk
 from .parser import BUILTIN_ARITY, Arity, parse_tokens
@@ -41,6 +42,7 @@ __all__ = [
     "condition",
     "evaluate",
     "find_expressions",
+    "github_form",
     "hash_files",
     "hash_files_function",
     "is_array",
@@ -50,6 +52,7 @@ __all__ = [
     "referenced_paths",
     "render",
     "render_value",
+    "strip_markers",
     "to_bool",
     "to_text",
     "uses_status_function",

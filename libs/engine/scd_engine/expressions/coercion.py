@@ -29,6 +29,7 @@ __all__ = [
     "less_than",
     "lookup",
     "number_text",
+    "strict_equals",
     "to_bool",
     "to_json",
     "to_number",
@@ -234,6 +235,20 @@ def _coerce(left: Any, right: Any) -> tuple[Any, Any]:
     if rk in ("Null", "Boolean"):
         return _coerce(left, to_number(right))
     return left, right
+
+
+def strict_equals(left: Any, right: Any) -> bool:
+    """JavaScript's ``===`` (serverless-cd's habit): no coercion, so values of two kinds
+    differ; strings compare case-sensitively; NaN equals nothing; an object or an
+    array equals only itself."""
+    kind = kind_of(left)
+    if kind != kind_of(right):
+        return False
+    if kind in ("Object", "Array"):
+        return left is right
+    if kind == "Number":
+        return float(left) == float(right)
+    return bool(left == right)
 
 
 def equals(left: Any, right: Any) -> bool:

@@ -23,6 +23,7 @@ from .coercion import (
     is_primitive,
     less_than,
     lookup,
+    strict_equals,
     to_bool,
     to_number,
 )
@@ -196,6 +197,10 @@ def _reads_secrets(node: Node) -> bool:
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
+    if op == "===":
+        return strict_equals(left, right)
+    if op == "!==":
+        return not strict_equals(left, right)
     if op == "==":
         return equals(left, right)
     if op == "!=":

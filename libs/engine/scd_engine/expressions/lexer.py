@@ -3,6 +3,8 @@
 Positions are 0-based offsets into the whole expression (newlines included); errors report
 them 1-based. Words run until a boundary character (``( [ ) ] , . ! > < = & |`` or
 whitespace), so an illegal character spoils the whole word: ``1 @abc 2`` fails on ``@abc``.
+serverless-cd's JavaScript habits lex too: ``===``, ``!==`` and double-quoted strings with
+backslash escapes (GitHub rejects all three).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class TokenType(enum.Enum):
     BANG = "!"
     BANG_EQUAL = "!="
     EQUAL_EQUAL = "=="
+    STRICT_EQUAL = "==="
+    STRICT_NOT_EQUAL = "!=="
     GREATER = ">"
     GREATER_EQUAL = ">="
     LESS = "<"
@@ -82,6 +86,7 @@ _KEYWORDS = {
     "NaN": (TokenType.NUMBER, math.nan),
     "Infinity": (TokenType.NUMBER, math.inf),
 }
+_JS_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _IDENT_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _IDENT_REST = _IDENT_FIRST | frozenset("0123456789-")
 
@@ -135,18 +140,28 @@ class _Lexer:
             elif c in "-+" or "0" <= c <= "9":
                 self.number()
             elif c == "!":
-                self.add(TokenType.BANG_EQUAL if self.match("=") else TokenType.BANG)
+                if self.match("="):
+                    # serverless-cd's JavaScript habit: !== is strict (see evaluator)
+                    self.add(
+                        TokenType.STRICT_NOT_EQUAL if self.match("=") else TokenType.BANG_EQUAL
+                    )
+                else:
+                    self.add(TokenType.BANG)
             elif c == "<":
                 self.add(TokenType.LESS_EQUAL if self.match("=") else TokenType.LESS)
             elif c == ">":
                 self.add(TokenType.GREATER_EQUAL if self.match("=") else TokenType.GREATER)
-            elif c in "=&|":
+            elif c == "=" and self.match("="):
+                self.add(TokenType.STRICT_EQUAL if self.match("=") else TokenType.EQUAL_EQUAL)
+            elif c in "&|":
                 if self.match(c):
-                    self.add({"=": TokenType.EQUAL_EQUAL, "&": TokenType.AND, "|": TokenType.OR}[c])
+                    self.add(TokenType.AND if c == "&" else TokenType.OR)
                 else:
                     self.word()  # illegal: report the whole word
             elif c == "'":
                 self.string()
+            elif c == '"':
+                self.double_quoted()
             else:
                 self.word()
         # GitHub's EOF token sits where the last scan step started.
@@ -179,6 +194,32 @@ class _Lexer:
                 break
             chars.append(c)
             self.pos += 1
+        self.add(TokenType.STRING, "".join(chars))
+
+    def double_quoted(self) -> None:
+        """A JavaScript double-quoted string (serverless-cd's habit), backslash escapes."""
+        src = self.src
+        chars: list[str] = []
+        while True:
+            if self.pos >= len(src):
+                raise self.error(src[self.start :])
+            c = src[self.pos]
+            self.pos += 1
+            if c == '"':
+                break
+            if c == "\\" and self.pos < len(src):
+                c = src[self.pos]
+                self.pos += 1
+                if c == "u" and self.pos + 4 <= len(src):
+                    try:
+                        chars.append(chr(int(src[self.pos : self.pos + 4], 16)))
+                        self.pos += 4
+                        continue
+                    except ValueError:
+                        pass
+                chars.append(_JS_ESCAPES.get(c, c))
+                continue
+            chars.append(c)
         self.add(TokenType.STRING, "".join(chars))
 
     def word(self) -> None:

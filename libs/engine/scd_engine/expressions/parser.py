@@ -1,6 +1,6 @@
 """Recursive-descent parser mirroring GitHub's grammar, depth limit and error messages.
 
-Precedence, loosest first: ``||``, ``&&``, ``== !=``, ``< <= > >=``, ``!``, then indexing
+Precedence, loosest first: ``||``, ``&&``, ``== != === !==``, ``< <= > >=``, ``!``, then indexing
 (``a.b``, ``a[x]``, ``a.*``, ``a[*]``; only after a name, a call or parentheses), then
 primaries (literals, names, calls, parentheses). Nesting deeper than 50 is a parsing error.
 """
@@ -47,7 +47,12 @@ BUILTIN_ARITY: dict[str, Arity] = {
     "hashfiles": (1, MAX_ARGUMENTS),
 }
 
-_EQUALITY = (TokenType.EQUAL_EQUAL, TokenType.BANG_EQUAL)
+_EQUALITY = (
+    TokenType.EQUAL_EQUAL,
+    TokenType.BANG_EQUAL,
+    TokenType.STRICT_EQUAL,
+    TokenType.STRICT_NOT_EQUAL,
+)
 _COMPARISON = (TokenType.GREATER, TokenType.GREATER_EQUAL, TokenType.LESS, TokenType.LESS_EQUAL)
 
 
@@ -206,11 +211,13 @@ class _Parser:
             args.append(self.expression())
             if not self.check(TokenType.RIGHT_PAREN):
                 self.consume(TokenType.COMMA)
-        self.validate_call(ident, len(args))
-        return FunctionCall(ident.lexeme, tuple(args), ident.start)
+        # serverless-cd's hashFile(path) is hashFiles (its digest was SHA-1, scd's SHA-256)
+        name = "hashFiles" if ident.lexeme.lower() == "hashfile" else ident.lexeme
+        self.validate_call(ident, name, len(args))
+        return FunctionCall(name, tuple(args), ident.start)
 
-    def validate_call(self, ident: Token, count: int) -> None:
-        name = ident.lexeme.lower()
+    def validate_call(self, ident: Token, called: str, count: int) -> None:
+        name = called.lower()
         arity = BUILTIN_ARITY.get(name)
         if self.functions is not None and name not in self.functions:
             raise self.error("Unrecognized function", ident)

@@ -1,7 +1,7 @@
 """``${{ }}`` inside strings, and ``if:`` conditions.
 
 Expressions are found as GitHub's template reader finds them: from ``${{`` to the first
-``}}`` outside a single-quoted string literal.
+``}}`` outside a string literal (single-quoted, or double-quoted as serverless-cd writes).
 """
 
 from __future__ import annotations
@@ -27,15 +27,7 @@ def find_expressions(template: str) -> list[tuple[int, int, str]]:
         start = template.find("${{", i)
         if start < 0:
             return found
-        in_string = False
-        end = -1
-        for j in range(start + 3, len(template)):
-            c = template[j]
-            if c == "'":
-                in_string = not in_string  # '' inside a literal toggles twice: still fine
-            elif not in_string and c == "}" and template[j - 1] == "}" and j - 1 >= start + 3:
-                end = j + 1
-                break
+        end = _closing(template, start + 3)
         if end < 0:
             raise ExpressionError(
                 "parsing",
@@ -51,6 +43,25 @@ def find_expressions(template: str) -> list[tuple[int, int, str]]:
             )
         found.append((start, end, source))
         i = end
+
+
+def _closing(template: str, j: int) -> int:
+    """The end of the ``}}`` closing an expression whose text starts at ``j``; -1 if none."""
+    quote = ""  # the quote of the string literal the scan is in, if any
+    first = j
+    while j < len(template):
+        c = template[j]
+        if quote == '"' and c == "\\":
+            j += 2  # a backslash escape inside a double-quoted string
+            continue
+        if c == quote:
+            quote = ""  # '' inside a single-quoted literal toggles twice: still fine
+        elif not quote and c in "'\"":
+            quote = c
+        elif not quote and c == "}" and j - 1 >= first and template[j - 1] == "}":
+            return j + 1
+        j += 1
+    return -1
 
 
 def render_with(template: str, evaluate: Evaluate) -> str:

@@ -1,10 +1,15 @@
 """Find the plugin a ``uses:`` names.
 
 Contract: :func:`resolve_plugin` tries, in order, (1) a built-in name
-(:data:`BUILTINS`), (2) a local ``.py`` file relative to the workspace
-(``./ci/plugins/notify.py``: it must define ``run``, and it must stay inside
-the workspace), (3) ``module:function`` (dotted attributes allowed after the
-colon), (4) an entry point named so in the group ``scd.plugins`` of an
+(:data:`BUILTINS`), (2) a serverless-cd plugin scd runs natively
+(``@serverless-cd/cache``, ``@serverless-cd/checkout``: see
+:mod:`~scd_engine.plugins.natives`), (3) an npm package (``@scope/name``,
+``name@1.2``, ``npm:name``: run through the Node bridge of
+:mod:`~scd_engine.plugins.node`), (4) a local path relative to the workspace
+that must stay inside it: a ``.py`` file (it must define ``run``) or JavaScript
+(a ``.js``/``.cjs`` file, or a directory with ``package.json`` or ``index.js``,
+through the Node bridge), (5) ``module:function`` (dotted attributes allowed
+after the colon), (6) an entry point named so in the group ``scd.plugins`` of an
 installed distribution. It raises :class:`PluginNotFound` naming what it tried,
 or :class:`PluginError` when the target exists but is not callable or fails to
 import (the import error is chained).
@@ -48,6 +53,19 @@ def resolve_plugin(name: str, workspace: Path) -> Plugin:
     name = name.strip()
     if name in BUILTINS:
         return _from_target(BUILTINS[name], name)
+    from scd_engine.plugins.natives import native_equivalent
+    from scd_engine.plugins.npm import npm_spec
+
+    native = native_equivalent(name)
+    if native is not None:
+        return native
+    spec = npm_spec(name)
+    if spec is not None:
+        from scd_engine.plugins.node import NodePlugin
+
+        return NodePlugin(name, spec=spec)
+    if name.startswith(("./", "../", "/")) and not name.endswith(".py"):
+        return _javascript(name, workspace)
     if name.startswith(("./", "../", "/")) or name.endswith(".py"):
         return _from_file(name, workspace)
     if ":" in name:
@@ -102,6 +120,25 @@ def _from_file(name: str, workspace: Path) -> Plugin:
     if not hasattr(module, "run"):
         raise PluginError(f"plugin {name!r}: the file defines no run(inputs, ctx)")
     return _callable(module.run, name)
+
+
+def _javascript(name: str, workspace: Path) -> Plugin:
+    from scd_engine.plugins.node import NodePlugin
+
+    root = workspace.resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root):
+        raise PluginError(f"plugin {name!r}: a local plugin must be inside the workspace")
+    if path.is_file() and path.suffix in (".js", ".cjs"):
+        return NodePlugin(name, path=path)
+    if path.is_dir() and ((path / "package.json").is_file() or (path / "index.js").is_file()):
+        return NodePlugin(name, path=path)
+    if path.with_suffix(".js").is_file():
+        return NodePlugin(name, path=path.with_suffix(".js"))
+    raise PluginNotFound(
+        f"plugin {name!r}: no such plugin in the workspace (a .py or .js file, or a directory"
+        " with package.json or index.js)"
+    )
 
 
 def _callable(obj: object, name: str) -> Plugin:

@@ -3,7 +3,9 @@
 Contract: :func:`process_base_env` is computed once per run: ``os.environ``
 minus the platform's credentials and scd's own settings (names starting
 ``ALIBABA_CLOUD_``, ``ALIYUN_``, ``FC_`` or ``SCD_``, except ``SCD_DEBUG``), plus
-``CI=true``, ``SCD=true`` and ``SCD_*`` variables describing the run. The
+``CI=true``, ``SCD=true``, serverless-cd's ``SERVERLESS_CD=serverless_cd`` (which its
+scripts test for) and ``SCD_*`` variables describing the run (``SCD_EVENT_NAME`` keeps
+scd's word ``tag`` for a tag push). The
 runner then lays the pipeline's and the step's ``env`` and the step's
 ``SCD_OUTPUT``/``SCD_ENV``/``SCD_STEP`` over it.
 """
@@ -28,7 +30,13 @@ def process_base_env(run_id: str, workspace: Path, event: Event | None) -> dict[
         for name, value in os.environ.items()
         if name in _KEPT or not name.startswith(HIDDEN_PREFIXES)
     }
-    env.update(CI="true", SCD="true", SCD_RUN_ID=run_id, SCD_WORKSPACE=str(workspace))
+    env.update(
+        CI="true",
+        SCD="true",
+        SERVERLESS_CD="serverless_cd",
+        SCD_RUN_ID=run_id,
+        SCD_WORKSPACE=str(workspace),
+    )
     if event is not None:
         described = {
             "SCD_EVENT_NAME": event.event_name,

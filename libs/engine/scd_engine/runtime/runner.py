@@ -108,19 +108,22 @@ class Runner:
         if self._session is not None:
             raise RuntimeError("a Runner runs one task once")
         options = self.options
+        contexts = base_contexts(
+            event=options.event,
+            secrets=self.secrets,
+            inputs=dict(options.inputs),
+            run_id=self.run_id,
+            app=options.app,
+            task=options.task,
+        )
+        for value in contexts["sts"].values():
+            self.masker.add(value)  # credentials: masked like secrets
         session = self._session = Session(
             run_id=self.run_id,
             task_id=task.id,
             workspace=self.workspace,
             sink=options.sink,
-            contexts=base_contexts(
-                event=options.event,
-                secrets=self.secrets,
-                inputs=dict(options.inputs),
-                run_id=self.run_id,
-                app=options.app,
-                task=options.task,
-            ),
+            contexts=contexts,
             extra_env=options.env,
             cancel=self.cancel,
             kill=self._kill,

@@ -21,6 +21,7 @@ from scd_core.errors import Problem
 from scd_engine.expressions import (
     ExpressionError,
     find_expressions,
+    github_form,
     parse,
     referenced_paths,
     uses_status_function,
@@ -39,7 +40,7 @@ __all__ = ["CONTEXTS", "spec_problems"]
 
 CONTEXTS: tuple[str, ...] = (
     "git", "event", "env", "secrets", "steps", "inputs", "matrix", "needs", "task", "app",
-    "vars", "runner", "job",
+    "vars", "runner", "job", "sts",
 )  # fmt: skip
 _TEMPLATED = ("name", "working-directory", "continue-on-error", "timeout-minutes", "run", "script")
 _SCRIPTS = ("run", "script")
@@ -190,6 +191,7 @@ def _check_expression(
         return
     for path in paths:
         _check_path(add, path, earlier)
+    _check_habits(add, expression)
     if field in _SCRIPTS:
         for path, example in untrusted_reads(paths):
             add(injection_message(field, path, example, expression))
@@ -236,3 +238,20 @@ def _check_path(add: _Add, path: str, earlier: set[str]) -> None:
             + did_you_mean(step_id, tuple(sorted(earlier))),
             "warning",
         )
+
+
+def _check_habits(add: _Add, expression: str) -> None:
+    """Warn about serverless-cd's JavaScript spellings (accepted), showing GitHub's."""
+    form = github_form(expression)
+    if form is None:
+        return
+    caveat = ""
+    if "===" in expression or "!==" in expression:
+        caveat = " (== ignores letter case and converts kinds, where === does neither)"
+    if "hashFiles" in form and "hashfile(" in expression.lower().replace(" ", ""):
+        caveat += " (hashFiles is a SHA-256, serverless-cd's hashFile a SHA-1: cache keys change)"
+    add(
+        f"${{{{ {expression.strip()} }}}} is written the JavaScript way (serverless-cd's"
+        f" habit; it works); GitHub's form is ${{{{ {form.strip()} }}}}{caveat}",
+        "warning",
+    )

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from scd_core.errors import ConfigError, NotFound, Problem, SpecError
 
 from scd_engine.spec.checks import spec_problems
+from scd_engine.spec.habits import habit_problems, without_on
 from scd_engine.spec.pipeline import Pipeline
 from scd_engine.spec.problems import validation_problems
 from scd_engine.spec.yamlsource import YamlSource, read_yaml
@@ -69,11 +70,12 @@ def _analyse(path: str | Path, text: str | None) -> tuple[Pipeline | None, list[
     if source.data is None:
         message = "the file is empty; hint: a pipeline needs steps, such as 'steps: [{run: make}]'"
         return None, [Problem(file, 1, 1, message)]
-    problems = list(source.problems)
+    data, problems = without_on(source)
+    problems = [*source.problems, *problems, *habit_problems(source)]
     pipeline: Pipeline | None = None
     failure: ValidationError | None = None
     try:
-        pipeline = Pipeline.model_validate(source.data)
+        pipeline = Pipeline.model_validate(data)
     except ValidationError as exc:
         failure = exc
         problems.extend(validation_problems(exc.errors(include_url=False), source))

@@ -24,6 +24,7 @@ from scd_trigger_spec.providers.fields import (
     need_str,
     split_ref,
 )
+from scd_trigger_spec.providers.people import sd_pusher
 from scd_trigger_spec.providers.shapes import PartialDecoder
 from scd_trigger_spec.results import Ignored
 from scd_trigger_spec.spec import App
@@ -117,6 +118,7 @@ def hub_push(
         before=get_str(payload, "before"),
         message=get_str(head, "message"),
         pusher=get_str(payload, "pusher.name") or get_str(payload, pusher_fallback),
+        **sd_pusher(payload, provider, pull_request=False),
         added=added,
         modified=modified,
         removed=removed,

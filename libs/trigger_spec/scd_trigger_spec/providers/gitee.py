@@ -37,6 +37,7 @@ from scd_trigger_spec.providers.fields import (
     need_int,
     need_str,
 )
+from scd_trigger_spec.providers.people import sd_pusher
 from scd_trigger_spec.results import Ignored, Pong
 from scd_trigger_spec.spec import App
 
@@ -133,6 +134,7 @@ def _pull_request(payload: dict[str, Any], delivery: str) -> Parsed:
         commit=commit,
         message=get_str(payload, "pull_request.title") or get_str(payload, "title"),
         pusher=get_str(payload, "sender.login") or get_str(payload, "author.login"),
+        **sd_pusher(payload, "gitee", pull_request=True),
         pr_number=number,
         source_branch=source,
         target_branch=target,

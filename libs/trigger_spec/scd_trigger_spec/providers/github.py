@@ -33,6 +33,7 @@ from scd_trigger_spec.providers.fields import (
     need_int,
     need_str,
 )
+from scd_trigger_spec.providers.people import PUSHER_SHAPE, sd_pusher
 from scd_trigger_spec.providers.shapes import PartialDecoder, Shape
 from scd_trigger_spec.results import Ignored, Pong
 from scd_trigger_spec.spec import App
@@ -53,8 +54,7 @@ _PUSH = PartialDecoder(
         "created": None,
         "commits": [{"added": None, "modified": None, "removed": None}],
         "head_commit": {"id": None, "message": None},
-        "pusher": {"name": None},
-        "sender": {"login": None},
+        **PUSHER_SHAPE,
         "repository": _REPOSITORY,
     }
 )
@@ -63,7 +63,7 @@ _PULL_REQUEST = PartialDecoder(
         "action": None,
         "number": None,
         "before": None,
-        "sender": {"login": None},
+        **PUSHER_SHAPE,
         "repository": _REPOSITORY,
         "pull_request": {
             "number": None,
@@ -154,6 +154,7 @@ def _pull_request(payload: dict[str, Any], delivery: str) -> Parsed:
         before=get_str(payload, "before"),
         message=get_str(payload, "pull_request.title"),
         pusher=get_str(payload, "sender.login"),
+        **sd_pusher(payload, "github", pull_request=True),
         pr_number=number,
         source_branch=source,
         target_branch=target,

@@ -29,6 +29,7 @@ from scd_trigger_spec.providers.fields import (
     need_str,
     split_ref,
 )
+from scd_trigger_spec.providers.people import PUSHER_SHAPE, sd_pusher
 from scd_trigger_spec.providers.shapes import PartialDecoder, Shape
 from scd_trigger_spec.results import Ignored, Pong
 from scd_trigger_spec.spec import App
@@ -53,7 +54,7 @@ _PUSH = PartialDecoder(
         "before": None,
         "checkout_sha": None,
         "user_username": None,
-        "user_name": None,
+        **PUSHER_SHAPE,
         "total_commits_count": None,
         "commits": [
             {"id": None, "message": None, "added": None, "modified": None, "removed": None}
@@ -70,7 +71,7 @@ _MERGE_REQUEST = PartialDecoder(
             "source_branch": None,
             "target_branch": None,
             "oldrev": None,
-            "last_commit": {"id": None},
+            "last_commit": {"id": None, "author": {"name": None, "email": None}},
             "merge_commit_sha": None,
             "title": None,
             "draft": None,
@@ -78,7 +79,7 @@ _MERGE_REQUEST = PartialDecoder(
             "is_update_by_push": None,
             "target": {"web_url": None, "http_url": None},
         },
-        "user": {"username": None, "name": None},
+        **PUSHER_SHAPE,
         **_REPOSITORY,
     }
 )
@@ -168,6 +169,7 @@ class GitLab(HeaderDetected):
             before=get_str(payload, "before"),
             message=get_str(head, "message"),
             pusher=get_str(payload, "user_username") or get_str(payload, "user_name"),
+            **sd_pusher(payload, self.name, pull_request=False),
             added=added,
             modified=modified,
             removed=removed,
@@ -203,6 +205,7 @@ class GitLab(HeaderDetected):
             before=get_str(attributes, "oldrev"),
             message=get_str(attributes, "title"),
             pusher=get_str(payload, "user.username") or get_str(payload, "user.name"),
+            **sd_pusher(payload, self.name, pull_request=True),
             pr_number=iid,
             source_branch=source,
             target_branch=target,
