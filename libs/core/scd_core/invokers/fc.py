@@ -37,16 +37,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
 
 from scd_core.errors import AuthError, BackendError, ConfigError
 from scd_core.invokers.fcsign import API_VERSION, Credentials, signed_headers
-from scd_core.invokers.results import AsyncTask
 from scd_core.models import Job
 from scd_core.store import dump_model
+
+if TYPE_CHECKING:
+    from scd_core.invokers.results import AsyncTask
 
 __all__ = ["MAX_ASYNC_PAYLOAD", "FcInvoker", "default_endpoint", "task_id"]
 
@@ -185,6 +187,8 @@ class FcInvoker:
             return None
         if status != 200:
             raise self._failure(where, _fc_error(status, answer))
+        from scd_core.invokers.results import AsyncTask  # pydantic models: not on cold start
+
         try:
             return AsyncTask.model_validate_json(answer)
         except ValidationError as exc:
