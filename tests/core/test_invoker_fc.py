@@ -226,3 +226,19 @@ def test_an_fc_url_names_account_region_function_and_qualifier() -> None:
     assert invoker.qualifier == "prod"
     assert "secret" not in repr(invoker).lower()
     assert json.dumps(repr(Credentials(KEY_ID, SECRET, TOKEN))).count(SECRET) == 0
+
+
+def test_the_trigger_with_the_fc_invoker_imports_no_sdk_or_http_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import functions.trigger.app\n"
+        "from scd_core.invokers import open_invoker\n"
+        "open_invoker('fc://1.cn-hangzhou/scd-worker').close()\n"
+        "heavy = ('alibabacloud', 'Tea', 'darabonba', 'httpx', 'requests', 'aiohttp')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
