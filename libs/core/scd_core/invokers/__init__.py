@@ -110,8 +110,8 @@ def _open_fc(url: str, rest: str) -> Invoker:
         raise ConfigError(f"invoker URL {url!r}: unknown or repeated option")
     one = {key: values[0] for key, values in options.items()}
     try:
-        timeout_s = float(one.get("timeout_s", "10"))
-        attempts = int(one.get("attempts", "4"))
+        timeout_s = float(one.get("timeout_s", "3"))
+        attempts = int(one.get("attempts", "3"))
     except ValueError as exc:
         raise ConfigError(f"invoker URL {url!r}: timeout_s and attempts are numbers") from exc
     return FcInvoker(

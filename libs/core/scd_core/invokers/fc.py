@@ -18,10 +18,12 @@ loopback double in tests). Credentials are read from the environment
 
 Retries: a 429, a 5xx or a connection failure is retried up to ``attempts`` times
 in all with doubling, jittered backoff (retrying ``InvokeFunction`` is safe: the
-task id makes a repeat a no-op). Errors: every failure raises ``BackendError``
-naming the operation, HTTP status and FC's error code and message, with the
-cause chained; no message contains the access key secret or the security token.
-Thread-safe; ``close()`` is idempotent.
+task id makes a repeat a no-op). The defaults (3 attempts of at most 3 s, 0.2 s
+backoff) bound a dispatch to about 10 s, the time GitHub gives a webhook answer.
+
+Errors: every failure raises ``BackendError`` naming the operation, HTTP status
+and FC's error code and message, with the cause chained; no message contains the
+access key secret or the security token. Thread-safe; ``close()`` is idempotent.
 """
 
 from __future__ import annotations
@@ -100,8 +102,8 @@ class FcInvoker:
         qualifier: str = "LATEST",
         endpoint: str | None = None,
         credentials: Callable[[], Credentials] = Credentials.from_env,
-        timeout_s: float = 10.0,
-        attempts: int = 4,
+        timeout_s: float = 3.0,
+        attempts: int = 3,
         backoff_s: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
         environ: Mapping[str, str] | None = None,
@@ -338,8 +340,9 @@ def _duplicate(error: FcError) -> bool:
 
 
 def _finished(error: FcError) -> bool:
+    """FC's refusal to stop a task that has already ended."""
     text = f"{error.code} {error.message}".lower()
-    return any(word in text for word in ("finished", "stopped", "succeeded", "failed", "status"))
+    return "already" in text or "finished" in text
 
 
 def _describe(cause: BaseException) -> str:
