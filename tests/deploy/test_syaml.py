@@ -177,3 +177,43 @@ def test_the_ram_policies_are_well_formed_and_name_the_deployed_functions() -> N
     assert trust["Statement"][0]["Principal"]["Service"] == ["fc.aliyuncs.com"]
     vpc = json.loads((deploy / "ram-policy-vpc.json").read_text(encoding="utf-8"))
     assert "ecs:CreateNetworkInterface" in vpc["Statement"][0]["Action"]
+
+
+def _serverless_devs() -> str:
+    """Serverless Devs' ``s`` (``SCD_SDEVS`` or on PATH), checked to be that tool."""
+    import os
+    import shutil
+    import subprocess
+
+    found = os.environ.get("SCD_SDEVS") or shutil.which("s")
+    if not found:
+        pytest.skip("Serverless Devs' s is not installed (npm install -g @serverless-devs/s)")
+    version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=120)
+    if "@serverless-devs/s" not in version.stdout + version.stderr:
+        pytest.skip(f"{found} is not Serverless Devs' s")
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("optional", [(), ("nas", "vpc")], ids=["plain", "nas+vpc"])
+def test_s_preview_renders_s_yaml_as_the_tests_do(
+    tmp_path: Path, optional: tuple[str, ...]
+) -> None:
+    import os
+    import subprocess
+
+    s = _serverless_devs()
+    text = TEXT
+    for tag in optional:
+        text = uncomment(text, tag)
+    path = tmp_path / "s.yaml"
+    path.write_text(text, encoding="utf-8")
+    env = {**os.environ, **ENV, "HOME": str(tmp_path)}
+    command = [s, "preview", "-t", str(path), "-o", "json"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:]
+    printed = done.stdout[done.stdout.index("{") :]  # after s's warnings
+    assert json.loads(printed) == render(text, ENV)
+    missing = {k: v for k, v in env.items() if k != "SCD_STORE"}
+    refused = subprocess.run(command, env=missing, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0  # an unset ${env('SCD_STORE')} fails, as render() does
