@@ -11,7 +11,9 @@ trigger does).
 ``fc://ACCOUNT.REGION/FUNCTION?qualifier=LATEST&endpoint=URL`` is an ``FcInvoker``
 on FC 3.0's async invocation of the worker function FUNCTION in that account and
 region; ``endpoint`` replaces FC's (a loopback double), ``timeout_s`` and
-``attempts`` tune its requests. The ``redis`` backend comes later.
+``attempts`` tune its requests. ``scd_core.invokers.fcdouble.FcDouble`` is FC's
+async API on loopback for tests (signature checks, delivery, destinations). The
+``redis`` backend comes later.
 """
 
 from __future__ import annotations
