@@ -187,3 +187,20 @@ def test_the_double_refuses_a_tampered_body_or_a_stale_date(double: FcDouble) ->
     moved = dict(good, **{"x-acs-action": "StopAsyncTask"})
     assert _send(double, moved, BODY)[1]["Code"] == "SignatureNotMatch"  # ...signed ones do
     assert _send(double, good, BODY)[0] == 202
+
+
+def test_the_double_refuses_a_key_without_its_sts_token() -> None:
+    with FcDouble({KEY_ID: SECRET}, tokens={KEY_ID: "the-token"}) as double:
+        host = double.url.split("//", 1)[1]
+        for creds, expected in (
+            (Credentials(KEY_ID, SECRET), (403, "InvalidSecurityToken")),
+            (Credentials(KEY_ID, SECRET, "another-token"), (403, "InvalidSecurityToken")),
+            (Credentials(KEY_ID, SECRET, "the-token"), (202, None)),
+        ):
+            headers = signed_headers(
+                "POST", host, PATH, {"qualifier": "LATEST"}, BODY,
+                action="InvokeFunction", credentials=creds,
+                headers={"x-fc-invocation-type": "Async"},
+            )  # fmt: skip
+            status, answer = _send(double, headers, BODY)
+            assert (status, answer.get("Code")) == expected

@@ -35,16 +35,16 @@ import json
 import os
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from scd_core.errors import AuthError, BackendError, ConfigError
+from scd_core.invokers.fchttp import Pool
 from scd_core.invokers.fcsign import API_VERSION, Credentials, signed_headers
 from scd_core.models import Job
 from scd_core.store import dump_model
@@ -57,7 +57,6 @@ __all__ = ["MAX_ASYNC_PAYLOAD", "FcInvoker", "default_endpoint", "task_id"]
 MAX_ASYNC_PAYLOAD = 128 * 1024  # FC's limit on an async invocation's body
 _TASK_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 _FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
-_MAX_ANSWER = 1 << 20
 _RETRYABLE_ERRORS = (OSError, http.client.HTTPException)
 
 
@@ -120,7 +119,7 @@ class FcInvoker:
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._sleep = sleep
-        self._pool = _Pool(base, timeout_s)
+        self._pool = Pool(base, timeout_s)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -245,79 +244,6 @@ class FcInvoker:
         error = BackendError(text)
         error.__cause__ = cause
         return error
-
-
-class _Pool:
-    """Kept-alive ``http.client`` connections to one endpoint, shared by threads."""
-
-    def __init__(self, base: str, timeout_s: float) -> None:
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"fc invoker: endpoint {base!r} is not http(s)://HOST[:PORT]")
-        if parts.username or parts.password or parts.path.strip("/") or parts.query:
-            raise ConfigError("fc invoker: the endpoint takes no credentials, path or query")
-        try:
-            port = parts.port
-        except ValueError as exc:
-            raise ConfigError(f"fc invoker: endpoint {base!r} has a bad port") from exc
-        self.https = parts.scheme == "https"
-        self.hostname = parts.hostname
-        self.port = port
-        self.host = parts.netloc
-        self.timeout_s = timeout_s
-        self._idle: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-
-    def send(
-        self, method: str, target: str, body: bytes, headers: Mapping[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
-        """One exchange; a kept-alive connection the server closed is replaced once."""
-        conn, reused = self._take()
-        try:
-            return self._exchange(conn, method, target, body, headers)
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-            if not reused:
-                raise
-        return self._exchange(conn, method, target, body, headers)
-
-    def _exchange(
-        self,
-        conn: http.client.HTTPConnection,
-        method: str,
-        target: str,
-        body: bytes,
-        headers: Mapping[str, str],
-    ) -> tuple[int, dict[str, str], bytes]:
-        try:
-            conn.request(method, target, body=body or None, headers=dict(headers))
-            response = conn.getresponse()
-            answer = response.read(_MAX_ANSWER)
-        except BaseException:
-            conn.close()
-            raise
-        if response.will_close:
-            conn.close()
-        else:
-            with self._lock:
-                self._idle.append(conn)
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, answer
-
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-        return self._new(), False
-
-    def _new(self) -> http.client.HTTPConnection:
-        if self.https:
-            return http.client.HTTPSConnection(self.hostname, self.port, timeout=self.timeout_s)
-        return http.client.HTTPConnection(self.hostname, self.port, timeout=self.timeout_s)
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
 
 
 def _fc_error(status: int, answer: bytes) -> FcError:

@@ -36,8 +36,6 @@ API as ``FcInvoker`` uses it, with FC's rules (reference/FC.md sections 1-2, 5):
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import http.client
 import json
 import socket
@@ -45,49 +43,17 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from scd_core.errors import AuthError
-from scd_core.invokers.fcsign import authorization, parse_authorization
+from scd_core.invokers.fctasks import FINAL, Task, destination_record, task_view
+from scd_core.invokers.fcverify import Refused, verify
 
 __all__ = ["FcDouble"]
 
 _MAX_PAYLOAD = 128 * 1024
-_MAX_SKEW_S = 15 * 60
 _PREFIX = "/2023-03-30/functions/"
-_FINAL = ("Succeeded", "Failed", "Stopped", "Expired")
-
-
-@dataclass
-class _Task:
-    task_id: str
-    request_id: str
-    payload: bytes
-    enqueued: float
-    status: str = "Enqueued"
-    events: list[dict[str, Any]] = field(default_factory=list)
-    started: float | None = None
-    ended: float | None = None
-    error: str | None = None
-    answer: str | None = None
-    destination_status: str | None = None
-    conn: http.client.HTTPConnection | None = None
-
-    def move(self, status: str, detail: str = "") -> None:
-        self.status = status
-        stamp = int(time.time() * 1000)
-        self.events.append(
-            {
-                "eventId": len(self.events),
-                "status": status,
-                "timestamp": stamp,
-                "eventDetail": detail,
-            }
-        )
 
 
 class FcDouble:
@@ -120,7 +86,7 @@ class FcDouble:
         self.requests = 0
         self.destinations: list[dict[str, Any]] = []
         self._instances = instances
-        self._tasks: dict[str, _Task] = {}
+        self._tasks: dict[str, Task] = {}
         self._queue: list[str] = []
         self._faults: list[int] = []
         self._cond = threading.Condition()
@@ -190,11 +156,9 @@ class FcDouble:
         """The task as GetAsyncTask shows it, or None."""
         with self._cond:
             task = self._tasks.get(task_id)
-            return None if task is None else self._view(task)
+            return None if task is None else task_view(task, self.arn)
 
-    def wait(
-        self, task_id: str, statuses: tuple[str, ...] = _FINAL, timeout_s: float = 60.0
-    ) -> str:
+    def wait(self, task_id: str, statuses: tuple[str, ...] = FINAL, timeout_s: float = 60.0) -> str:
         """Block until the task reaches one of ``statuses``; its status (``TimeoutError``)."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
@@ -235,9 +199,11 @@ class FcDouble:
             fault = self._faults.pop(0) if self._faults else None
         if fault is not None:
             return _error(fault, "ServiceUnavailable" if fault >= 500 else "Throttled", "injected")
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        query = dict(parse_qsl(request.url.query, keep_blank_values=True))
         try:
-            self._verify(request, body)
-        except _Refused as exc:
+            verify(request.method, raw_path, query, request.headers, body, self._keys, self._tokens)
+        except Refused as exc:
             return _error(403, exc.code, exc.message)
         path: str = request.url.path
         if not path.startswith(_PREFIX):
@@ -258,45 +224,6 @@ class FcDouble:
             return self._stop(parts[1])
         return _error(404, "NotFound", f"no API {method} {path}")
 
-    def _verify(self, request: Any, body: bytes) -> None:
-        """Raise ``_Refused`` unless the request is signed as FC requires."""
-        headers = request.headers
-        try:
-            key_id, signed, signature = parse_authorization(headers.get("authorization", ""))
-        except AuthError as exc:
-            raise _Refused("InvalidAuthorization", str(exc)) from None
-        secret = self._keys.get(key_id)
-        if secret is None:
-            raise _Refused("InvalidAccessKeyId.NotFound", "the access key id does not exist")
-        expected_token = self._tokens.get(key_id)
-        if expected_token is not None and headers.get("x-acs-security-token") != expected_token:
-            raise _Refused("InvalidSecurityToken", "the security token is invalid")
-        if not {"host", "x-acs-date", "x-acs-content-sha256"} <= set(signed):
-            raise _Refused(
-                "SignatureNotMatch", "host, x-acs-date and x-acs-content-sha256 unsigned"
-            )
-        if headers.get("x-acs-content-sha256") != hashlib.sha256(body).hexdigest():
-            raise _Refused("SignatureNotMatch", "the body does not match x-acs-content-sha256")
-        try:
-            stamp = datetime.strptime(headers.get("x-acs-date", ""), "%Y-%m-%dT%H:%M:%SZ")
-        except ValueError:
-            raise _Refused("InvalidArgument", "x-acs-date is not a date") from None
-        skew = abs(stamp.replace(tzinfo=timezone.utc).timestamp() - time.time())
-        if skew > _MAX_SKEW_S:
-            raise _Refused("RequestTimeTooSkewed", "the request time is too far from the server's")
-        chosen = {name: headers.get(name, "") for name in signed}
-        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-        query = dict(parse_qsl(request.url.query, keep_blank_values=True))
-        payload_hash = chosen["x-acs-content-sha256"]
-        expected = authorization(
-            request.method, raw_path, query, chosen, payload_hash, key_id, secret
-        )
-        if not hmac.compare_digest(parse_authorization(expected)[2], signature):
-            raise _Refused(
-                "SignatureNotMatch",
-                "The request signature we calculated does not match the signature you provided",
-            )
-
     def _invoke(
         self, headers: Mapping[str, str], body: bytes, request_id: str
     ) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
@@ -308,7 +235,7 @@ class FcDouble:
         with self._cond:
             if task_id in self._tasks:
                 return _error(409, "AsyncTaskAlreadyExist", f"async task '{task_id}' exists")
-            task = _Task(task_id, request_id, body, time.time())
+            task = Task(task_id, request_id, body, time.time())
             task.move("Enqueued")
             self._tasks[task_id] = task
             self._queue.append(task_id)
@@ -320,35 +247,14 @@ class FcDouble:
             task = self._tasks.get(task_id)
             if task is None:
                 return _error(404, "AsyncTaskNotFound", f"async task '{task_id}' not found")
-            if task.status in _FINAL:
+            if task.status in FINAL:
                 return _error(400, "InvalidArgument", f"task already finished ({task.status})")
             conn = task.conn
             task.move("Stopped", "stopped by StopAsyncTask")
-            task.ended = time.time()
             self._cond.notify_all()
         if conn is not None:
             _cut(conn)
         return 200, None, {}
-
-    def _view(self, task: _Task) -> dict[str, Any]:
-        end = int(task.ended * 1000) if task.ended else None
-        start = int(task.started * 1000) if task.started else None
-        return {
-            "taskId": task.task_id,
-            "requestId": task.request_id,
-            "status": task.status,
-            "destinationStatus": task.destination_status,
-            "alreadyRetriedTimes": 0,
-            "startedTime": start,
-            "endTime": end,
-            "durationMs": end - start if end and start else None,
-            "events": list(task.events),
-            "functionArn": self.arn,
-            "qualifier": "LATEST",
-            "taskErrorMessage": task.error,
-            "returnPayload": task.answer,
-            "taskPayload": task.payload.decode("utf-8", "replace"),
-        }
 
     # -- delivery ----------------------------------------------------------------------
 
@@ -365,12 +271,10 @@ class FcDouble:
                     continue  # stopped while queued
                 if time.time() - task.enqueued > self.max_event_age_s:
                     task.move("Expired", "max event age exceeded")
-                    task.ended = time.time()
                     task.error = "the event expired in the queue"
                     outcome = ("EventAgeExceeded", None, "EventExpired", task.error)
                 else:
                     task.move("Running")
-                    task.started = time.time()
                     outcome = None
                 self._cond.notify_all()
             if outcome is None:
@@ -378,7 +282,7 @@ class FcDouble:
             if outcome is not None:
                 self._destination(task, *outcome)
 
-    def _deliver(self, task: _Task) -> tuple[str, int | None, str, str] | None:
+    def _deliver(self, task: Task) -> tuple[str, int | None, str, str] | None:
         """POST the task to the worker; None on success, else the destination's facts."""
         if self.worker_url is None:
             error: tuple[int | None, str, str] = (None, "UnhandledInvocationError", "no worker")
@@ -391,12 +295,11 @@ class FcDouble:
             if task.status == "Stopped":
                 return None  # StopAsyncTask cut it: FC sends no destination for a stop
             task.move("Failed", error[2])
-            task.ended = time.time()
             task.error = error[2]
             self._cond.notify_all()
         return ("RetriesExhausted", *error)
 
-    def _post_worker(self, task: _Task) -> tuple[int | None, str, str] | None:
+    def _post_worker(self, task: Task) -> tuple[int | None, str, str] | None:
         assert self.worker_url is not None
         url = urlsplit(self.worker_url)
         conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=self.timeout_s)
@@ -426,7 +329,6 @@ class FcDouble:
             if response.status == 200 and fc_status in (None, "200"):
                 if task.status == "Running":
                     task.move("Succeeded")
-                    task.ended = time.time()
                 self._cond.notify_all()
                 return None
         code = int(fc_status) if fc_status and fc_status.isdigit() else response.status
@@ -434,20 +336,9 @@ class FcDouble:
         return code, kind, f"the function answered {code}"
 
     def _destination(
-        self, task: _Task, condition: str, status: int | None, error_type: str, message: str
+        self, task: Task, condition: str, status: int | None, error_type: str, message: str
     ) -> None:
-        record = {
-            "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
-            "requestContext": {
-                "requestId": task.request_id,
-                "functionArn": self.arn,
-                "condition": condition,
-                "approximateInvokeCount": 0 if condition == "EventAgeExceeded" else 1,
-            },
-            "requestPayload": task.payload.decode("utf-8", "replace"),
-            "responseContext": {"statusCode": status, "functionError": error_type},
-            "responsePayload": json.dumps({"errorMessage": message}),
-        }
+        record = destination_record(task, self.arn, condition, status, error_type, message)
         delivered = "Failed"
         if self.failure_url is not None:
             delivered = "Succeeded" if self._post_destination(record) else "Failed"
@@ -484,14 +375,6 @@ class FcDouble:
             "x-fc-account-id": self.account_id,
             "x-fc-qualifier": "LATEST",
         }
-
-
-class _Refused(Exception):
-    """A request FC would refuse with 403 and this error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any], dict[str, str]]:
