@@ -152,15 +152,17 @@ def test_the_api_refuses_unknown_functions_sync_calls_and_large_bodies() -> None
             other.dispatch(make_job(8))
         host = double.url.split("//", 1)[1]
         path = "/2023-03-30/functions/scd-worker/invocations"
-        for kind, body, expected in (
-            ("Sync", b"{}", (400, "InvalidArgument")),
-            ("Async", b"x" * (128 * 1024 + 1), (413, "RequestEntityTooLarge")),
-            ("Async", b"{}", (202, None)),
+        for kind, body, task, expected in (
+            ("Sync", b"{}", "", (400, "InvalidArgument")),
+            ("Async", b"{}", "0193abc", (400, "InvalidArgument")),  # a digit first
+            ("Async", b"{}", "x" * 129, (400, "InvalidArgument")),
+            ("Async", b"x" * (128 * 1024 + 1), "", (413, "RequestEntityTooLarge")),
+            ("Async", b"{}", "", (202, None)),
         ):
+            extra = {"x-fc-invocation-type": kind, **({"x-fc-async-task-id": task} if task else {})}
             headers = signed_headers(
                 "POST", host, path, {"qualifier": "LATEST"}, body,
-                action="InvokeFunction", credentials=CREDS,
-                headers={"x-fc-invocation-type": kind},
+                action="InvokeFunction", credentials=CREDS, headers=extra,
             )  # fmt: skip
             conn = http.client.HTTPConnection(host.split(":")[0], int(host.split(":")[1]))
             conn.request("POST", f"{path}?qualifier=LATEST", body=body, headers=headers)

@@ -11,7 +11,9 @@ API as ``FcInvoker`` uses it, with FC's rules (reference/FC.md sections 1-2, 5):
   ``SignatureNotMatch``, ``InvalidSecurityToken``, ``RequestTimeTooSkewed``);
 - ``POST /2023-03-30/functions/{fn}/invocations`` with ``x-fc-invocation-type:
   Async``: 202 with ``x-fc-request-id`` and ``x-fc-async-task-id``; a task id
-  already used is 409 ``AsyncTaskAlreadyExist``; a body over 128 KB is 413;
+  already used is 409 ``AsyncTaskAlreadyExist``, one breaking FC's naming rule
+  (a letter or ``_`` first, ``[A-Za-z0-9_-]``, at most 128) is 400, a body over
+  128 KB is 413;
 - ``GET .../async-tasks/{id}``: the task in FC's shape and states (``Enqueued``,
   ``Running``, ``Succeeded``, ``Failed``, ``Stopped``, ``Expired``), 404
   ``AsyncTaskNotFound``; ``PUT .../async-tasks/{id}/stop``: a queued task never
@@ -38,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import socket
 import threading
 import time
@@ -54,6 +57,8 @@ __all__ = ["FcDouble"]
 
 _MAX_PAYLOAD = 128 * 1024
 _PREFIX = "/2023-03-30/functions/"
+# FC: a letter or "_" first, then letters, digits, "_" and "-", at most 128
+_TASK_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 
 
 class FcDouble:
@@ -232,6 +237,8 @@ class FcDouble:
         if len(body) > _MAX_PAYLOAD:
             return _error(413, "RequestEntityTooLarge", f"payload over {_MAX_PAYLOAD} bytes")
         task_id = headers.get("x-fc-async-task-id") or f"t{uuid.uuid4().hex}"
+        if not _TASK_ID.fullmatch(task_id):
+            return _error(400, "InvalidArgument", "the async task id breaks FC's naming rule")
         with self._cond:
             if task_id in self._tasks:
                 return _error(409, "AsyncTaskAlreadyExist", f"async task '{task_id}' exists")
