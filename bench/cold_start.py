@@ -16,7 +16,12 @@ children). ``--no-bytecode-cache`` measures the worst case instead, every module
 compiled from source at every start (what ``PYTHONDONTWRITEBYTECODE=1`` without a
 cache does); scd imports more modules than the bare app, so it pays more for that.
 
-Usage: ``uv run python bench/cold_start.py [--repeat 10] [--no-bytecode-cache]``.
+``--fc`` adds a third server: the scd trigger with the ``fc`` invoker
+(``SCD_INVOKER=fc://...``) pointed at the loopback FC double started here, so its
+first 202 includes the signed InvokeFunction; ``scd+fc / scd`` is what the FC
+client adds to a cold start.
+
+Usage: ``uv run python bench/cold_start.py [--repeat 10] [--no-bytecode-cache] [--fc]``.
 Prints the median and spread of each and the ratio. Goal: scd <= 1.5x bare. Needs
 nothing beyond the project's dependencies.
 """
@@ -24,6 +29,7 @@ nothing beyond the project's dependencies.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import statistics
@@ -79,9 +85,51 @@ def main() -> None:
         action="store_true",
         help="compile every module from source at every start (the worst case)",
     )
+    parser.add_argument(
+        "--fc", action="store_true", help="also the trigger with the fc invoker (FC double)"
+    )
     args = parser.parse_args()
     body, branch = wt.push_body()
     samples: dict[str, list[float]] = {"bare": [], "scd": []}
+    fc_env: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        if args.fc:
+            samples["scd+fc"] = []
+            fc_env = _fc_double(stack)
+        _measure(args, body, branch, samples, fc_env)
+    mode = "compiled from source" if args.no_bytecode_cache else "with a bytecode cache"
+    print(f"modules {mode}")
+    print(f"{'server':<8}{'median ms':>11}{'min ms':>9}{'max ms':>9}   ({args.repeat} starts each)")
+    for name, values in samples.items():
+        ms = [v * 1000 for v in values]
+        print(f"{name:<8}{statistics.median(ms):>11.0f}{min(ms):>9.0f}{max(ms):>9.0f}")
+    ratio = statistics.median(samples["scd"]) / statistics.median(samples["bare"])
+    print(f"scd / bare = {ratio:.2f}x (goal <= 1.5)")
+    if args.fc:
+        with_fc = statistics.median(samples["scd+fc"])
+        print(f"scd+fc / scd = {with_fc / statistics.median(samples['scd']):.2f}x")
+        print(f"scd+fc / bare = {with_fc / statistics.median(samples['bare']):.2f}x")
+
+
+def _fc_double(stack: contextlib.ExitStack) -> dict[str, str]:
+    """Start the loopback FC double; the variables that point a trigger at it."""
+    from scd_core.invokers.fcdouble import FcDouble
+
+    double = stack.enter_context(FcDouble({"LTAI-bench": "bench-secret"}))
+    return {
+        "SCD_INVOKER": f"fc://1234567890123456.cn-hangzhou/scd-worker?endpoint={double.url}",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-bench",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "bench-secret",
+    }
+
+
+def _measure(
+    args: argparse.Namespace,
+    body: bytes,
+    branch: str,
+    samples: dict[str, list[float]],
+    fc_env: dict[str, str],
+) -> None:
     with tempfile.TemporaryDirectory(prefix="scd-cold-") as tmp:
         work = Path(tmp)
         config = work / "scd.yaml"
@@ -94,6 +142,8 @@ def main() -> None:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
             _fill_bytecode_cache(env, config, work, body)
+            if fc_env:
+                _fill_bytecode_cache({**env, **fc_env}, config, work / "fc", body, bare=False)
         for n in range(args.repeat):
             port = free_port()
             bare = wt.uvicorn_command("webhook_throughput:bare_app", port, ROOT / "bench")
@@ -102,21 +152,21 @@ def main() -> None:
             ours_env = {**env, "SCD_CONFIG": str(config), "SCD_DATA_DIR": str(work / f"s{n}")}
             ours = wt.uvicorn_command("functions.trigger.app:app", port)
             samples["scd"].append(first_202(ours, ours_env, port, body))
-    mode = "compiled from source" if args.no_bytecode_cache else "with a bytecode cache"
-    print(f"modules {mode}")
-    print(f"{'server':<8}{'median ms':>11}{'min ms':>9}{'max ms':>9}   ({args.repeat} starts each)")
-    for name, values in samples.items():
-        ms = [v * 1000 for v in values]
-        print(f"{name:<8}{statistics.median(ms):>11.0f}{min(ms):>9.0f}{max(ms):>9.0f}")
-    ratio = statistics.median(samples["scd"]) / statistics.median(samples["bare"])
-    print(f"scd / bare = {ratio:.2f}x (goal <= 1.5)")
+            if fc_env:
+                port = free_port()
+                fc_run = {**ours_env, **fc_env, "SCD_DATA_DIR": str(work / f"f{n}")}
+                fc_cmd = wt.uvicorn_command("functions.trigger.app:app", port)
+                samples["scd+fc"].append(first_202(fc_cmd, fc_run, port, body))
 
 
-def _fill_bytecode_cache(env: dict[str, str], config: Path, work: Path, body: bytes) -> None:
+def _fill_bytecode_cache(
+    env: dict[str, str], config: Path, work: Path, body: bytes, *, bare: bool = True
+) -> None:
     """One unmeasured start of each server, which writes the bytecode cache."""
-    port = free_port()
-    bare = wt.uvicorn_command("webhook_throughput:bare_app", port, ROOT / "bench")
-    first_202(bare, env, port, body)
+    if bare:
+        port = free_port()
+        command = wt.uvicorn_command("webhook_throughput:bare_app", port, ROOT / "bench")
+        first_202(command, env, port, body)
     port = free_port()
     ours_env = {**env, "SCD_CONFIG": str(config), "SCD_DATA_DIR": str(work / "warm")}
     first_202(wt.uvicorn_command("functions.trigger.app:app", port), ours_env, port, body)

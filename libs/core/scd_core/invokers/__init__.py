@@ -6,11 +6,19 @@ a ``LocalInvoker`` on the SQLite file PATH: everything after ``local:///`` up to
 absolute and ``f"local:///{data_dir}/queue.db"`` works for both. Its other options
 are ``max_event_age_s``, ``lease_s``, ``retry_backoff_s`` and ``request_timeout_s``;
 with at least one ``endpoint`` it is started, without any it only enqueues (as a
-trigger does). The ``fc`` and ``redis`` backends come later.
+trigger does).
+
+``fc://ACCOUNT.REGION/FUNCTION?qualifier=LATEST&endpoint=URL`` is an ``FcInvoker``
+on FC 3.0's async invocation of the worker function FUNCTION in that account and
+region; ``endpoint`` replaces FC's (a loopback double), ``timeout_s`` and
+``attempts`` tune its requests. ``scd_core.invokers.fcdouble.FcDouble`` is FC's
+async API on loopback for tests (signature checks, delivery, destinations). The
+``redis`` backend comes later.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -19,7 +27,12 @@ from scd_core.invoker import Invoker
 
 __all__ = ["ACCEPTED_URLS", "open_invoker"]
 
-ACCEPTED_URLS = ("memory://", "local:///PATH?endpoint=URL")
+ACCEPTED_URLS = (
+    "memory://",
+    "local:///PATH?endpoint=URL",
+    "fc://ACCOUNT.REGION/FUNCTION?qualifier=LATEST&endpoint=URL",
+)
+_FC_PLACE = re.compile(r"(\d+)\.([a-z0-9-]+)")
 # local:// options holding seconds, with LocalInvoker's defaults
 _LOCAL_SECONDS = {
     "max_event_age_s": 86400.0,
@@ -40,6 +53,8 @@ def open_invoker(url: str) -> Invoker:
         return MemoryInvoker()
     if sep and scheme == "local":
         return _open_local(url, rest)
+    if sep and scheme == "fc":
+        return _open_fc(url, rest)
     raise ConfigError(f"unknown invoker URL {url!r} (accepted: {', '.join(ACCEPTED_URLS)})")
 
 
@@ -78,3 +93,35 @@ def _open_local(url: str, rest: str) -> Invoker:
     if endpoints:
         invoker.start()
     return invoker
+
+
+def _open_fc(url: str, rest: str) -> Invoker:
+    from scd_core.invokers.fc import FcInvoker
+
+    where, _, query = rest.partition("?")
+    place, _, function = where.partition("/")
+    match = _FC_PLACE.fullmatch(place)
+    if match is None or not function:
+        raise ConfigError(f"invoker URL {url!r}: expected fc://ACCOUNT-ID.REGION/FUNCTION")
+    try:
+        options = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError as exc:
+        raise ConfigError(f"invoker URL {url!r}: bad query") from exc
+    known = {"qualifier", "endpoint", "timeout_s", "attempts"}
+    if set(options) - known or any(len(values) != 1 for values in options.values()):
+        raise ConfigError(f"invoker URL {url!r}: unknown or repeated option")
+    one = {key: values[0] for key, values in options.items()}
+    try:
+        timeout_s = float(one.get("timeout_s", "3"))
+        attempts = int(one.get("attempts", "3"))
+    except ValueError as exc:
+        raise ConfigError(f"invoker URL {url!r}: timeout_s and attempts are numbers") from exc
+    return FcInvoker(
+        match.group(1),
+        match.group(2),
+        function,
+        qualifier=one.get("qualifier") or "LATEST",
+        endpoint=one.get("endpoint") or None,
+        timeout_s=timeout_s,
+        attempts=attempts,
+    )

@@ -1,0 +1,279 @@
+"""``FcInvoker``: jobs handed to the worker function by Function Compute 3.0's async invocation.
+
+``dispatch(job)`` is FC's ``InvokeFunction`` with ``x-fc-invocation-type: Async``
+and ``x-fc-async-task-id`` = ``task_id(job.id)``: FC keeps one task per id, so a
+second dispatch of a job (a retried webhook, a retried request) is refused as a
+duplicate, which is success here. FC then delivers the job's JSON to the
+worker's ``POST /invoke`` (at least once; s.yaml sets no retries). ``stop`` is
+``StopAsyncTask``; ``task`` reads ``GetAsyncTask``. The body is the job only,
+never more than FC's 128 KB async limit (a larger job is refused before sending).
+
+Transport: the standard library's ``http.client`` with a small pool of kept-alive
+connections, and our own ACS3-HMAC-SHA256 signature (``fcsign``), so a trigger's
+cold start imports neither the vendor SDK nor an HTTP client library. Endpoint:
+``https://<account>.<region>.fc.aliyuncs.com``, ``<region>-internal`` when this
+process runs on FC in that region (``FC_REGION``), or the ``endpoint`` given (a
+loopback double in tests). Credentials are read from the environment
+(``Credentials.from_env``) at each request, so a rotated STS token is picked up.
+
+Retries: a 429, a 5xx or a connection failure is retried up to ``attempts`` times
+in all with doubling, jittered backoff (retrying ``InvokeFunction`` is safe: the
+task id makes a repeat a no-op). The defaults (3 attempts of at most 3 s, 0.2 s
+backoff) bound a dispatch to about 10 s, the time GitHub gives a webhook answer.
+
+Errors: every failure raises ``BackendError`` naming the operation, HTTP status
+and FC's error code and message, with the cause chained; no message contains the
+access key secret or the security token. Thread-safe; ``close()`` is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from scd_core.errors import AuthError, BackendError, ConfigError
+from scd_core.invokers.fchttp import Pool
+from scd_core.invokers.fcsign import API_VERSION, Credentials, signed_headers
+from scd_core.models import Job
+from scd_core.stores.rows import dump_model
+
+if TYPE_CHECKING:
+    from scd_core.invokers.results import AsyncTask
+
+__all__ = ["MAX_ASYNC_PAYLOAD", "FcInvoker", "default_endpoint", "task_id"]
+
+MAX_ASYNC_PAYLOAD = 128 * 1024  # FC's limit on an async invocation's body
+_TASK_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+_FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+_RETRYABLE_ERRORS = (OSError, http.client.HTTPException)
+
+
+def task_id(job_id: str) -> str:
+    """FC's task id for ``job_id``: ``scd_<job id>`` when that is a valid task id
+    (a letter or ``_`` first, ``[A-Za-z0-9_-]``, at most 128), else ``scdh_`` and a
+    SHA-256 of the job id. Deterministic, so dedup and stop find the same task."""
+    candidate = f"scd_{job_id}"
+    if _TASK_ID.fullmatch(candidate):
+        return candidate
+    return "scdh_" + hashlib.sha256(job_id.encode("utf-8")).hexdigest()
+
+
+def default_endpoint(account_id: str, region: str, environ: Mapping[str, str]) -> str:
+    """FC's invocation endpoint; the internal one from a function in the same region."""
+    internal = "-internal" if environ.get("FC_REGION") == region else ""
+    return f"https://{account_id}.{region}{internal}.fc.aliyuncs.com"
+
+
+class FcError(Exception):
+    """An FC answer that is not a success: HTTP status, FC's code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status, self.code, self.message = status, code, message
+        super().__init__(f"HTTP {status} {code}: {message}".rstrip(": "))
+
+
+class FcInvoker:
+    """An ``Invoker`` on FC 3.0's async invocation of ``function`` (see the module doc).
+
+    ``credentials`` is called for each request (default: the environment).
+    ``attempts`` counts every try of one request (first one included); backoff
+    starts at ``backoff_s``; ``sleep`` waits it (tests pass a recorder).
+    """
+
+    def __init__(
+        self,
+        account_id: str,
+        region: str,
+        function: str,
+        *,
+        qualifier: str = "LATEST",
+        endpoint: str | None = None,
+        credentials: Callable[[], Credentials] = Credentials.from_env,
+        timeout_s: float = 3.0,
+        attempts: int = 3,
+        backoff_s: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if not _FUNCTION.fullmatch(function):
+            raise ConfigError(f"fc invoker: {function!r} is not a function name")
+        if attempts < 1 or timeout_s <= 0 or backoff_s < 0:
+            raise ConfigError("fc invoker: attempts >= 1, timeout_s > 0 and backoff_s >= 0")
+        base = endpoint or default_endpoint(account_id, region, environ or os.environ)
+        self.endpoint = base
+        self.function = function
+        self.qualifier = qualifier
+        self._credentials = credentials
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+        self._sleep = sleep
+        self._pool = Pool(base, timeout_s)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"FcInvoker({self.function!r}, endpoint={self.endpoint!r})"
+
+    def __enter__(self) -> FcInvoker:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- the Invoker Protocol ---------------------------------------------------------
+
+    def dispatch(self, job: Job) -> None:
+        """``InvokeFunction`` Async with the job's task id; a duplicate id is success."""
+        if self._closed:
+            raise BackendError("the invoker is closed")
+        body = dump_model(job).encode("utf-8")
+        if len(body) > MAX_ASYNC_PAYLOAD:
+            raise BackendError(
+                f"job {job.id} is {len(body)} bytes: over FC's async payload limit of "
+                f"{MAX_ASYNC_PAYLOAD} bytes"
+            )
+        headers = {
+            "content-type": "application/octet-stream",
+            "x-fc-invocation-type": "Async",
+            "x-fc-async-task-id": task_id(job.id),
+        }
+        where = f"InvokeFunction of job {job.id}"
+        action = "InvokeFunction"
+        status, _, answer = self._call("POST", "invocations", body, action, headers, where)
+        if status in (200, 202):
+            return
+        error = _fc_error(status, answer)
+        if _duplicate(error):
+            return
+        raise self._failure(where, error)
+
+    def stop(self, job_id: str) -> None:
+        """``StopAsyncTask``; an unknown or already finished task is a no-op."""
+        where = f"StopAsyncTask of job {job_id}"
+        path = f"async-tasks/{quote(task_id(job_id), safe='')}/stop"
+        status, _, answer = self._call("PUT", path, b"", "StopAsyncTask", {}, where)
+        if status in (200, 202, 204):
+            return
+        error = _fc_error(status, answer)
+        if status in (404, 409) or (status == 400 and _finished(error)):
+            return
+        raise self._failure(where, error)
+
+    def close(self) -> None:
+        """Close the kept-alive connections; later ``dispatch`` raises. Idempotent."""
+        self._closed = True
+        self._pool.close()
+
+    # -- beyond the Protocol -----------------------------------------------------------
+
+    def task(self, job_id: str) -> AsyncTask | None:
+        """``GetAsyncTask`` of the job's task (FC's states); None when FC has no such task."""
+        where = f"GetAsyncTask of job {job_id}"
+        path = f"async-tasks/{quote(task_id(job_id), safe='')}"
+        status, _, answer = self._call("GET", path, b"", "GetAsyncTask", {}, where)
+        if status == 404:
+            return None
+        if status != 200:
+            raise self._failure(where, _fc_error(status, answer))
+        from scd_core.invokers.results import AsyncTask  # pydantic models: not on cold start
+
+        try:
+            return AsyncTask.model_validate_json(answer)
+        except ValidationError as exc:
+            raise BackendError(f"{where}: FC answered a task scd cannot read") from exc
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        sub_path: str,
+        body: bytes,
+        action: str,
+        headers: Mapping[str, str],
+        where: str,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One signed request, retried on 429, 5xx and connection failures."""
+        path = f"/{API_VERSION}/functions/{quote(self.function, safe='')}/{sub_path}"
+        query = {"qualifier": self.qualifier}
+        target = f"{path}?qualifier={quote(self.qualifier, safe='~')}"
+        last: BaseException | None = None
+        for attempt in range(self._attempts):
+            if attempt:
+                delay = self._backoff_s * 2 ** (attempt - 1)
+                self._sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter only
+            try:
+                creds = self._credentials()
+            except AuthError as exc:
+                raise BackendError(f"{where}: {exc}") from exc
+            signed = signed_headers(
+                method, self._pool.host, path, query, body,
+                action=action, credentials=creds, headers=headers,
+            )  # fmt: skip
+            try:
+                status, answer_headers, answer = self._pool.send(method, target, body, signed)
+            except _RETRYABLE_ERRORS as exc:
+                last = exc
+                continue
+            if status == 429 or status >= 500:
+                last = _fc_error(status, answer)
+                continue
+            return status, answer_headers, answer
+        assert last is not None
+        raise self._failure(f"{where} after {self._attempts} attempt(s)", last)
+
+    def _failure(self, where: str, cause: BaseException) -> BackendError:
+        """A ``BackendError`` about ``cause``, scrubbed of every credential value."""
+        text = f"{where} failed: {_describe(cause)}"
+        with contextlib.suppress(AuthError):
+            for secret in self._credentials().secrets():
+                text = text.replace(secret, "***")
+        error = BackendError(text)
+        error.__cause__ = cause
+        return error
+
+
+def _fc_error(status: int, answer: bytes) -> FcError:
+    """FC's error JSON (``Code``/``Message``, or FC 2.0's ``ErrorCode``/``ErrorMessage``)."""
+    try:
+        parsed: Any = json.loads(answer)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return FcError(status, "", answer[:200].decode("utf-8", "replace"))
+    code = parsed.get("Code") or parsed.get("code") or parsed.get("ErrorCode") or ""
+    message = parsed.get("Message") or parsed.get("message") or parsed.get("ErrorMessage") or ""
+    return FcError(status, str(code), str(message)[:500])
+
+
+def _duplicate(error: FcError) -> bool:
+    """FC's refusal of a task id it already has (409; some pages say 400)."""
+    text = f"{error.code} {error.message}".lower()
+    return error.status == 409 or (error.status == 400 and ("exist" in text or "duplicat" in text))
+
+
+def _finished(error: FcError) -> bool:
+    """FC's refusal to stop a task that has already ended."""
+    text = f"{error.code} {error.message}".lower()
+    return "already" in text or "finished" in text
+
+
+def _describe(cause: BaseException) -> str:
+    if isinstance(cause, FcError):
+        return str(cause)
+    if isinstance(cause, TimeoutError):
+        return "no answer in time"
+    return f"{type(cause).__name__}: {cause}"
