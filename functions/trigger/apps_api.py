@@ -163,7 +163,8 @@ async def put_app(
     """Validate and store the app (scope ``admin``); 201 when new, 200 when replaced."""
     if app in state.config.apps:
         raise Conflict(f"app {app!r} is defined in scd.yaml; change it there")
-    validated = validate_app(app, spec)
+    # off the event loop: a large app spec takes a while to validate
+    validated = await run_in_threadpool(validate_app, app, spec)
     if not state.settings.allow_local_repos and is_local_repo(validated.repo):
         raise BadRequest("repo: local repositories are not allowed on this server")
     base = str(request.base_url)
