@@ -27,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from scd_core.datadir import private_data_dir
 from scd_core.errors import ConfigError, ScdError
 from scd_core.settings import Settings
 from scd_core.store import RunStore
@@ -78,8 +79,7 @@ def serve(options: ServeOptions, echo: Callable[[str], None] = print) -> int:
     environ = dict(os.environ if options.environ is None else options.environ)
     if options.workers < 1:
         raise ConfigError("--workers must be at least 1")
-    data_dir = options.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = private_data_dir(options.data_dir.resolve())
     choice = choose_config(options.config, data_dir, environ)
     if choice.embedded:
         _require_loopback(options.host)

@@ -16,6 +16,12 @@ same state. So an instance woken by a webhook never imports FastAPI, nor the
 manual-run and timer handlers until one is called, and nothing heavy is
 imported here: backends import their SDKs when opened.
 
+Every ``POST``/``PUT``/``PATCH`` under ``/api/`` that reaches the FastAPI app passes
+``limits.guard_api`` first (FastAPI reads a body before its dependencies check the
+token): the token is checked before the body is read, and the body is bounded in size,
+depth and keys before anything parses it. The front's own manual-run route checks its
+token first and caps its body itself.
+
 For throughput, the front hands ``POST /webhooks/{app}`` straight to the bare
 ASGI door of ``webhooks.py`` before Starlette's middleware and routing (which
 cost about as much as the rest of a webhook); the Starlette route stays for
@@ -43,6 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from functions.appconfig import Config, load_config
 from functions.trigger.errors import error_response, install
 from functions.trigger.launcher import Launcher
+from functions.trigger.limits import guard_api, guarded
 from functions.trigger.state import TriggerState
 from functions.trigger.webhooks import receive_webhook, serve_webhook
 
@@ -89,6 +96,11 @@ class _LazyApi:
             api = build_api(self.state)
             api.state = self.front.state  # one state: what callers set on the front is seen
             self._api = api
+        if self.state is not None and guarded(scope):
+            replay = await guard_api(self.state, scope, receive, send)
+            if replay is None:
+                return  # answered: no token, or a body too large, deep or wide
+            receive = replay
         await self._api(scope, receive, send)
 
 

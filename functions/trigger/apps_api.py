@@ -8,7 +8,9 @@ Contract:
   in scd.yaml (``name`` may be left out; if given it must equal the path),
   validated by scd.yaml's own code, so a problem is 400 naming the field. 201
   when created, 200 when replaced; 409 for a name scd.yaml defines (config wins).
-  Values are taken literally: ``${env:NAME}`` is not expanded for API apps.
+  Values are taken literally: ``${env:NAME}`` is not expanded for API apps. A
+  ``repo`` git would misread is refused (``scd_trigger_spec.repourl``), and so is a
+  local one (``file://`` or a path) unless ``Settings.allow_local_repos``.
 - ``DELETE /api/v1/apps/{app}`` (``admin``) → 204; 409 for an app of scd.yaml,
   404 for an unknown one. Its runs stay readable.
 
@@ -41,6 +43,7 @@ from scd_core.errors import BadRequest, ConfigError, Conflict
 from scd_core.models import utcnow
 from scd_core.store import RunStore
 from scd_trigger_spec import App
+from scd_trigger_spec.repourl import is_local_repo
 from scd_trigger_spec.spec import lone_surrogate
 from starlette.concurrency import run_in_threadpool
 
@@ -172,7 +175,10 @@ async def put_app(
     """Validate and store the app (scope ``admin``); 201 when new, 200 when replaced."""
     if app in state.config.apps:
         raise Conflict(f"app {app!r} is defined in scd.yaml; change it there")
-    validated = validate_app(app, spec)
+    # off the event loop: a large app spec takes a while to validate
+    validated = await run_in_threadpool(validate_app, app, spec)
+    if not state.settings.allow_local_repos and is_local_repo(validated.repo):
+        raise BadRequest("repo: local repositories are not allowed on this server")
     base = str(request.base_url)
 
     grace = timedelta(seconds=state.settings.scheduler_grace_seconds)

@@ -162,3 +162,47 @@ def test_every_one_of_many_secrets_sharing_test_characters_is_masked_after_a_sam
     for value in values:
         line = quiet + f"got {value}!\n".encode()
         assert masker.mask_bytes(line) == quiet + b"got ***!\n"
+
+
+LONG_SECRET = "s3cr3t-" + "".join(chr(ord("a") + (i * 7) % 26) for i in range(98))  # 105 chars
+
+
+@pytest.mark.parametrize("width", [76, 64])
+def test_base64_of_a_long_secret_wrapped_at_common_widths_is_masked_on_every_line(
+    width: int,
+) -> None:
+    encoded = base64.b64encode(LONG_SECRET.encode()).decode()
+    lines = [encoded[i : i + width] for i in range(0, len(encoded), width)]
+    masked = Masker([LONG_SECRET]).mask("\n".join(lines) + "\n")
+    for line in lines:
+        if len(line.rstrip("=")) >= 8:
+            assert line not in masked
+    assert masked.count("***") >= len([ln for ln in lines if len(ln.rstrip("=")) >= 8])
+
+
+def test_base64_of_a_secret_piped_by_echo_with_its_newline_is_masked() -> None:
+    # echo "$SECRET" | base64 encodes the value and a newline, wrapped at 76 columns
+    echoed = base64.b64encode(LONG_SECRET.encode() + b"\n").decode()
+    text = "\n".join(echoed[i : i + 76] for i in range(0, len(echoed), 76))
+    masked = Masker([LONG_SECRET]).mask(text)
+    assert echoed[:76] not in masked
+    assert echoed[76:] not in masked
+    short = "abcdefgh12"
+    assert base64.b64encode(short.encode() + b"\n").decode() not in Masker([short]).mask(
+        base64.b64encode(short.encode() + b"\n").decode()
+    )
+
+
+def test_bytes_masking_of_wrapped_base64_matches_text_masking() -> None:
+    encoded = base64.b64encode(LONG_SECRET.encode())
+    wrapped = b"\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76)) + b"\n"
+    masker = Masker([LONG_SECRET])
+    assert masker.mask_bytes(wrapped) == masker.mask(wrapped.decode()).encode()
+    assert encoded[:76] not in masker.mask_bytes(wrapped)
+
+
+def test_short_base64_tail_line_does_not_mask_innocent_text() -> None:
+    masker = Masker([LONG_SECRET])
+    assert masker.mask("hello world, nothing secret here\n") == (
+        "hello world, nothing secret here\n"
+    )

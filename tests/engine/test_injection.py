@@ -87,8 +87,8 @@ def test_an_enclosing_object_names_the_untrusted_field_it_holds() -> None:
         "event.head_commit.id",
         "secrets.TOKEN",
         "steps.build.outputs.version",
-        "inputs.target",
         "event.commits.*.id",
+        "env.HOME_DIR",
     ],
 )
 def test_trusted_values_in_run_are_allowed(expression: str) -> None:
@@ -170,3 +170,101 @@ def test_free_text_fields_of_real_webhook_payloads_are_untrusted() -> None:
     assert free_text, "the corpus should hold commit messages and titles"
     flagged = {read for read, _ in untrusted_reads(sorted(free_text))}
     assert sorted(free_text - flagged) == []
+
+
+# GitHub Security Lab's untrusted fields ("Keeping your GitHub Actions and workflows secure
+# Part 2: Untrusted input"): titles, bodies, branch and ref names, commit messages, author
+# names and emails, file names, labels; then each provider's equivalents.
+SECURITY_LAB = {
+    "github": [
+        "event.issue.title", "event.issue.body", "event.pull_request.title",
+        "event.pull_request.body", "event.comment.body", "event.review.body",
+        "event.pull_request.head.ref", "event.pull_request.head.label",
+        "event.pull_request.head.repo.default_branch", "event.head_commit.message",
+        "event.head_commit.author.email", "event.head_commit.author.name",
+        "event.commits[0].message", "event.commits.*.author.email",
+        "event.head_commit.added", "event.head_commit.modified", "event.head_commit.removed",
+        "event.commits.*.added", "event.pull_request.labels.*.name", "event.ref",
+        "event.pusher.name", "event.pusher.email",
+    ],
+    "gitlab": [
+        "event.object_attributes.title", "event.object_attributes.description",
+        "event.object_attributes.source_branch", "event.object_attributes.last_commit.message",
+        "event.commits.*.message", "event.commits.*.author.name", "event.commits.*.added",
+        "event.commits.*.modified", "event.user_name", "event.user_email", "event.ref",
+        "event.labels.*.title",
+    ],
+    "gitee": [
+        "event.head_commit.message", "event.commits.*.added", "event.pull_request.title",
+        "event.pull_request.body", "event.pull_request.head.ref", "event.title", "event.body",
+        "event.sender.name", "event.pusher.name",
+    ],
+    "codeup": [
+        "event.commits.*.message", "event.commits.*.added", "event.commits.*.author.name",
+        "event.object_attributes.title", "event.object_attributes.source_branch",
+        "event.user_name", "event.ref",
+    ],
+    "git": [
+        "git.message", "git.branch", "git.tag", "git.ref", "git.pusher", "git.pusher.name",
+        "git.source_branch", "git.target_branch", "git.added", "git.changed_files",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path", [p for paths in SECURITY_LAB.values() for p in paths], ids=lambda p: p
+)
+@pytest.mark.parametrize(
+    "shape",
+    ["{0}", "join({0}, ' ')", "format('x{{0}}', {0})", "toJSON({0})", "fromJSON({0})",
+     "{0}[0]", "env[{0}]"],
+)  # fmt: skip
+def test_untrusted_fields_are_refused_in_run_through_any_function_or_index(
+    path: str, shape: str
+) -> None:
+    expression = shape.format(path)
+    found = errors(f"steps:\n  - run: echo \"${{{{ {expression} }}}}\"\n")
+    assert len(found) == 1, expression
+    assert "uses untrusted value" in found[0]
+    assert "pass it through env instead" in found[0]
+
+
+def test_file_names_joined_into_run_are_refused_as_the_red_team_found() -> None:
+    found = errors("steps:\n  - run: echo \"${{ join(event.head_commit.added, ' ') }}\"\n")
+    assert found
+    assert found[0].startswith("run: uses untrusted value event.head_commit.added")
+
+
+def test_manual_run_inputs_are_refused_in_run_and_script_with_the_env_form() -> None:
+    found = errors("steps:\n  - run: deploy ${{ inputs.target }}\n")
+    assert len(found) == 1
+    assert 'env: {TARGET: ${{ inputs.target }}} and use "$TARGET"' in found[0]
+    assert errors("steps:\n  - script: print('${{ inputs.target }}')\n")
+    assert errors("steps:\n  - run: deploy \"$T\"\n    env: {T: '${{ inputs.target }}'}\n") == []
+
+
+def test_an_env_variable_built_from_untrusted_text_is_untrusted_in_run() -> None:
+    step_level = (
+        "steps:\n  - run: echo ${{ env.MSG }}\n    env: {MSG: 'msg ${{ git.message }}'}\n"
+    )
+    assert "uses untrusted value env.MSG" in errors(step_level)[0]
+    pipeline_level = "env: {BR: '${{ git.branch }}'}\nsteps:\n  - run: echo ${{ env.br }}\n"
+    assert errors(pipeline_level)
+    chained = (
+        "env: {A: '${{ inputs.x }}'}\nsteps:\n  - run: echo ${{ env.B }}\n"
+        "    env: {B: '${{ env.A }}-suffix'}\n"
+    )
+    assert errors(chained)
+    safe = "env: {SHA: '${{ git.commit }}'}\nsteps:\n  - run: echo ${{ env.SHA }}\n"
+    assert errors(safe) == []
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["event.pull_request.number", "event.head_commit.id", "event.after",
+     "event.repository.full_name", "event.sender.login", "event.pull_request.merged",
+     "event.object_attributes.iid",
+     "git.commit", "git.pr_number", "git.repository"],
+)  # fmt: skip
+def test_values_a_sender_cannot_shape_stay_allowed(expression: str) -> None:
+    assert errors(f"steps:\n  - run: echo ${{{{ {expression} }}}}\n") == []

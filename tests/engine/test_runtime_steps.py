@@ -188,7 +188,8 @@ def test_contexts_expose_git_inputs_and_names_are_rendered(tmp_path: Path) -> No
 steps:
   - id: a
     name: "Deploy ${{ git.branch }}"
-    run: echo "${{ git.repo_owner }} ${{ inputs.target }} ${{ task.id }}"
+    env: {TARGET: "${{ inputs.target }}"}
+    run: echo "${{ git.repo_owner }} $TARGET ${{ task.id }}"
 """
     event = Event(provider="github", event_name="push", branch="main", repository="acme/web")
     result, log, seen = run_yaml(tmp_path, text, event=event, inputs={"target": "prod"})

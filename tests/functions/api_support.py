@@ -68,10 +68,13 @@ ServedT = TypeVar("ServedT", bound=Served)
 
 
 @contextmanager
-def serve_trigger(data_dir: Path, config: str, kind: type[ServedT]) -> Iterator[ServedT]:
+def serve_trigger(
+    data_dir: Path, config: str, kind: type[ServedT], **settings_fields: Any
+) -> Iterator[ServedT]:
     """Serve the trigger app for scd.yaml text ``config`` with its data in ``data_dir``,
-    as a ``kind`` (a ``Served`` subclass adding defaulted fields and helpers)."""
-    settings = Settings(data_dir=data_dir, config=data_dir / "scd.yaml")
+    as a ``kind`` (a ``Served`` subclass adding defaulted fields and helpers);
+    ``settings_fields`` set other ``Settings`` fields."""
+    settings = Settings(data_dir=data_dir, config=data_dir / "scd.yaml", **settings_fields)
     store = open_store(settings.store)
     invoker = MemoryInvoker()
     app = create_app(settings, config=parse_config(config), store=store, invoker=invoker)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -175,3 +176,24 @@ def test_put_with_a_lone_surrogate_is_400_naming_its_field(api: Api) -> None:
     assert answer.status_code == 400
     assert answer.json()["error"] == "bad_request"
     assert answer.json()["detail"].startswith("trigger.push.branches[0]: ")
+
+
+@pytest.mark.parametrize(
+    "repo", ["--upload-pack=touch /tmp/x", "ext::sh -c id", "http://example.com/web.git"]
+)
+def test_put_refuses_repository_urls_git_would_misread(api: Api, repo: str) -> None:
+    answer = api.call("PUT", f"/api/v1/apps/{_name()}", body=_spec(repo=repo))
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("repo")
+
+
+def test_a_server_that_refuses_local_repositories_refuses_them_at_registration(
+    tmp_path: Path,
+) -> None:
+    with serve_trigger(tmp_path, CONFIG, Api, allow_local_repos=False) as strict:
+        for repo in ("file:///srv/git/web.git", "/srv/git/web.git"):
+            answer = strict.call("PUT", "/api/v1/apps/local", body=_spec(repo=repo))
+            assert answer.status_code == 400
+            assert "local repositories are not allowed" in answer.json()["detail"]
+        remote = strict.call("PUT", "/api/v1/apps/remote", body=_spec())
+        assert remote.status_code == 201

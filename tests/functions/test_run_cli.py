@@ -124,8 +124,9 @@ def test_inputs_env_ref_and_event_reach_the_contexts(tmp_path: Path) -> None:
         """
         steps:
           - id: show
-            env: {BRANCH: "${{ git.branch }}", CUSTOM: "${{ event.custom }}"}
-            run: echo "${{ inputs.target }} $EXTRA $BRANCH $CUSTOM"
+            env: {BRANCH: "${{ git.branch }}", CUSTOM: "${{ event.custom }}",
+                  TARGET: "${{ inputs.target }}"}
+            run: echo "$TARGET $EXTRA $BRANCH $CUSTOM"
         """,
     )
     proc = scd(

@@ -291,3 +291,22 @@ def test_openapi_describes_the_routes_and_their_answers(trigger: Trigger) -> Non
     assert schema["required"] == ["ref"]
     assert "/invoke" in doc["paths"]
     assert "/healthz" in doc["paths"]
+
+
+@pytest.mark.parametrize("field", ["message", "ref"])
+def test_a_signed_push_holding_a_lone_surrogate_is_400_naming_it_and_records_nothing(
+    trigger: Trigger, field: str
+) -> None:
+    payload = json.loads(github_push("refs/heads/main", commit="a" * 40))
+    if field == "ref":
+        payload["ref"] = "refs/heads/mai\ud800n"
+    else:
+        payload["head_commit"]["message"] = "x\ud800y"
+    body = json.dumps(payload).encode()  # ensure_ascii: the surrogate travels as \ud800
+    assert b"\\ud800" in body
+    answer = assert_error(trigger.push(body), 400, "bad_request")
+    assert "lone surrogate" in answer["detail"]
+    assert ("head_commit.message" if field == "message" else "'ref'") in answer["detail"]
+    assert trigger.invoker.jobs == []
+    assert trigger.store.list_runs() == ([], None)
+    assert trigger.client.get("/healthz").status_code == 200

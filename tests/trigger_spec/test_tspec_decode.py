@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scd_core.errors import BadRequest
 from scd_trigger_spec.payloads import _loads
+from scd_trigger_spec.spec import lone_surrogate
 
 _JSON = st.recursive(
     st.none()
@@ -25,16 +27,18 @@ _JSON = st.recursive(
 
 
 def _json_answer(data: bytes | str) -> Any:
+    """json's answer, except that a lone surrogate escape is refused (not Unicode text)."""
     try:
-        return json.loads(data)
+        value = json.loads(data)
     except (ValueError, RecursionError) as exc:
         return type(exc)
+    return BadRequest if lone_surrogate(value) is not None else value
 
 
 def _our_answer(data: bytes | str) -> Any:
     try:
         return _loads(data)[0]
-    except (ValueError, RecursionError) as exc:
+    except (ValueError, RecursionError, BadRequest) as exc:
         return type(exc)
 
 
@@ -55,7 +59,7 @@ def test_decoding_valid_json_gives_the_value_json_gives(value: Any, ascii_only: 
 def _strict_where_handed_on(data: bytes | str) -> None:
     try:
         value, text = _loads(data)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, BadRequest):
         return
     if text is None:
         return
@@ -100,7 +104,22 @@ def test_non_finite_numbers_decode_as_json_decodes_them() -> None:
     assert text is None  # not JSON a strict reader accepts: never stored as it came
 
 
-def test_a_lone_surrogate_escape_is_not_handed_on() -> None:
-    value, text = _loads(b'{"x": "\\ud800"}')
-    assert value == {"x": "\ud800"}
-    assert text is None
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (b'{"x": "\\ud800"}', "x"),
+        (b'{"head_commit": {"message": "x\\ud800y"}}', "head_commit.message"),
+        (b'{"ref": "refs/heads/\\udfff"}', "ref"),
+        (b'{"commits": [{"added": ["ok", "\\udc00"]}]}', "commits[0].added[1]"),
+    ],
+)
+def test_a_lone_surrogate_escape_is_refused_naming_its_field(data: bytes, field: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        _loads(data)
+    assert f"payload field '{field}' holds a lone surrogate escape" in str(caught.value)
+
+
+def test_a_surrogate_pair_escape_is_one_character_and_accepted() -> None:
+    value, text = _loads(b'{"x": "\\ud83d\\ude00"}')
+    assert value == {"x": "\U0001f600"}
+    assert text is not None

@@ -5,7 +5,12 @@ occurrence of them, and of the forms a program is likely to print them in,
 with :data:`MASK`. Forms registered per value:
 
 * the value itself;
-* its base64 (standard alphabet), with and without ``=`` padding;
+* its base64 (standard alphabet), with and without ``=`` padding, and the base64 of
+  the value followed by a newline (``echo "$X" | base64``) up to its last whole group;
+* each line of those base64 texts wrapped at :data:`WRAP_WIDTHS` columns (coreutils'
+  ``base64`` wraps at 76, PEM and ``openssl base64`` at 64), so a long value's
+  encoding is masked line by line; a last line shorter than :data:`_MIN_PIECE` is
+  left (it encodes at most a few bytes of the value);
 * its URL-encoded forms, ``quote(v, safe="")`` and ``quote_plus(v)``;
 * its JSON-escaped forms, ``json.dumps(v)[1:-1]`` with and without ``ensure_ascii``;
 * for a multi-line value, each of its lines, stripped (empty or blank lines are ignored).
@@ -39,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from typing import AnyStr, Generic
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "Masker"]
+__all__ = ["MASK", "WRAP_WIDTHS", "Masker"]
 
 MASK = "***"
 _MASK_BYTES = MASK.encode()
@@ -59,6 +64,10 @@ _SAMPLE_MIN = 1024
 _SAMPLE_SIZE = 4096
 # A shorter safe run would make a slow, noisy key; such a value's forms are their own keys.
 _MIN_KEY = 6
+#: Line widths at which base64 encoders wrap their output (coreutils 76, PEM/openssl 64).
+WRAP_WIDTHS = (76, 64)
+# A wrapped base64 line shorter than this is not a form: it would mask innocent text.
+_MIN_PIECE = 8
 
 
 def _encode(text: str) -> bytes:
@@ -98,12 +107,26 @@ def _families(value: str) -> list[tuple[bytes, list[bytes]]]:
         families = [(form, [form]) for form in plain]
     b64 = base64.b64encode(raw)
     families.append((b64.rstrip(b"="), [b64, b64.rstrip(b"=")]))
+    families.extend((piece, [piece]) for piece in _base64_pieces(raw))
     if "\n" in value or "\r" in value:
         for line in value.splitlines():
             stripped = _encode(line.strip())
             if stripped:
                 families.append((stripped, [stripped]))
     return families
+
+
+def _base64_pieces(raw: bytes) -> list[bytes]:
+    """The base64 forms of ``raw`` that are not whole-value forms: the encoding of
+    ``raw + b"\\n"`` up to its last whole group (what ``echo`` pipes to ``base64``),
+    and every line of both encodings wrapped at each of :data:`WRAP_WIDTHS`."""
+    echoed = base64.b64encode(raw + b"\n")
+    pieces = [echoed, echoed[: 4 * ((len(raw) + 1) // 3)]]
+    for encoded in (base64.b64encode(raw), echoed):
+        for width in WRAP_WIDTHS:
+            if len(encoded) > width:
+                pieces.extend(encoded[i : i + width] for i in range(0, len(encoded), width))
+    return [piece for piece in dict.fromkeys(pieces) if len(piece.rstrip(b"=")) >= _MIN_PIECE]
 
 
 def _unions(a: AnyStr, b: AnyStr) -> tuple[AnyStr, ...]:

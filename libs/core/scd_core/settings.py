@@ -46,6 +46,8 @@ class Settings(BaseModel):
     lease_ttl_seconds: float = Field(default=30.0, gt=0)
     # Worker: seconds between SIGTERM and SIGKILL when a step is cancelled.
     step_grace_seconds: float = Field(default=10.0, ge=0)
+    # Apps API: may an app name a repository on this machine's disk (file:// or a path)?
+    allow_local_repos: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -84,8 +86,12 @@ class Settings(BaseModel):
         ):
             if env.get(name):
                 values[field] = env[name]
-        if "SCD_SCHEDULER" in env:
-            values["scheduler"] = _flag("SCD_SCHEDULER", env["SCD_SCHEDULER"])
+        for name, field in (
+            ("SCD_SCHEDULER", "scheduler"),
+            ("SCD_ALLOW_LOCAL_REPOS", "allow_local_repos"),
+        ):
+            if name in env:
+                values[field] = _flag(name, env[name])
         if "SCD_TRUST_FC_HEADERS" in env:
             values["trust_fc_headers"] = _flag("SCD_TRUST_FC_HEADERS", env["SCD_TRUST_FC_HEADERS"])
         elif env.get("FC_FUNCTION_NAME"):

@@ -2,7 +2,8 @@
 
 Contract: ``decode_whole(headers, body)`` returns the payload object (JSON, or GitHub's
 form-encoded ``payload=``) and its text when that is strict JSON (RFC 8259, UTF-8), else
-None; it raises ``BadRequest`` for anything but a JSON object. ``decode_fields(decoder,
+None; it raises ``BadRequest`` for anything but a JSON object, and for one holding a
+lone surrogate escape (naming the field). ``decode_fields(decoder,
 headers, body)`` returns only the fields ``decoder`` keeps and the body's text, or None
 when the body must be decoded whole; where it answers, the fields equal those of
 ``decode_whole``'s object. ``headers`` have lower-case names.
@@ -19,6 +20,7 @@ from pydantic_core import from_json
 from scd_core.errors import BadRequest
 
 from scd_trigger_spec.providers.shapes import PartialDecoder
+from scd_trigger_spec.spec import lone_surrogate
 
 __all__ = ["decode_fields", "decode_whole", "may_hold_nan_or_infinity"]
 
@@ -35,12 +37,22 @@ def _loads(data: bytes | str) -> tuple[Any, str | None]:
 
     pydantic-core's parser gives the same value as ``json`` wherever it succeeds (last
     duplicate key wins); what it refuses (NaN and Infinity here, a lone surrogate escape, a
-    BOM, UTF-16, very deep nesting) ``json`` decides, so the answer is always ``json``'s.
+    BOM, UTF-16, very deep nesting) ``json`` decides, so the answer is always ``json``'s,
+    except that a lone surrogate escape (``"\\ud800"`` without its pair) is ``BadRequest``
+    naming its field: such text is no Unicode string, so nothing downstream (a store, a
+    JSON answer, a log) could carry it faithfully.
     """
     try:
         value = from_json(data, allow_inf_nan=False)
     except ValueError:
-        return json.loads(data), None
+        value = json.loads(data)
+        where = lone_surrogate(value)
+        if where is not None:
+            raise BadRequest(
+                f"payload field '{where}' holds a lone surrogate escape (\\ud800-\\udfff "
+                "without its pair): JSON text must be valid Unicode"
+            ) from None
+        return value, None
     try:
         return value, data if isinstance(data, str) else data.decode("utf-8")
     except UnicodeDecodeError:

@@ -271,6 +271,16 @@ class App(BaseModel):
             raise ValueError(f"app name '{value}' must match [a-z0-9][a-z0-9-_]*")
         return value
 
+    @field_validator("repo")
+    @classmethod
+    def _git_repository(cls, value: str) -> str:
+        from scd_trigger_spec.repourl import repo_url_problem
+
+        problem = repo_url_problem(value)
+        if problem is not None:
+            raise ValueError(f"repo {problem}")
+        return value
+
     @model_validator(mode="after")
     def _secret_or_opt_out(self) -> App:
         has_secret = self.secret is not None and self.secret.get_secret_value() != ""

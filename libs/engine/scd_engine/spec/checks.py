@@ -26,7 +26,7 @@ from scd_engine.expressions import (
     referenced_paths,
     uses_status_function,
 )
-from scd_engine.spec.injection import injection_message, untrusted_reads
+from scd_engine.spec.injection import injection_message, tainted_env, untrusted_reads
 from scd_engine.spec.pipeline import (
     ID_PATTERN,
     STEP_KEYS,
@@ -53,6 +53,8 @@ class _Checker:
     problems: list[Problem] = field(default_factory=list)
     ids: dict[str, int] = field(default_factory=dict)
     earlier: set[str] = field(default_factory=set)  # ids so far, lower case
+    # env names (lower case) whose values read untrusted text: the pipeline's, then a step's
+    tainted: frozenset[str] = frozenset()
 
     def add(self, node: yaml.Node | None, message: str, severity: str = "error") -> None:
         where = self.source.at(node)
@@ -69,10 +71,12 @@ def spec_problems(source: YamlSource) -> list[Problem]:
     if not isinstance(data, dict):
         return []
     _check_templates(checker, (), data, ("name",), earlier=set())
+    pipeline_tainted = tainted_env(data.get("env"))
     steps = data.get("steps")
     if isinstance(steps, list):
         for index, step in enumerate(steps):
             if isinstance(step, dict):
+                checker.tainted = tainted_env(step.get("env"), pipeline_tainted)
                 _check_step(checker, index, step)
     return checker.problems
 
@@ -193,7 +197,7 @@ def _check_expression(
         _check_path(add, path, earlier)
     _check_habits(add, expression)
     if field in _SCRIPTS:
-        for path, example in untrusted_reads(paths):
+        for path, example in untrusted_reads(paths, checker.tainted):
             add(injection_message(field, path, example, expression))
     if field != "if" and uses_status_function(expression):
         add(f"status functions such as success() only make sense in 'if', not in '{field}'",

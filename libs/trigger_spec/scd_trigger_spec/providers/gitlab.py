@@ -26,6 +26,7 @@ from scd_trigger_spec.providers.fields import (
     get_list,
     get_str,
     need_int,
+    need_sha,
     need_str,
     split_ref,
 )
@@ -151,7 +152,7 @@ class GitLab(HeaderDetected):
         branch, tag = split_ref(ref)
         if branch is None and tag is None:
             return Ignored(f"ref '{ref}' is neither a branch nor a tag")
-        after = get_str(payload, "after")
+        after = need_sha(payload, "after")  # a push names its commit
         deleted = after == ZERO_SHA
         commits = get_list(payload, "commits")
         added, modified, removed = changed_files(commits)

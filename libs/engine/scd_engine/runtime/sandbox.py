@@ -1,0 +1,90 @@
+"""Confining a step's process to its workspace with bubblewrap (``bwrap``).
+
+A step runs code from whatever repository scd builds. Under :class:`Sandbox` it sees the
+system read-only (``/usr``, ``/etc``, ``/opt``, the Python that runs scd), a private
+``/tmp`` and its own workspace read-write, and nothing else of the machine's disk: not
+scd's data dir (its database, other runs' workspaces and logs), not the server user's
+home. Network, user and process ids stay shared, so a step can fetch dependencies and
+scd can signal its process group as it does without a sandbox (SIGTERM, grace,
+SIGKILL: bwrap does not start a new session, so the group reaches the step).
+
+Contract: :func:`find_sandbox` answers a ``Sandbox`` when ``bwrap`` is on ``PATH`` and
+can start a process here (unprivileged user namespaces, or root), else None; the answer
+is probed once per process. ``Sandbox.wrap(argv, workspace=..., cwd=..., hidden=...)``
+returns the argv that runs ``argv`` confined; every path in ``hidden`` (scd's data dir)
+is covered by an empty tmpfs even where a read-only system path would show it, and the
+workspace is bound after, so it stays visible inside a hidden dir. Paths must exist.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Sandbox", "find_sandbox"]
+
+_SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/var/lib/ca-certificates", "/run/systemd/resolve")
+_ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_PROBE_TIMEOUT_S = 10.0
+_TMP = "/tmp"  # noqa: S108  # a fresh tmpfs inside the sandbox, not the host's /tmp
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """bubblewrap at ``bwrap``; see the module docstring."""
+
+    bwrap: str
+
+    def wrap(
+        self, argv: Sequence[str], *, workspace: Path, cwd: Path, hidden: Sequence[Path] = ()
+    ) -> list[str]:
+        """``argv`` run by bubblewrap in a view of the disk holding only the system,
+        the interpreter's paths, a private ``/tmp`` and ``workspace`` (read-write)."""
+        args = [self.bwrap, "--die-with-parent", "--unshare-ipc", "--unshare-uts"]
+        for link in _ROOT_LINKS:
+            top = Path(link)
+            if top.is_symlink():
+                args += ["--symlink", str(top.readlink()), link]
+            elif top.is_dir():
+                args += ["--ro-bind", link, link]
+        for system in (*_SYSTEM_DIRS, *_python_paths()):
+            args += ["--ro-bind-try", system, system]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", _TMP]
+        for path in hidden:
+            args += ["--tmpfs", str(path.resolve())]
+        place = str(workspace.resolve())
+        args += ["--bind", place, place, "--chdir", str(cwd.resolve()), "--"]
+        return [*args, *argv]
+
+
+def _python_paths() -> tuple[str, ...]:
+    """Where the interpreter running scd and its packages live, outside ``/usr``:
+    a ``script:`` step runs this interpreter with scd's prelude."""
+    found: dict[str, None] = {}
+    for raw in (sys.base_prefix, sys.prefix, sys.exec_prefix, *sys.path):
+        if not raw:
+            continue
+        path = Path(raw).resolve()
+        if path.is_dir() and not str(path).startswith("/usr/"):
+            found[str(path)] = None
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=1)
+def find_sandbox() -> Sandbox | None:
+    """A ``Sandbox`` when bubblewrap can confine a process on this machine, else None."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return None
+    sandbox = Sandbox(bwrap)
+    probe = sandbox.wrap(["/bin/true"], workspace=Path(_TMP), cwd=Path(_TMP))
+    try:
+        done = subprocess.run(probe, capture_output=True, timeout=_PROBE_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return sandbox if done.returncode == 0 else None
