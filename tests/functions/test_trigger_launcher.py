@@ -12,7 +12,8 @@ from scd_core.errors import BackendError, NotFound
 from scd_core.invokers.memory import MemoryInvoker
 from scd_core.lifecycle import Change, Lifecycle
 from scd_core.models import Event, Job, Run
-from scd_core.store import Created, dump_model
+from scd_core.store import Created
+from scd_core.stores.rows import dump_model
 from scd_core.stores.sqlite import SqliteRunStore
 from scd_trigger_spec import Accepted, App
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from factories import make_repo
 from scd_core.invokers.local import LocalInvoker
 from scd_core.invokers.queue import TaskQueue
 from scd_core.invokers.results import InvocationResult
@@ -19,7 +20,7 @@ from scd_core.models import Event, Job, Run
 from scd_core.sinks.file import FileLogSink
 from scd_core.store import RunStore
 from scd_core.stores import open_store
-from test_worker_support import log_text, make_repo, new_job, worker_process
+from test_worker_support import log_text, new_job, worker_process
 
 from functions.worker.execute import Execution, WorkerEnv
 
