@@ -54,6 +54,7 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
         sources=(
             (".", "functions/__init__.py"),
             (".", "functions/trigger"),
+            (".", "functions/appconfig"),
             _CORE,
             _TRIGGER_SPEC,
         ),
@@ -65,9 +66,9 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
         sources=(
             (".", "functions/__init__.py"),
             (".", "functions/worker"),
-            # scd.yaml is read with the trigger's loader (apps and their secrets)
+            # scd.yaml (apps and their secrets), whose tokens are the trigger's auth's
             (".", "functions/trigger/__init__.py"),
-            (".", "functions/trigger/config.py"),
+            (".", "functions/appconfig"),
             (".", "functions/trigger/auth.py"),
             _CORE,
             _TRIGGER_SPEC,

@@ -13,18 +13,15 @@ from scd_core.invokers import open_invoker
 from scd_core.invokers.fc import FcInvoker, default_endpoint, task_id
 from scd_core.invokers.fcdouble import FcDouble
 from scd_core.invokers.fcsign import Credentials
-from scd_core.models import Event, Job
+from scd_core.models import Job
 
 KEY_ID = "LTAI-test-key-id"
 SECRET = "test-secret-value-never-shown"
 TOKEN = "sts-token-value-never-shown"
 
 
-def make_job(n: int | str, payload: object = None) -> Job:
-    event = Event(provider="github", event_name="push", ref="refs/heads/main", payload={"n": n})
-    if payload is not None:
-        event = Event(provider="github", event_name="push", ref="refs/heads/main", payload=payload)
-    return Job(id=f"0193abc{n}", app="web", event=event, commit="a" * 40)
+def make_job(n: int | str, ref: str = "refs/heads/main") -> Job:
+    return Job(id=f"0193abc{n}", app="web", ref=ref, commit="a" * 40)
 
 
 @pytest.fixture
@@ -177,7 +174,8 @@ def test_an_unreachable_endpoint_is_a_backend_error(environ: None) -> None:
 @pytest.mark.usefixtures("environ")
 def test_a_job_over_the_async_payload_limit_is_refused_before_sending(double: FcDouble) -> None:
     invoker = invoker_for(double)
-    big = make_job(8, payload={"blob": "x" * (130 * 1024)})
+    # a job carries ids, never a payload: only a ref this long could pass the limit
+    big = make_job(8, ref="refs/heads/" + "x" * (130 * 1024))
     with pytest.raises(BackendError, match="over FC's async payload limit"):
         invoker.dispatch(big)
     assert double.requests == 0

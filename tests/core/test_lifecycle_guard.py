@@ -8,8 +8,9 @@ What counts as a write, outside ``scd_core/lifecycle*.py``:
   chain) or to ``<x>.tasks``, unless ``x`` is provably a ``StepState`` in that
   function (a parameter or variable annotated ``StepState``, bound to
   ``StepState(...)``, to a step's ``model_copy(...)``, or a loop over
-  ``list_steps(...)``), or the module is the engine's, which never imports
-  ``Run`` or ``TaskState`` (also checked here);
+  ``list_steps(...)``), or the module is the engine's or an invoker's, which never
+  import ``Run`` or ``TaskState`` (also checked here: an invoker's own task records,
+  FC's async tasks or the local queue's, have statuses of their own);
 - ``Run(...)`` or ``TaskState(...)`` called with ``status=``, a
   ``model_copy(update={"status": ...})`` of anything but a step (the store backends
   may copy a run to normalise it: they keep what they are given), and
@@ -25,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 _STORE_BACKENDS = ("libs/core/scd_core/store.py", "libs/core/scd_core/stores/")
 _ENGINE = "libs/engine/"
+_RUNLESS = (_ENGINE, "libs/core/scd_core/invokers/")
 
 
 def _is_step_annotation(node: ast.expr | None) -> bool:
@@ -52,7 +54,7 @@ class _Scanner(ast.NodeVisitor):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.engine = path.startswith(_ENGINE)
+        self.engine = path.startswith(_RUNLESS)
         self.store_backend = path.startswith(_STORE_BACKENDS)
         self.steps: list[set[str]] = [set()]
         self.found: list[str] = []
@@ -180,9 +182,9 @@ def test_no_module_but_the_lifecycle_writes_a_run_or_task_status() -> None:
     assert found == []
 
 
-def test_the_engine_never_holds_a_run_or_a_task_state() -> None:
+def test_the_engine_and_the_invokers_never_hold_a_run_or_a_task_state() -> None:
     for path, source in _modules():
-        if not path.startswith(_ENGINE):
+        if not path.startswith(_RUNLESS):
             continue
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.ImportFrom) and node.module == "scd_core.models":

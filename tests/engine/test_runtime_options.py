@@ -155,7 +155,8 @@ def test_options_reach_the_contexts_and_the_environment(tmp_path: Path) -> None:
         "env: {FROM_PIPELINE: p}\n"
         "steps:\n"
         "  - id: a\n"
-        '    run: echo "${{ inputs.target }} ${{ app.name }} ${{ task.id }}'
+        "    env: {TARGET: '${{ inputs.target }}'}\n"
+        '    run: echo "$TARGET ${{ app.name }} ${{ task.id }}'
         ' $EXTRA $FROM_PIPELINE"\n'
     )
     sink = MemoryLogSink()
