@@ -24,6 +24,8 @@ import sys
 import threading
 import urllib.request
 
+from scd_core.settings import WORKER_TOKEN_HEADER
+
 __all__ = ["main"]
 
 
@@ -57,8 +59,12 @@ def _watch_parent(parent: int, pre_stop_url: str, interval_s: float = 1.0) -> No
     stop = threading.Event()
     while True:
         if os.getppid() != parent:  # re-parented: scd serve is gone
+            # the worker takes hooks from its own invoker only: this process knows its token
+            token = os.environ.get("SCD_WORKER_TOKEN", "")
+            headers = {WORKER_TOKEN_HEADER: token}
+            request = urllib.request.Request(pre_stop_url, headers=headers)  # noqa: S310
             with contextlib.suppress(OSError):
-                urllib.request.urlopen(pre_stop_url, timeout=15).close()  # noqa: S310
+                urllib.request.urlopen(request, timeout=15).close()  # noqa: S310
             os.kill(os.getpid(), signal.SIGTERM)
             return
         stop.wait(interval_s)

@@ -17,6 +17,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import secrets
 import signal
 import socket
 import threading
@@ -29,7 +30,7 @@ from typing import Any
 
 from scd_core.datadir import private_data_dir
 from scd_core.errors import ConfigError, ScdError
-from scd_core.settings import Settings
+from scd_core.settings import WORKER_TOKEN_HEADER, Settings
 from scd_core.store import RunStore
 
 from functions.serve.defaults import DEMO_TOKEN, ConfigChoice, choose_config, demo_secret
@@ -129,13 +130,17 @@ class _Instance:
         self.store: RunStore = open_store(settings.store)
         stack.callback(self.store.close)
         self.sink = open_sink(settings.log_sink)
-        self.pool = WorkerPool(options.workers, _worker_env(environ, settings), _log_dir(settings))
+        # made anew at each start: only this invoker and these workers know it
+        worker_token = self.worker_token = secrets.token_urlsafe(32)
+        worker_env = {**_worker_env(environ, settings), "SCD_WORKER_TOKEN": worker_token}
+        self.pool = WorkerPool(options.workers, worker_env, _log_dir(settings))
         destinations = Destinations(self.store, self.sink)
         self.invoker = LocalInvoker(
             settings.data_dir / "queue.db",
             self.pool.urls,
             on_failure=destinations.on_failure,
             on_stop=destinations.on_stop,
+            worker_token=worker_token,
         )
         self.reaper = Reaper(self.store, self.sink)
 
@@ -226,9 +231,10 @@ class _Instance:
         """FC's pre-stop on every worker: running jobs end ``error`` "worker interrupted"."""
         import httpx
 
+        headers = {WORKER_TOKEN_HEADER: self.worker_token}
         for url in self.pool.urls:
             with contextlib.suppress(httpx.HTTPError):
-                httpx.get(f"{url}/pre-stop", timeout=15.0)
+                httpx.get(f"{url}/pre-stop", headers=headers, timeout=15.0)
 
 
 def _run_server(server: Any, listener: socket.socket) -> None:

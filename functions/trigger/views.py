@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from scd_core.models import DEFAULT_TASK, Run, StepState, TaskState, utcnow
+from scd_core.text import valid_unicode
 from scd_trigger_spec import App
 
 __all__ = [
@@ -38,7 +39,17 @@ __all__ = [
 ]
 
 
-class RunSummary(BaseModel):
+class _Shown(BaseModel):
+    """A view of stored records: text an earlier release stored with lone surrogates is
+    shown with U+FFFD, so no record can fail the answer that serves it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        return valid_unicode(data)
+
+
+class RunSummary(_Shown):
     """A run in a list: no steps, no payload.
 
     ``message`` is the run's own message (why it ended ``error``, say);
@@ -61,7 +72,7 @@ class RunSummary(BaseModel):
     rerun_of: str | None
 
 
-class StepView(BaseModel):
+class StepView(_Shown):
     """One step of a run; ``outputs`` were masked by the worker before they were stored.
 
     ``task`` is the id of the task instance the step belongs to (``default`` for a
@@ -81,7 +92,7 @@ class StepView(BaseModel):
     outputs: dict[str, str]
 
 
-class TaskView(BaseModel):
+class TaskView(_Shown):
     """One task instance of a run: ``id`` is the instance (``build (node 18)``), ``task``
     the pipeline's task id, ``matrix`` its matrix values; ``attempt`` counts from 1."""
 

@@ -14,6 +14,13 @@ Routes (Function Compute's custom runtime contract, ``reference/FC.md`` §1):
   logs flushed and closed, its run ended ``error`` "worker interrupted" and its
   lease released; 200.
 
+When ``Settings.worker_token`` is set (``scd serve`` makes one at start and gives it
+to its invoker and workers alone), every route answers 401 unless the request
+carries it in ``x-scd-worker-token``: any other local process, a pipeline step
+included, cannot hand the worker a job or stop its runs. The token is checked
+before the body is read. A job names only ids: the repository, ref, commit and
+pipeline come from the run record in the store and the app's configuration.
+
 ``create_app(settings)`` builds the app; ``app`` is the one ``uvicorn
 functions.worker.app:app`` serves, configured from ``SCD_*`` variables (FC
 wants it on ``0.0.0.0:9000``). State and logs live under ``settings.data_dir``
@@ -24,6 +31,7 @@ workspaces in ``<data_dir>/work``); apps come from ``settings.config``.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import importlib
 import logging
 import os
@@ -42,7 +50,7 @@ from pydantic import ValidationError
 from scd_core.errors import BadRequest, ScdError
 from scd_core.logsink import LogSink, validate_id
 from scd_core.models import Job
-from scd_core.settings import Settings
+from scd_core.settings import WORKER_TOKEN_HEADER, Settings
 from scd_core.store import RunStore
 
 from functions.worker.execute import Execution, WorkerEnv
@@ -160,6 +168,9 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
     @api.post("/invoke")
     async def invoke(request: Request) -> JSONResponse:
         state: WorkerState = request.app.state.worker
+        refused = _refused(state, request)
+        if refused is not None:
+            return refused
         request_id = request.headers.get("x-fc-request-id") or uuid.uuid4().hex
         body = await request.body()
         try:
@@ -183,6 +194,9 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
     @api.post("/initialize")
     async def initialize(request: Request) -> JSONResponse:
         state: WorkerState = request.app.state.worker
+        refused = _refused(state, request)
+        if refused is not None:
+            return refused
         try:
             await anyio.to_thread.run_sync(state.warm, limiter=request.app.state.hook_threads)
         except ScdError as exc:
@@ -192,12 +206,26 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
     @api.get("/pre-stop")
     async def pre_stop(request: Request) -> JSONResponse:
         state: WorkerState = request.app.state.worker
+        refused = _refused(state, request)
+        if refused is not None:
+            return refused
         interrupted = await anyio.to_thread.run_sync(
             state.pre_stop, limiter=request.app.state.hook_threads
         )
         return JSONResponse({"interrupted": interrupted})
 
     return api
+
+
+def _refused(state: WorkerState, request: Request) -> JSONResponse | None:
+    """401 unless the request carries the worker token (when one is set)."""
+    token = state.settings.worker_token
+    if token is None:
+        return None
+    presented = request.headers.get(WORKER_TOKEN_HEADER, "").encode("utf-8", "surrogateescape")
+    if hmac.compare_digest(presented, token.get_secret_value().encode()):
+        return None
+    return JSONResponse({"error": "this worker takes jobs from its invoker only"}, 401, _FC_ERROR)
 
 
 app = create_app()

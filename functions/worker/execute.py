@@ -46,7 +46,14 @@ from functions.worker.secrets import (
     resolve_secrets,
     unresolved_secrets,
 )
-from functions.worker.setup import SETUP_INDEX, SETUP_KEY, Checkout, SetupFailed, prepare
+from functions.worker.setup import (
+    SETUP_INDEX,
+    SETUP_KEY,
+    Checkout,
+    SetupFailed,
+    prepare,
+    target_of,
+)
 
 if TYPE_CHECKING:
     from scd_engine.runtime import Runner
@@ -184,8 +191,11 @@ class Execution:
             if self.task != DEFAULT_TASK:
                 writer.line(f"error: the pipeline has no task {self.task!r}")
                 raise SetupFailed(f"the pipeline has no task {self.task!r}")
+            if job.app != run.app:
+                writer.line(f"error: the job names app {job.app!r}, its run is of {run.app!r}")
+                raise SetupFailed("the job does not match its run")
             try:
-                app = env.load_app(job.app)
+                app = env.load_app(run.app)
             except ScdError as exc:
                 writer.line(f"error: {exc}")
                 raise SetupFailed(f"cannot load the app's config: {exc}") from exc
@@ -193,14 +203,12 @@ class Execution:
                 writer.line(f"warning: secret {name} is not set where the worker runs")
             secrets = resolve_secrets(app, env.environ)
             token = checkout_token(app, env.environ)
-            url = job.clone_url or run.event.clone_url or (app.repo if app else None)
-            for value in (*secrets.values(), *credential_values(token, url or "")):
+            target = target_of(run, app)
+            for value in (*secrets.values(), *credential_values(token, target.clone_url or "")):
                 self.masker.add(value)
             shutil.rmtree(workspace, ignore_errors=True)  # left by an earlier attempt
             where = Checkout(workspace, env.data_dir / "cache", token)
-            pipeline, sha = prepare(
-                job.model_copy(update={"clone_url": url}), where, writer, self.cancel
-            )
+            pipeline, sha = prepare(target, where, writer, self.cancel)
         except SetupFailed as exc:
             cancelled = self.cancel.is_set()
             self._conclude(setup, writer, "cancelled" if cancelled else "error", str(exc))

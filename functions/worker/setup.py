@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING
 
 from scd_core.errors import Problem, ScdError, SpecError
 from scd_core.logs import LogWriter
-from scd_core.models import Job
+from scd_core.models import Run
 
 from functions.worker.checkout import CheckoutError, checkout
 
 if TYPE_CHECKING:
     from scd_engine.spec import Pipeline
+    from scd_trigger_spec import App
 
-__all__ = ["SETUP_INDEX", "SETUP_KEY", "SetupFailed", "prepare"]
+__all__ = ["SETUP_INDEX", "SETUP_KEY", "Checkout", "SetupFailed", "Target", "prepare", "target_of"]
 
 SETUP_KEY = "setup"
 SETUP_INDEX = -1  # pipeline steps are indexed from 0; set-up sorts before them
@@ -46,8 +47,26 @@ class Checkout:
     token: str | None
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a run checks out and runs: never taken from a job's request."""
+
+    clone_url: str | None
+    ref: str | None
+    commit: str | None
+    pipeline: str
+
+
+def target_of(run: Run, app: App | None) -> Target:
+    """The checkout target of ``run``: the app's repository (its configuration says what
+    may be cloned and run; the run's recorded event only when the worker knows no such
+    app, as for ``scd run``), the ref and commit of the run's event, the run's pipeline."""
+    clone_url = app.repo if app is not None else run.event.clone_url
+    return Target(clone_url, run.event.ref, run.event.commit, run.pipeline)
+
+
 def prepare(
-    job: Job, where: Checkout, writer: LogWriter, cancel: threading.Event
+    job: Target, where: Checkout, writer: LogWriter, cancel: threading.Event
 ) -> tuple[Pipeline, str]:
     """Check out ``job``'s commit and load its pipeline; (pipeline, checked-out sha)."""
     if not job.clone_url:

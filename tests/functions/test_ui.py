@@ -378,3 +378,25 @@ def test_run_workflow_starts_a_manual_run_and_names_a_bad_inputs_line(ui: Ui) ->
         csrf = _field(client.get("/ui/apps").text, "csrf")
         answer = client.post("/ui/apps/web/runs", data={**form, "csrf": csrf})
         assert answer.status_code == 403
+
+
+def test_a_record_an_earlier_release_stored_with_lone_surrogates_breaks_no_page(ui: Ui) -> None:
+    # Deliveries holding a lone surrogate are refused at the door now; this is a run an
+    # earlier release accepted, written straight to the store.
+    run = ui.run(status="failure", message="fix \ud800 things", branch="feat-\udfff")
+    ui.sink.append(run.id, "build", b"a line\n")
+    ui.store.put_step(run.id, StepState(id="build", name="deploy \udc00", status="failure"))
+    headers = {"authorization": f"Bearer {READ}"}
+    listing = httpx.get(f"{ui.url}/api/v1/runs", headers=headers, timeout=10)
+    assert listing.status_code == 200
+    shown = next(item for item in listing.json()["runs"] if item["id"] == run.id)
+    assert shown["branch"] == "feat-\ufffd"
+    detail = httpx.get(f"{ui.url}/api/v1/runs/{run.id}", headers=headers, timeout=10)
+    assert detail.status_code == 200
+    assert detail.json()["steps"][0]["name"] == "deploy \ufffd"
+    with ui.login(READ) as client:
+        assert client.get("/ui/").status_code == 200
+        assert client.get("/ui/runs.json").status_code == 200
+        page = client.get(f"/ui/runs/{run.id}")
+        assert page.status_code == 200
+        assert "fix \ufffd things" in page.text or "fix &#xfffd; things" in page.text

@@ -118,7 +118,7 @@ def test_the_jobs_commit_is_run_not_the_branch_tip(
 def test_a_run_of_a_ref_records_the_commit_its_checkout_resolved(
     worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
 ) -> None:
-    repo, tip = pipeline_repo(tmp_path, "steps:\n  - id: hello\n    run: echo hi\n")
+    repo, tip = pipeline_repo(tmp_path / "repo", "steps:\n  - id: hello\n    run: echo hi\n")
     job = new_job(store, f"file://{repo}", None)  # a manual run names only its ref
     assert store.get_run(job.id).event.commit is None
     assert worker.invoke(job).json()["status"] == "success"
@@ -214,17 +214,17 @@ def test_an_app_registered_through_the_api_gives_the_worker_its_secrets(
     worker: WorkerProcess, store: RunStore, data_dir: Path, tmp_path: Path
 ) -> None:
     api_secret = "api-app-secret-value-91c4"
+    spec = 'steps:\n  - id: deploy\n    run: echo "key=${{ secrets.DEPLOY_KEY }}"\n'
+    repo, sha = pipeline_repo(tmp_path / "repo", spec)
     store.put_app(
         "api-app",
         {
             "name": "api-app",
-            "repo": "https://example.com/acme/api.git",
+            "repo": f"file://{repo}",
             "secret": "webhook-secret",
             "secrets": {"DEPLOY_KEY": api_secret},
         },
     )
-    spec = 'steps:\n  - id: deploy\n    run: echo "key=${{ secrets.DEPLOY_KEY }}"\n'
-    repo, sha = pipeline_repo(tmp_path / "repo", spec)
     job = new_job(store, f"file://{repo}", sha, app="api-app")
     assert worker.invoke(job).json()["status"] == "success"
     text = log_text(data_dir, job.id, "deploy")
@@ -290,18 +290,18 @@ def test_an_apps_config_gives_secrets_a_checkout_token_and_platform_env_to_its_r
     served = tmp_path / "served"
     served.mkdir()
     git("clone", "--quiet", "--bare", str(repo), str(served / "private.git"))
-    config = (
-        "apps:\n"
-        "  - name: private\n"
-        "    repo: https://example.com/private.git\n"
-        "    insecure_no_secret: true\n"
-        f"    checkout_token: {token}\n"
-        f"    secrets: {{DEPLOY_KEY: {deploy_key}}}\n"
-        "    allow_platform_env: true\n"
-    )
-    (data_dir / "scd.yaml").write_text(config, encoding="utf-8")
     try:
         with GitHttp(served, token=token) as server:
+            config = (
+                "apps:\n"
+                "  - name: private\n"
+                f"    repo: {server.url}/private.git\n"
+                "    insecure_no_secret: true\n"
+                f"    checkout_token: {token}\n"
+                f"    secrets: {{DEPLOY_KEY: {deploy_key}}}\n"
+                "    allow_platform_env: true\n"
+            )
+            (data_dir / "scd.yaml").write_text(config, encoding="utf-8")
             job = new_job(store, f"{server.url}/private.git", sha, app="private")
             response = worker.invoke(job)
     finally:
@@ -323,7 +323,7 @@ def test_a_checkout_token_in_gits_failure_message_is_masked_in_the_log_and_the_r
 ) -> None:
     token = "glpat-leaky-token-3141592653"
     config = (
-        "apps:\n  - name: leaky\n    repo: https://example.com/leaky.git\n"
+        f"apps:\n  - name: leaky\n    repo: file://{tmp_path}/{token}/repo.git\n"
         f"    insecure_no_secret: true\n    checkout_token: {token}\n"
     )
     (data_dir / "scd.yaml").write_text(config, encoding="utf-8")
@@ -396,7 +396,7 @@ def test_config_variables_unset_on_the_worker_drop_those_secrets_with_a_warning(
     spec = 'steps:\n  - id: show\n    run: echo "deploy=[${{ secrets.DEPLOY }}]"\n'
     repo, sha = pipeline_repo(tmp_path / "repo", spec)
     config = (
-        "apps:\n  - name: split\n    repo: https://example.com/split.git\n"
+        f"apps:\n  - name: split\n    repo: file://{repo}\n"
         "    secret: ${env:WEBHOOK_SECRET_ONLY_ON_THE_TRIGGER}\n"
         "    secrets: {DEPLOY: '${env:DEPLOY_KEY_NOT_ON_THIS_WORKER}'}\n"
     )

@@ -24,6 +24,7 @@ import httpx
 from netutil import free_port
 from scd_core.logs import strip_timestamps
 from scd_core.models import Event, Job, Run
+from scd_core.settings import WORKER_TOKEN_HEADER
 from scd_core.sinks.file import FileLogSink
 from scd_core.store import RunStore
 
@@ -78,8 +79,12 @@ def log_text(data_dir: Path, run_id: str, step: str) -> str:
 class WorkerProcess:
     """``uvicorn functions.worker.app:app`` in a subprocess on a free loopback port."""
 
-    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: Mapping[str, str] | None = None, token: str | None = None
+    ) -> None:
+        """``token``: the worker token it is started with and this client sends."""
         self.data_dir = data_dir
+        self.headers = {WORKER_TOKEN_HEADER: token} if token else {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {
@@ -88,6 +93,7 @@ class WorkerProcess:
             "SCD_CONFIG": str(data_dir / "scd.yaml"),
             "SCD_STEP_GRACE_SECONDS": "1",
             **(env or {}),
+            **({"SCD_WORKER_TOKEN": token} if token else {}),
         }
         data_dir.mkdir(parents=True, exist_ok=True)
         self.output = data_dir / "worker-output.txt"
@@ -111,7 +117,8 @@ class WorkerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.output.read_text()}")
             try:
-                if httpx.post(f"{self.url}/initialize", timeout=2).status_code == 200:
+                answer = httpx.post(f"{self.url}/initialize", headers=self.headers, timeout=2)
+                if answer.status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -121,7 +128,11 @@ class WorkerProcess:
         return httpx.post(
             f"{self.url}/invoke",
             content=job.model_dump_json(),
-            headers={"x-fc-request-id": request_id, "content-type": "application/octet-stream"},
+            headers={
+                "x-fc-request-id": request_id,
+                "content-type": "application/octet-stream",
+                **self.headers,
+            },
             timeout=120,
         )
 

@@ -105,10 +105,12 @@ def test_the_worker_reads_the_event_from_the_store_not_the_job(
         ref="refs/heads/main",
         branch="main",
         commit=sha,
+        clone_url=f"file://{repo}",
         inputs={"who": "the store"},
     )
     store.create_run(Run(id="r" * 32, app="web", dedup_key="m1", event=event))
-    job = Job(id="r" * 32, app="web", clone_url=f"file://{repo}", ref="refs/heads/main")
+    # the job's own target is ignored: the run record says what is checked out
+    job = Job(id="r" * 32, app="web", clone_url="file:///nowhere", ref="refs/heads/other")
     assert Execution(_env(store, data_dir, []), job, owner="w").run().status == "success"
     assert "by the store on main" in log_text(data_dir, job.id, "0")
 

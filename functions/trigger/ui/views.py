@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from scd_core.models import FINAL_STATUSES, Run, StepState, utcnow
+from scd_core.text import valid_unicode
 from scd_trigger_spec import App
 
 from functions.client.render import format_ago, format_duration
@@ -76,7 +77,7 @@ def run_row(run: Run) -> dict[str, Any]:
     event = run.event
     commit = event.commit or ""
     seconds = duration_s(run.started_at, run.finished_at, run.status)
-    return {
+    return valid_unicode({
         "id": run.id,
         "app": run.app,
         "label": f"run {run.id[:8]}",  # the run's name beside its app's (its number, later)
@@ -99,13 +100,13 @@ def run_row(run: Run) -> dict[str, Any]:
         "duration": _took(seconds),
         "rerun_of": run.rerun_of,
         "final": run.status in FINAL_STATUSES,
-    }
+    })  # fmt: skip
 
 
 def step_row(step: StepState) -> dict[str, Any]:
     """One step of a run page: its key for logs, name, status and duration."""
     seconds = duration_s(step.started_at, step.finished_at, step.status)
-    return {
+    return valid_unicode({
         "id": step.id,
         "name": step.name or step.id,
         "index": step.index,
@@ -117,7 +118,7 @@ def step_row(step: StepState) -> dict[str, Any]:
         "duration_s": seconds,
         "duration": _took(seconds),
         "final": step.status in FINAL_STATUSES,
-    }
+    })  # fmt: skip
 
 
 def open_steps(run_status: str, steps: Sequence[dict[str, Any]]) -> tuple[set[str], str | None]:

@@ -14,11 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from scd_core.errors import ConfigError
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "Settings"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "WORKER_TOKEN_HEADER", "Settings"]
+
+#: The header that carries ``Settings.worker_token`` from an invoker to a worker.
+WORKER_TOKEN_HEADER = "x-scd-worker-token"  # noqa: S105  # a header name, not a secret
 
 # GitHub caps webhook payloads at 25 MB; anything larger is not a real delivery.
 DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -48,6 +51,10 @@ class Settings(BaseModel):
     step_grace_seconds: float = Field(default=10.0, ge=0)
     # Apps API: may an app name a repository on this machine's disk (file:// or a path)?
     allow_local_repos: bool = True
+    # Worker: when set, /invoke, /initialize and /pre-stop need it in WORKER_TOKEN_HEADER
+    # (scd serve makes one at start for its invoker and workers; FC needs none: only
+    # InvokeFunction with the account's credentials reaches an event function).
+    worker_token: SecretStr | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -74,6 +81,7 @@ class Settings(BaseModel):
             ("SCD_DATA_DIR", "data_dir"),
             ("SCD_STORE", "store"),
             ("SCD_INVOKER", "invoker"),
+            ("SCD_WORKER_TOKEN", "worker_token"),
             ("SCD_LOG_SINK", "log_sink"),
         ):
             if env.get(name):

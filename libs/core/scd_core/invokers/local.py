@@ -30,6 +30,7 @@ from scd_core.errors import BackendError, ConfigError
 from scd_core.invokers.queue import TaskQueue, Transition
 from scd_core.invokers.results import AsyncTask, Attempt, InvocationResult, Policy
 from scd_core.models import Job
+from scd_core.settings import WORKER_TOKEN_HEADER
 from scd_core.stores.rows import dump_model
 
 __all__ = ["LocalInvoker"]
@@ -76,6 +77,7 @@ class LocalInvoker:
         function_handler: str = "index.handler",
         memory_mb: int = 2048,
         account_id: str = "0000000000000000",
+        worker_token: str | None = None,
     ) -> None:
         if max_retries < 0 or min(max_event_age_s, lease_s, request_timeout_s, poll_s) <= 0:
             raise ConfigError("invoker: max_retries must be >= 0 and every duration > 0")
@@ -99,6 +101,7 @@ class LocalInvoker:
             "x-fc-qualifier": "LATEST",
             "x-fc-invocation-type": "Async",
             "x-fc-control-path": "/invoke",
+            **({WORKER_TOKEN_HEADER: worker_token} if worker_token else {}),
         }
         arn = f"acs:fc:local:{account_id}:functions/{function_name}"
         self._queue = TaskQueue(Path(db_path), function_arn=arn)
