@@ -57,6 +57,7 @@ from functions.worker.setup import (
 
 if TYPE_CHECKING:
     from scd_engine.runtime import Runner
+    from scd_engine.runtime.sandbox import Sandbox
     from scd_engine.spec import Pipeline
     from scd_trigger_spec import App
 
@@ -78,6 +79,7 @@ class WorkerEnv:
     load_app: Callable[[str], App | None]  # the App named, or None; may raise ConfigError
     environ: Mapping[str, str]
     lifecycle: Lifecycle
+    sandbox: Sandbox | None = None  # confines steps to their workspace (data_dir hidden)
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,8 @@ class Execution:
             cache_dir=env.data_dir / "cache",
             app={"name": job.app, "pipeline": job.pipeline},
             masker=self.masker,
+            sandbox=env.sandbox,
+            hidden=(env.data_dir,),
         )
         runner = Runner(options)
         self._runner = runner

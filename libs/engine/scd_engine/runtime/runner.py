@@ -141,6 +141,8 @@ class Runner:
             cache_dir=self._cache_dir,
             kill=self._kill,
             grace=options.grace,
+            sandbox=options.sandbox,
+            hidden=options.hidden,
         )
         base_env = process_base_env(self.run_id, self.workspace, options.event)
         driver = StepDriver(session, scope, task, base_env)
