@@ -41,7 +41,9 @@ class RunnerOptions:
     ``cache_dir``: the ``cache`` plugin's store (default: a temp dir).
     ``app``/``task``: those contexts (``task.id`` is the run id). ``masker``:
     share one (the secrets are added to it). ``tmp_root``: where the run's
-    private temp dir goes (default /dev/shm when writable). ``sandbox``: confines
+    private temp dir goes (default /dev/shm when writable). ``environ``: where the
+    ``sts`` credentials come from (default ``os.environ``; ``{}`` withholds them, as for
+    a fork's pull request). ``sandbox``: confines
     each ``run`` and ``script`` step to its workspace and temp dir (None: steps
     share the caller's view of the disk); ``hidden``: paths it must never show,
     whatever else it shows (scd's data dir).
@@ -62,5 +64,6 @@ class RunnerOptions:
     task: Mapping[str, Any] | None = None
     masker: Masker | None = None
     tmp_root: Path | None = None
+    environ: Mapping[str, str] | None = None
     sandbox: Sandbox | None = None
     hidden: tuple[Path, ...] = ()

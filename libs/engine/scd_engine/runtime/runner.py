@@ -115,6 +115,7 @@ class Runner:
             run_id=self.run_id,
             app=options.app,
             task=options.task,
+            environ=options.environ,
         )
         for value in contexts["sts"].values():
             self.masker.add(value)  # credentials: masked like secrets
