@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from functions.client import ApiClient
     from functions.client.follow import Printer
 
+
 __all__ = ["register"]
 
 T = TypeVar("T")
@@ -81,8 +82,9 @@ def runs_command(
         _print_json(page)
         return
     from functions.client.render import runs_table
+    from functions.client.terminal import terminal_safe_data
 
-    _console(wide=True).print(runs_table(list(page.get("runs", []))))
+    _console(wide=True).print(runs_table(terminal_safe_data(list(page.get("runs", [])))))
     if page.get("next_cursor"):
         typer.echo(f"more: scd runs --cursor {page['next_cursor']}", err=True)
 
@@ -172,8 +174,9 @@ def apps_command(json_out: Json = False, server: Server = None, token: Token = N
         _print_json({"apps": apps})
         return
     from functions.client.render import apps_table
+    from functions.client.terminal import terminal_safe_data
 
-    _console(wide=True).print(apps_table(apps))
+    _console(wide=True).print(apps_table(terminal_safe_data(apps)))
 
 
 def _follow_run(client: ApiClient, run_id: str) -> NoReturn:
@@ -285,20 +288,21 @@ def _printer() -> Printer:
     from rich.text import Text
 
     from functions.client.follow import Printer
+    from functions.client.terminal import terminal_safe
 
     console = _console()
 
     def write(text: str) -> None:
-        sys.stdout.write(text)
+        sys.stdout.write(terminal_safe(text))
         sys.stdout.flush()
 
     def header(label: str) -> None:
         sys.stdout.flush()
-        console.rule(Text(label, style="bold"), align="left", style="dim")
+        console.rule(Text(terminal_safe(label), style="bold"), align="left", style="dim")
 
     def note(text: str) -> None:
         sys.stdout.flush()
-        typer.echo(text, err=True)
+        typer.echo(terminal_safe(text), err=True)
 
     return Printer(write=write, header=header, note=note)
 

@@ -269,6 +269,19 @@ def _worker_env(environ: Mapping[str, str], settings: Settings) -> dict[str, str
     return env
 
 
+def _steps_hint(settings: Settings) -> str:
+    """Whether steps are confined: the banner says so when they share scd's user."""
+    if settings.sandbox != "none":
+        from scd_engine.runtime.sandbox import find_sandbox
+
+        if find_sandbox() is not None:
+            return "sandboxed with bubblewrap: each sees its workspace, not the data dir"
+    return (
+        "run as this user and can read the data dir (install bubblewrap to confine "
+        "them, or set SCD_SANDBOX=bwrap to require it)"
+    )
+
+
 def _log_dir(settings: Settings) -> Path:
     return settings.data_dir / "serve"
 
@@ -330,6 +343,7 @@ def _banner(
         lines.append(f"    {name:<{width}}  POST {url}/webhooks/{name}")
     if not config.apps:
         lines.append("    (none)")
+    lines.append(f"  steps     {_steps_hint(settings)}")
     lines.append(f"  dashboard {url}/ui/  (API docs: {url}/docs)")
     lines.append(f"  log in    {_login_hint(choice)}")
     if choice.embedded:

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from functions.trigger import (
+    approvals,
     apps_api,
     logstream,
     manual,
@@ -131,6 +132,7 @@ def build_api(state: TriggerState) -> FastAPI:
     )
     api.add_api_route("/healthz", _healthz, methods=["GET"], response_model=Health)
     api.include_router(runs_api.router)
+    api.include_router(approvals.router)
     api.include_router(logstream.router)
     api.include_router(apps_api.router)
     api.include_router(tokens_api.router)

@@ -148,6 +148,13 @@ class Launcher:
                 outcomes.append(answer)
                 continue
             stored, created = answer
+            if created and stored.event.fork and app.forks.approve:
+                from functions.trigger.approvals import hold_if_needed
+
+                held = hold_if_needed(self.lifecycle, app, stored)
+                if held is not None:  # a fork's run waits for a person: no job yet
+                    outcomes.append(Launched(held, created))
+                    continue
             if created:
                 jobs.append((len(outcomes), job_for(app, stored)))
             outcomes.append(Launched(stored, created))

@@ -42,6 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
 
+from functions.trigger.approvals import hold_if_needed
 from functions.trigger.auth import Scope
 from functions.trigger.errors import ERROR_RESPONSES, ErrorBody
 from functions.trigger.launcher import job_for, new_run_id
@@ -149,6 +150,8 @@ def rerun_run(state: TriggerState, run_id: str) -> Run:
         if not created:  # another rerun took this number first
             continue
         state.launcher.lifecycle.queued([run])
+        if hold_if_needed(state.launcher.lifecycle, app, run) is not None:
+            return store.get_run(run.id)  # a fork's rerun waits for approval too
         job = job_for(app, run)  # clones the app's repository, never the event's
         state.launcher.invoker.dispatch(job)
         return run

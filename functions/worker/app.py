@@ -47,7 +47,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from scd_core.errors import BadRequest, ScdError
+from scd_core.errors import BadRequest, ConfigError, ScdError
 from scd_core.logsink import LogSink, validate_id
 from scd_core.models import Job
 from scd_core.settings import WORKER_TOKEN_HEADER, Settings
@@ -57,9 +57,10 @@ from functions.worker.execute import Execution, WorkerEnv
 from functions.worker.secrets import LenientEnviron
 
 if TYPE_CHECKING:
+    from scd_engine.runtime.sandbox import Sandbox
     from scd_trigger_spec import App
 
-__all__ = ["WorkerState", "app", "create_app"]
+__all__ = ["WorkerState", "app", "create_app", "step_sandbox"]
 
 _log = logging.getLogger("scd.worker")
 _FC_ERROR = {"x-fc-status": "404"}
@@ -99,6 +100,7 @@ class WorkerState:
                     load_app=self.load_app,
                     environ=os.environ,
                     lifecycle=Lifecycle(store),
+                    sandbox=step_sandbox(self.settings.sandbox),
                 )
             return self._env
 
@@ -215,6 +217,19 @@ def create_app(settings: Settings | None = None, *, store: RunStore | None = Non
         return JSONResponse({"interrupted": interrupted})
 
     return api
+
+
+def step_sandbox(mode: str) -> Sandbox | None:
+    """The sandbox ``Settings.sandbox`` asks for: bubblewrap where it can run ("auto"),
+    or must ("bwrap": ``ConfigError`` without it), or none."""
+    from scd_engine.runtime.sandbox import find_sandbox
+
+    if mode == "none":
+        return None
+    found = find_sandbox()
+    if found is None and mode == "bwrap":
+        raise ConfigError("SCD_SANDBOX=bwrap: bubblewrap (bwrap) cannot run on this machine")
+    return found
 
 
 def _refused(state: WorkerState, request: Request) -> JSONResponse | None:

@@ -41,10 +41,12 @@ from scd_core.store import RunStore
 from functions.worker.checkout import credential_values
 from functions.worker.heartbeat import Heartbeat
 from functions.worker.secrets import (
+    FORK_NOTE,
     checkout_token,
     platform_env,
     resolve_secrets,
     unresolved_secrets,
+    withholds_secrets,
 )
 from functions.worker.setup import (
     SETUP_INDEX,
@@ -57,6 +59,7 @@ from functions.worker.setup import (
 
 if TYPE_CHECKING:
     from scd_engine.runtime import Runner
+    from scd_engine.runtime.sandbox import Sandbox
     from scd_engine.spec import Pipeline
     from scd_trigger_spec import App
 
@@ -78,6 +81,7 @@ class WorkerEnv:
     load_app: Callable[[str], App | None]  # the App named, or None; may raise ConfigError
     environ: Mapping[str, str]
     lifecycle: Lifecycle
+    sandbox: Sandbox | None = None  # confines steps to their workspace (data_dir hidden)
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class Execution:
         self.done = threading.Event()
         self.interrupted = threading.Event()
         self.masker = Masker()
+        self.withheld = False  # a fork's run: no secrets, no sts, no platform credentials
         self.record: Run | None = None  # the run as claimed
         self._runner: Runner | None = None
 
@@ -202,6 +207,10 @@ class Execution:
             for name in unresolved_secrets(app):
                 writer.line(f"warning: secret {name} is not set where the worker runs")
             secrets = resolve_secrets(app, env.environ)
+            self.withheld = withholds_secrets(run, app)
+            if self.withheld:
+                writer.line(FORK_NOTE)
+                secrets = {}
             token = checkout_token(app, env.environ)
             target = target_of(run, app)
             for value in (*secrets.values(), *credential_values(token, target.clone_url or "")):
@@ -218,7 +227,8 @@ class Execution:
             env.lifecycle.record_commit(self.run_id, sha)
         if self.cancel.is_set():
             return "cancelled", None
-        return self._engine(workspace, pipeline, secrets, platform_env(app, env.environ), sha)
+        extra_env = {} if self.withheld else platform_env(app, env.environ)
+        return self._engine(workspace, pipeline, secrets, extra_env, sha)
 
     def _engine(
         self,
@@ -249,6 +259,9 @@ class Execution:
             cache_dir=env.data_dir / "cache",
             app={"name": job.app, "pipeline": job.pipeline},
             masker=self.masker,
+            sandbox=env.sandbox,
+            hidden=(env.data_dir,),
+            environ={} if self.withheld else None,  # no sts for a fork's pull request
         )
         runner = Runner(options)
         self._runner = runner

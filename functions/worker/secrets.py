@@ -20,12 +20,14 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
+from scd_core.models import Run
 
 if TYPE_CHECKING:
     from scd_trigger_spec import App
 
 __all__ = [
     "CHECKOUT_TOKEN_VAR",
+    "FORK_NOTE",
     "PLATFORM_PREFIXES",
     "SECRET_PREFIX",
     "UNSET_MARK",
@@ -34,6 +36,7 @@ __all__ = [
     "platform_env",
     "resolve_secrets",
     "unresolved_secrets",
+    "withholds_secrets",
 ]
 
 SECRET_PREFIX = "SCD_SECRET_"  # noqa: S105  (a variable name, not a value)
@@ -106,3 +109,20 @@ def platform_env(app: App | None, environ: Mapping[str, str]) -> dict[str, str]:
     if app is None or not app.allow_platform_env:
         return {}
     return {k: v for k, v in environ.items() if k.startswith(PLATFORM_PREFIXES)}
+
+
+FORK_NOTE = (
+    "note: this pull request comes from a fork, so its run gets no secrets "
+    "(secrets, sts and the platform's credentials read empty); an app trusts forks "
+    "with forks: {secrets: true}, or holds them for approval with forks: {approve: true}"
+)
+
+
+def withholds_secrets(run: Run, app: App | None) -> bool:
+    """Whether ``run`` must get no secrets: a fork's pull request, unless the app trusts
+    forks (``forks.secrets``) or a person approved this run (``forks.approve``)."""
+    if not run.event.fork:
+        return False
+    if app is None:
+        return True
+    return not (app.forks.secrets or (app.forks.approve and run.approved_by is not None))

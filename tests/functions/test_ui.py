@@ -400,3 +400,18 @@ def test_a_record_an_earlier_release_stored_with_lone_surrogates_breaks_no_page(
         page = client.get(f"/ui/runs/{run.id}")
         assert page.status_code == 200
         assert "fix \ufffd things" in page.text or "fix &#xfffd; things" in page.text
+
+
+def test_pages_forbid_framing_inline_script_and_sniffing(ui: Ui) -> None:
+    with ui.login(READ) as client:
+        for path in ("/ui/", "/ui/login", "/ui/apps"):
+            answer = client.get(path)
+            policy = answer.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in policy
+            assert "script-src 'self'" in policy
+            assert "unsafe-inline" not in policy
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["referrer-policy"] == "same-origin"
+            assert "<script>" not in answer.text  # no inline script for the policy to refuse
+        static = client.get("/ui/static/ui.js")
+        assert static.headers["x-content-type-options"] == "nosniff"

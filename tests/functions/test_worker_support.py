@@ -92,6 +92,8 @@ class WorkerProcess:
             "SCD_DATA_DIR": str(data_dir),
             "SCD_CONFIG": str(data_dir / "scd.yaml"),
             "SCD_STEP_GRACE_SECONDS": "1",
+            # tests watch steps through files under their temp dir: no sandbox unless asked
+            "SCD_SANDBOX": "none",
             **(env or {}),
             **({"SCD_WORKER_TOKEN": token} if token else {}),
         }

@@ -144,4 +144,5 @@ def static(name: str) -> Response:
     if media is None:
         raise NotFound(f"no static file {name!r}")
     body = (_HERE / "static" / name).read_bytes()
-    return Response(body, media_type=media, headers={"Cache-Control": "max-age=300"})
+    headers = {"Cache-Control": "max-age=300", "X-Content-Type-Options": "nosniff"}
+    return Response(body, media_type=media, headers=headers)

@@ -225,6 +225,30 @@ class Lifecycle:
 
         return self._ending(run_id, end, None)
 
+    def hold(self, run_id: str, message: str) -> Run | None:
+        """Hold a ``queued`` run ``paused`` with ``message`` (a fork's run waiting for
+        approval) before any worker is handed it; the updated run, or None."""
+
+        def pause(run: Run) -> _Decision:
+            if run.status != "queued":
+                return None
+            run.status, run.message = "paused", message
+            return run, []
+
+        return self._change(run_id, pause)
+
+    def approve(self, run_id: str, held_for: str, by: str) -> Run | None:
+        """Release a run held with ``held_for`` back to ``queued``, recording who
+        approved it; the updated run, or None when it is not held for that reason."""
+
+        def release(run: Run) -> _Decision:
+            if run.status != "paused" or run.message != held_for:
+                return None
+            run.status, run.message, run.approved_by = "queued", None, by
+            return run, []
+
+        return self._change(run_id, release)
+
     def record_commit(self, run_id: str, sha: str) -> Run | None:
         """Record ``sha`` as the run's commit when the run named none (a manual run of a
         ref, a schedule): the commit the checkout resolved, so the API, ``scd runs`` and

@@ -107,6 +107,9 @@ class Event(BaseModel):
     target_branch: str | None = None
     merged: bool | None = None
     draft: bool | None = None
+    # a pull request whose head lives in another repository than its base (a fork):
+    # its code is anyone's, so its runs get no secrets unless the app trusts forks
+    fork: bool | None = None
     added: list[str] = Field(default_factory=new_list)
     modified: list[str] = Field(default_factory=new_list)
     removed: list[str] = Field(default_factory=new_list)
@@ -210,6 +213,7 @@ class Run(BaseModel):
     finished_at: datetime | None = None
     message: str | None = None
     rerun_of: str | None = None
+    approved_by: str | None = None  # the token that approved a fork's run (forks.approve)
     tasks: list[TaskState] = Field(default_factory=new_list)
     version: int = 0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -55,6 +55,9 @@ class Settings(BaseModel):
     # (scd serve makes one at start for its invoker and workers; FC needs none: only
     # InvokeFunction with the account's credentials reaches an event function).
     worker_token: SecretStr | None = None
+    # Worker: confine steps to their workspace: "auto" (bubblewrap where it can run),
+    # "bwrap" (required: the worker refuses to start without it) or "none".
+    sandbox: Literal["auto", "bwrap", "none"] = "auto"
 
     @model_validator(mode="before")
     @classmethod
@@ -82,6 +85,7 @@ class Settings(BaseModel):
             ("SCD_STORE", "store"),
             ("SCD_INVOKER", "invoker"),
             ("SCD_WORKER_TOKEN", "worker_token"),
+            ("SCD_SANDBOX", "sandbox"),
             ("SCD_LOG_SINK", "log_sink"),
         ):
             if env.get(name):

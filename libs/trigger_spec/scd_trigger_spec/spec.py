@@ -34,6 +34,7 @@ __all__ = [
     "PR_TYPES",
     "App",
     "Dialect",
+    "ForkPolicy",
     "ProviderName",
     "PullRequestFilter",
     "PullRequestRule",
@@ -228,6 +229,21 @@ class TriggerSpec(BaseModel):
         return value
 
 
+class ForkPolicy(BaseModel):
+    """What a pull request from a fork may have: its code is anyone's.
+
+    By default its runs get no secrets (they read empty; ``sts`` and the platform's
+    credentials too), as GitHub Actions does. ``secrets: true`` trusts forks;
+    ``approve: true`` holds each fork's run until a person with the ``trigger`` scope
+    approves it, and an approved run gets the app's secrets.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secrets: bool = False
+    approve: bool = False
+
+
 def _default_trigger() -> TriggerSpec:
     return TriggerSpec(push=PushFilter())
 
@@ -252,6 +268,7 @@ class App(BaseModel):
     secrets: dict[str, SecretStr] = Field(default_factory=new_dict)
     checkout_token: SecretStr | None = None
     allow_platform_env: bool = False
+    forks: ForkPolicy = Field(default_factory=ForkPolicy)
 
     @model_validator(mode="before")
     @classmethod

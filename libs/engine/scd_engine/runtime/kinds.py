@@ -24,6 +24,7 @@ from scd_engine.runtime.process import ProcessResult, run_process
 if TYPE_CHECKING:
     # Imported when a plugin step runs: a pipeline of shell steps never needs them.
     from scd_engine.plugins.context import AtEnd, PluginContext
+    from scd_engine.runtime.sandbox import Sandbox
 
 __all__ = ["Finished", "Scope", "StepCall", "execute_plugin", "execute_run", "execute_script"]
 
@@ -62,6 +63,8 @@ class Scope:
     groups: list[int] = field(default_factory=list)
     hooks: list[tuple[str, AtEnd]] = field(default_factory=list)
     prelude: Path | None = None
+    sandbox: Sandbox | None = None  # confines run and script steps when set
+    hidden: tuple[Path, ...] = ()  # what the sandbox must never show (scd's data dir)
 
 
 @dataclass
@@ -227,6 +230,13 @@ def _wait(
 
 
 def _process(scope: Scope, call: StepCall, argv: list[str]) -> Finished:
+    if scope.sandbox is not None:
+        shared_tmp = scope.tmp / "tmp"  # the run's /tmp: its steps share it
+        shared_tmp.mkdir(exist_ok=True)
+        argv = scope.sandbox.wrap(
+            argv, workspace=scope.workspace, cwd=call.cwd, hidden=scope.hidden,
+            writable=(scope.tmp,), tmp=shared_tmp,
+        )  # fmt: skip
     try:
         res: ProcessResult = run_process(
             argv,

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from scd_core.masking import Masker
     from scd_core.models import Event, StepState
 
+    from scd_engine.runtime.sandbox import Sandbox
+
 __all__ = ["Observer", "RunnerOptions"]
 
 Observer = Callable[["StepState"], None]
@@ -39,7 +41,12 @@ class RunnerOptions:
     ``cache_dir``: the ``cache`` plugin's store (default: a temp dir).
     ``app``/``task``: those contexts (``task.id`` is the run id). ``masker``:
     share one (the secrets are added to it). ``tmp_root``: where the run's
-    private temp dir goes (default /dev/shm when writable).
+    private temp dir goes (default /dev/shm when writable). ``environ``: where the
+    ``sts`` credentials come from (default ``os.environ``; ``{}`` withholds them, as for
+    a fork's pull request). ``sandbox``: confines
+    each ``run`` and ``script`` step to its workspace and temp dir (None: steps
+    share the caller's view of the disk); ``hidden``: paths it must never show,
+    whatever else it shows (scd's data dir).
     """
 
     workspace: Path
@@ -57,3 +64,6 @@ class RunnerOptions:
     task: Mapping[str, Any] | None = None
     masker: Masker | None = None
     tmp_root: Path | None = None
+    environ: Mapping[str, str] | None = None
+    sandbox: Sandbox | None = None
+    hidden: tuple[Path, ...] = ()

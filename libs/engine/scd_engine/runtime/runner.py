@@ -115,6 +115,7 @@ class Runner:
             run_id=self.run_id,
             app=options.app,
             task=options.task,
+            environ=options.environ,
         )
         for value in contexts["sts"].values():
             self.masker.add(value)  # credentials: masked like secrets
@@ -141,6 +142,8 @@ class Runner:
             cache_dir=self._cache_dir,
             kill=self._kill,
             grace=options.grace,
+            sandbox=options.sandbox,
+            hidden=options.hidden,
         )
         base_env = process_base_env(self.run_id, self.workspace, options.event)
         driver = StepDriver(session, scope, task, base_env)

@@ -6,7 +6,9 @@ system read-only (``/usr``, ``/etc``, ``/opt``, the Python that runs scd), a pri
 scd's data dir (its database, other runs' workspaces and logs), not the server user's
 home. Network, user and process ids stay shared, so a step can fetch dependencies and
 scd can signal its process group as it does without a sandbox (SIGTERM, grace,
-SIGKILL: bwrap does not start a new session, so the group reaches the step).
+SIGKILL: bwrap does not start a new session, so the group reaches the step). The
+step's process ids are its own (``--unshare-pid``), so it cannot read another
+process's environment through ``/proc``.
 
 Contract: :func:`find_sandbox` answers a ``Sandbox`` when ``bwrap`` is on ``PATH`` and
 can start a process here (unprivileged user namespaces, or root), else None; the answer
@@ -41,11 +43,22 @@ class Sandbox:
     bwrap: str
 
     def wrap(
-        self, argv: Sequence[str], *, workspace: Path, cwd: Path, hidden: Sequence[Path] = ()
+        self,
+        argv: Sequence[str],
+        *,
+        workspace: Path,
+        cwd: Path,
+        hidden: Sequence[Path] = (),
+        writable: Sequence[Path] = (),
+        tmp: Path | None = None,
     ) -> list[str]:
         """``argv`` run by bubblewrap in a view of the disk holding only the system,
-        the interpreter's paths, a private ``/tmp`` and ``workspace`` (read-write)."""
+        the interpreter's paths, ``/tmp`` (``tmp`` mounted there, so the steps of one
+        run share it as they would share the machine's; else an empty one),
+        ``workspace`` and ``writable`` (read-write: the step's files outside it)."""
         args = [self.bwrap, "--die-with-parent", "--unshare-ipc", "--unshare-uts"]
+        # its own process ids: no /proc/<pid>/environ of scd's processes to read
+        args += ["--unshare-pid"]
         for link in _ROOT_LINKS:
             top = Path(link)
             if top.is_symlink():
@@ -54,11 +67,14 @@ class Sandbox:
                 args += ["--ro-bind", link, link]
         for system in (*_SYSTEM_DIRS, *_python_paths()):
             args += ["--ro-bind-try", system, system]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", _TMP]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--tmpfs", _TMP] if tmp is None else ["--bind", str(tmp.resolve()), _TMP]
         for path in hidden:
             args += ["--tmpfs", str(path.resolve())]
-        place = str(workspace.resolve())
-        args += ["--bind", place, place, "--chdir", str(cwd.resolve()), "--"]
+        for own in (workspace, *writable):
+            place = str(own.resolve())
+            args += ["--bind", place, place]
+        args += ["--chdir", str(cwd.resolve()), "--"]
         return [*args, *argv]
 
 

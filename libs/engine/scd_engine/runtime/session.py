@@ -73,7 +73,15 @@ class Session:
         return "failure" if self.failed else "success"
 
     def emit(self, state: StepState) -> None:
-        """Tell the observers of a change of ``state``."""
+        """Tell the observers of a change of ``state``, its text masked: a step's name,
+        message and outputs are recorded and served, so no secret may reach them (a
+        name may be rendered from ``secrets``; a value added with ``::add-mask::``
+        after an output was set is masked in every later record of it)."""
+        masker = self.masker
+        if masker.active:
+            state.name = None if state.name is None else masker.mask(state.name)
+            state.message = None if state.message is None else masker.mask(state.message)
+            state.outputs = {key: masker.mask(value) for key, value in state.outputs.items()}
         self.observers.emit(state)
 
     def evaluate(self, expression: str) -> Any:

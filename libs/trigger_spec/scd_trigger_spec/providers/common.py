@@ -33,6 +33,7 @@ from scd_trigger_spec.spec import App
 __all__ = [
     "HeaderDetected",
     "equal_secret",
+    "hub_pr_fork",
     "hub_pr_head",
     "hub_push",
     "make_event",
@@ -128,6 +129,17 @@ def hub_push(
         **repository(payload),
     )
     return Parsed(event, files_complete=complete(payload, commits))
+
+
+def hub_pr_fork(payload: dict[str, Any]) -> bool:
+    """Whether a GitHub-shaped pull request's head lives in another repository than its
+    base (a fork). A head repository that is gone (a deleted fork) or unnamed cannot be
+    vouched for, so it counts as a fork."""
+    head = get_str(payload, "pull_request.head.repo.full_name")
+    base = get_str(payload, "pull_request.base.repo.full_name") or get_str(
+        payload, "repository.full_name"
+    )
+    return head is None or base is None or head.lower() != base.lower()
 
 
 def hub_pr_head(

@@ -24,6 +24,7 @@ from scd_trigger_spec.providers.base import Parsed, not_a_trigger
 from scd_trigger_spec.providers.common import (
     HeaderDetected,
     equal_secret,
+    hub_pr_fork,
     hub_pr_head,
     hub_push,
     make_event,
@@ -140,6 +141,7 @@ def _pull_request(payload: dict[str, Any], delivery: str) -> Parsed:
         target_branch=target,
         merged=merged,
         draft=get_bool(payload, "pull_request.draft"),
+        fork=hub_pr_fork(payload),
         delivery_id=delivery,
         payload=payload,
         **_repository(payload),

@@ -20,6 +20,7 @@ from scd_trigger_spec.providers.base import Parsed, not_a_trigger
 from scd_trigger_spec.providers.common import (
     HeaderDetected,
     equal_secret,
+    hub_pr_fork,
     hub_pr_head,
     hub_push,
     make_event,
@@ -67,8 +68,8 @@ _PULL_REQUEST = PartialDecoder(
         "repository": _REPOSITORY,
         "pull_request": {
             "number": None,
-            "head": {"ref": None, "sha": None},
-            "base": {"ref": None},
+            "head": {"ref": None, "sha": None, "repo": {"full_name": None}},
+            "base": {"ref": None, "repo": {"full_name": None}},
             "merged": None,
             "merge_commit_sha": None,
             "title": None,
@@ -160,6 +161,7 @@ def _pull_request(payload: dict[str, Any], delivery: str) -> Parsed:
         target_branch=target,
         merged=merged,
         draft=get_bool(payload, "pull_request.draft"),
+        fork=hub_pr_fork(payload),
         delivery_id=delivery,
         payload=payload,
         **_repository(payload),

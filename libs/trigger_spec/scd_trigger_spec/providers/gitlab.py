@@ -71,6 +71,8 @@ _MERGE_REQUEST = PartialDecoder(
             "iid": None,
             "source_branch": None,
             "target_branch": None,
+            "source_project_id": None,
+            "target_project_id": None,
             "oldrev": None,
             "last_commit": {"id": None, "author": {"name": None, "email": None}},
             "merge_commit_sha": None,
@@ -84,6 +86,14 @@ _MERGE_REQUEST = PartialDecoder(
         **_REPOSITORY,
     }
 )
+
+def _mr_fork(attributes: dict[str, Any]) -> bool:
+    """Whether a merge request comes from another project than its target (a fork);
+    when either id is missing the source cannot be vouched for, so it counts as one."""
+    source = get_int(attributes, "source_project_id")
+    target = get_int(attributes, "target_project_id")
+    return source is None or target is None or source != target
+
 
 _MR_ACTIONS = {
     "open": "opened",
@@ -212,6 +222,7 @@ class GitLab(HeaderDetected):
             target_branch=target,
             merged=merged,
             draft=draft if draft is not None else get_bool(attributes, "work_in_progress"),
+            fork=_mr_fork(attributes),
             delivery_id=delivery,
             payload=payload,
             **self._repository(payload),
