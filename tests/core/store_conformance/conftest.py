@@ -16,6 +16,8 @@ import pytest
 from scd_core.store import RunStore
 from scd_core.stores.memory import MemoryRunStore
 from scd_core.stores.sqlite import SqliteRunStore
+from scd_core.stores.tablestore import TablestoreRunStore
+from scd_core.stores.tablestore_schema import create_tables
 
 ROLES = frozenset({"runs", "controls", "leases", "apps", "tokens"})
 
@@ -34,9 +36,20 @@ class Backend:
         return self.roles == ROLES
 
 
+def open_tablestore(_: Path) -> RunStore:
+    """A Tablestore store on a fresh ``OtsDouble`` (the SDK's objects, its limits)
+    whose ``get_range`` pages every 7 rows, so every range read is paged."""
+    from scd_core.stores.otsdouble import OtsDouble
+
+    double = OtsDouble(page_rows=7)
+    create_tables(double)
+    return TablestoreRunStore(double)
+
+
 BACKENDS = [
     Backend("memory", lambda _: MemoryRunStore()),
     Backend("sqlite", lambda directory: SqliteRunStore(directory / "runs.db")),
+    Backend("tablestore", open_tablestore),
 ]
 
 

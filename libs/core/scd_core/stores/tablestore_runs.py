@@ -1,0 +1,372 @@
+"""``RunRecords`` on Tablestore: runs (large events in chunks), steps and listing.
+
+Tables and indexes are described in ``scd_core.stores.tablestore_schema``. Creating a
+run: ``PutRow`` of ``kv`` ``dedup:<key>`` → run id with ``EXPECT_NOT_EXIST`` (who wins
+it owns the dedup key), then the event chunks if any, then ``PutRow`` of the run row
+with ``EXPECT_NOT_EXIST``. A loser reads the winner's run, waiting for its row (the
+winner writes it next); a dedup row whose run never appears (its writer died between
+the two writes) is taken over after ``ORPHAN_WAIT_S`` with a conditional update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic_core import PydanticSerializationError
+
+from scd_core.errors import Conflict, NotFound, ScdError
+from scd_core.models import Run, StepState
+from scd_core.store import Created
+from scd_core.stores.rows import (
+    check_list_args,
+    decode_cursor,
+    dump_model,
+    encode_cursor,
+    epoch_us,
+    load_model,
+    normalise_run,
+    normalise_step,
+    run_matches,
+    update_refusal,
+)
+from scd_core.stores.tablestore_client import OtsCalls, columns_of, kv_key
+from scd_core.stores.tablestore_schema import CHUNK_BYTES, INLINE_BYTES, TableNames
+
+__all__ = ["ORPHAN_WAIT_S", "TablestoreRuns"]
+
+ORPHAN_WAIT_S = 10.0
+
+
+def _text(value: str | None) -> str | None:
+    """An index column's value: ``value`` if Tablestore can hold it, else a digest
+    (applied to filters too, so a lone surrogate still matches itself)."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "surrogatepass")
+        return "\x00sha256:" + hashlib.sha256(raw).hexdigest()
+    return value
+
+
+class TablestoreRuns:
+    """The runs role; ``calls`` reaches the client, ``names`` the tables."""
+
+    def __init__(self, calls: OtsCalls, names: TableNames) -> None:
+        self._calls = calls
+        self._names = names
+        self._written_events: set[tuple[str, str]] = set()
+        self._events_lock = threading.Lock()
+
+    # -- writing a run ----------------------------------------------------------------
+
+    def _run_columns(self, run: Run) -> list[tuple[str, Any]]:
+        """The run row's columns; writes the event's chunks first when it is large."""
+        data = dump_model(run)
+        columns: list[tuple[str, Any]] = [
+            ("version", run.version),
+            ("dedup", kv_key("dedup", run.dedup_key)),
+        ]
+        if len(data) > INLINE_BYTES // 4 and len(_utf8(data)) > INLINE_BYTES:
+            event = _utf8(dump_model(run.event))
+            sha = hashlib.sha256(event).hexdigest()
+            parts = self._write_event(run.id, sha, event)
+            columns += [("event_sha", sha), ("event_parts", parts)]
+            data = _without_event(run)
+        columns.append(("data", data))
+        index = [
+            ("app", _text(run.app)),
+            ("created_us", epoch_us(run.created_at)),
+            ("status", run.status),
+            ("event_name", _text(run.event.event_name)),
+            ("branch", _text(run.event.branch)),
+        ]
+        return columns + [(name, value) for name, value in index if value is not None]
+
+    def _write_event(self, run_id: str, sha: str, raw: bytes) -> int:
+        from tablestore import Condition, Row, RowExistenceExpectation
+
+        parts = -(-len(raw) // CHUNK_BYTES)
+        with self._events_lock:
+            if (run_id, sha) in self._written_events:
+                return parts
+        for part in range(parts):
+            chunk = bytearray(raw[part * CHUNK_BYTES : (part + 1) * CHUNK_BYTES])
+            pk = [("run_id", run_id), ("sha", sha), ("part", part)]
+            self._calls.call(
+                "put_row",
+                self._names.chunks,
+                Row(pk, [("data", chunk)]),
+                Condition(RowExistenceExpectation.IGNORE),
+            )
+        with self._events_lock:
+            self._written_events.add((run_id, sha))
+        return parts
+
+    def create_run(self, run: Run) -> tuple[Run, bool]:
+        from tablestore import Condition, Row, RowExistenceExpectation
+
+        run = normalise_run(run).model_copy(deep=True)
+        dedup = kv_key("dedup", run.dedup_key)
+        try:
+            self._calls.call(
+                "put_row",
+                self._names.kv,
+                Row([("k", dedup)], [("run_id", run.id)]),
+                Condition(RowExistenceExpectation.EXPECT_NOT_EXIST),
+            )
+        except Conflict:
+            return self._existing(dedup, run), False
+        try:
+            self._calls.call(
+                "put_row",
+                self._names.runs,
+                Row([("id", run.id)], self._run_columns(run)),
+                Condition(RowExistenceExpectation.EXPECT_NOT_EXIST),
+            )
+        except Conflict:
+            self._release_dedup(dedup, run.id)
+            raise Conflict(f"run id {run.id!r} is taken by another dedup key") from None
+        return run, True
+
+    def _release_dedup(self, dedup: str, run_id: str) -> None:
+        from tablestore import ComparatorType, Condition, RowExistenceExpectation
+        from tablestore import SingleColumnCondition as Single
+
+        owned = Single("run_id", run_id, ComparatorType.EQUAL, pass_if_missing=False)
+        with contextlib.suppress(Conflict):  # already gone or taken over
+            self._calls.call(
+                "delete_row",
+                self._names.kv,
+                [("k", dedup)],
+                Condition(RowExistenceExpectation.EXPECT_EXIST, owned),
+            )
+
+    def _existing(self, dedup: str, run: Run) -> Run:
+        """The run owning ``dedup``, waiting for its row, taking an orphan over."""
+        deadline = time.monotonic() + ORPHAN_WAIT_S
+        delay = 0.005
+        while True:
+            owner = columns_of(self._get_kv(dedup)).get("run_id")
+            if owner is not None:
+                found = self._read_run(owner)
+                if found is not None:
+                    return found
+            if time.monotonic() > deadline:
+                return self._take_over(dedup, owner, run)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def _take_over(self, dedup: str, owner: str | None, run: Run) -> Run:
+        from tablestore import ComparatorType, Condition, Row, RowExistenceExpectation
+        from tablestore import SingleColumnCondition as Single
+
+        held = Single("run_id", owner or "", ComparatorType.EQUAL, pass_if_missing=False)
+        self._calls.call(
+            "update_row",
+            self._names.kv,
+            Row([("k", dedup)], {"PUT": [("run_id", run.id)]}),
+            Condition(RowExistenceExpectation.EXPECT_EXIST, held),
+        )
+        self._calls.call(
+            "put_row",
+            self._names.runs,
+            Row([("id", run.id)], self._run_columns(run)),
+            Condition(RowExistenceExpectation.EXPECT_NOT_EXIST),
+        )
+        return run
+
+    def create_runs(self, runs: Sequence[Run]) -> list[Created]:
+        """One ``create_run`` per run (Tablestore bills per row either way; a run's two
+        conditional writes cannot share one batch with their resolution)."""
+        self._calls.check_open()
+        answers: list[Created] = []
+        for run in runs:
+            try:
+                answers.append(self.create_run(run))
+            except ScdError as exc:
+                answers.append(exc)
+        return answers
+
+    # -- reading runs ---------------------------------------------------------------------
+
+    def _get_kv(self, key: str) -> Any:
+        _, row, _ = self._calls.call("get_row", self._names.kv, [("k", key)])
+        return row
+
+    def _read_run(self, run_id: str) -> Run | None:
+        _, row, _ = self._calls.call("get_row", self._names.runs, [("id", run_id)])
+        if row is None:
+            return None
+        return self._decode(run_id, columns_of(row))
+
+    def _decode(self, run_id: str, columns: dict[str, Any]) -> Run:
+        sha = columns.get("event_sha")
+        if sha is None:
+            return normalise_run(load_model(Run, columns["data"]))
+        from tablestore import INF_MAX, INF_MIN
+
+        raw = bytearray()
+        start: Any = [("run_id", run_id), ("sha", sha), ("part", INF_MIN)]
+        end = [("run_id", run_id), ("sha", sha), ("part", INF_MAX)]
+        while start is not None:
+            _, start, rows, _ = self._calls.call(
+                "get_range", self._names.chunks, "FORWARD", start, end
+            )
+            for row in rows:
+                raw += columns_of(row)["data"]
+        with self._events_lock:
+            self._written_events.add((run_id, sha))
+        head = columns["data"]
+        event = raw.decode("utf-8", "surrogatepass")
+        return normalise_run(load_model(Run, f'{head[:-1]},"event":{event}}}'))
+
+    def get_run(self, run_id: str) -> Run:
+        run = self._read_run(run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id!r}")
+        return run
+
+    def find_run(self, dedup_key: str) -> Run | None:
+        owner = columns_of(self._get_kv(kv_key("dedup", dedup_key))).get("run_id")
+        return None if owner is None else self._read_run(owner)
+
+    def update_run(self, run: Run) -> Run:
+        from tablestore import (
+            ComparatorType,
+            CompositeColumnCondition,
+            Condition,
+            LogicalOperator,
+            Row,
+            RowExistenceExpectation,
+        )
+        from tablestore import SingleColumnCondition as Single
+
+        new = normalise_run(run).model_copy(update={"version": run.version + 1}, deep=True)
+        columns = self._run_columns(new)
+        written = dict(columns)
+        # the keys of the indexes never change: one conditional write checks them all
+        same = CompositeColumnCondition(LogicalOperator.AND)
+        for name, value in (
+            ("version", run.version),
+            ("dedup", written["dedup"]),
+            ("created_us", written["created_us"]),
+            ("app", written["app"]),
+        ):
+            same.add_sub_condition(Single(name, value, ComparatorType.EQUAL, pass_if_missing=False))
+        gone = [name for name in ("event_sha", "event_parts") if name not in written]
+        try:
+            self._calls.call(
+                "update_row",
+                self._names.runs,
+                Row([("id", run.id)], {"PUT": columns, "DELETE_ALL": gone}),
+                Condition(RowExistenceExpectation.EXPECT_EXIST, same),
+            )
+        except Conflict:
+            _, row, _ = self._calls.call(
+                "get_row", self._names.runs, [("id", run.id)], columns_to_get=["version"]
+            )
+            stored = None if row is None else columns_of(row).get("version")
+            raise update_refusal(run, stored) from None
+        return new
+
+    def list_runs(
+        self,
+        *,
+        app: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        event: str | None = None,
+        branch: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        from tablestore import INF_MAX, INF_MIN
+
+        check_list_args(status, limit)
+        after = decode_cursor(cursor) if cursor is not None else None
+        self._calls.check_open()
+        head: list[tuple[str, Any]] = [] if app is None else [("app", _text(app))]
+        table = self._names.runs_by_time if app is None else self._names.runs_by_app
+        top: list[tuple[str, Any]] = (
+            [("created_us", INF_MAX), ("id", INF_MAX)]
+            if after is None
+            else [("created_us", after[0]), ("id", after[1])]
+        )
+        start: Any = head + top
+        end = [*head, ("created_us", INF_MIN), ("id", INF_MIN)]
+        wanted = {"status": status, "event_name": _text(event), "branch": _text(branch)}
+        keys: list[tuple[int, str]] = []
+        while start is not None and len(keys) <= limit:
+            _, start, rows, _ = self._calls.call("get_range", table, "BACKWARD", start, end)
+            for row in rows:
+                pk = dict(row.primary_key)
+                key = (pk["created_us"], pk["id"])
+                columns = columns_of(row)
+                if key == after or any(
+                    value is not None and columns.get(name) != value
+                    for name, value in wanted.items()
+                ):
+                    continue
+                keys.append(key)
+        runs = [self._read_run(run_id) for _, run_id in keys[:limit]]
+        page = [
+            found
+            for found in runs
+            if found is not None
+            and run_matches(found, app=app, status=status, event=event, branch=branch)
+        ]
+        more = len(keys) > limit
+        return page, encode_cursor(*keys[limit - 1]) if more else None
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def put_step(self, run_id: str, step: StepState) -> None:
+        from tablestore import Condition, Row, RowExistenceExpectation
+
+        step = normalise_step(step)
+        pk = [("run_id", run_id), ("task", step.task), ("step_id", step.id)]
+        self._calls.call(
+            "put_row",
+            self._names.steps,
+            Row(pk, [("data", dump_model(step))]),
+            Condition(RowExistenceExpectation.IGNORE),
+        )
+
+    def list_steps(self, run_id: str, task: str | None = None) -> list[StepState]:
+        from tablestore import INF_MAX, INF_MIN
+
+        head: list[tuple[str, Any]] = [("run_id", run_id)]
+        if task is not None:
+            head.append(("task", task))
+        fill = [("task", None), ("step_id", None)][len(head) - 1 :]
+        start: Any = head + [(name, INF_MIN) for name, _ in fill]
+        end = head + [(name, INF_MAX) for name, _ in fill]
+        steps: list[StepState] = []
+        while start is not None:
+            _, start, rows, _ = self._calls.call(
+                "get_range", self._names.steps, "FORWARD", start, end
+            )
+            steps += [
+                normalise_step(load_model(StepState, columns_of(row)["data"])) for row in rows
+            ]
+        steps.sort(key=lambda step: (step.task, step.index, step.id))
+        return steps
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _without_event(run: Run) -> str:
+    """The run's JSON without its ``event`` key: an object ``_decode`` appends it to."""
+    try:
+        return run.model_dump_json(exclude={"event"})
+    except PydanticSerializationError:
+        return json.dumps(run.model_dump(mode="json", exclude={"event"}))
