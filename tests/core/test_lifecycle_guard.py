@@ -191,7 +191,7 @@ def test_the_engine_never_holds_a_run_or_a_task_state() -> None:
 
 
 def test_the_scan_finds_each_kind_of_status_write() -> None:
-    source = """
+    source = '''
 def end(store, run, task):
     run.status = "success"
     run.status, run.finished_at = "error", None
@@ -203,7 +203,7 @@ def end(store, run, task):
     setattr(run, "status", "error")
     Run(id="r", status="running")
     TaskState(id="t", status="running")
-"""
+'''
     found = scan(source, "functions/worker/sneaky.py")
     assert [line.split(": ", 1)[1] for line in found] == [
         "assigns .status of run",
@@ -220,7 +220,7 @@ def end(store, run, task):
 
 
 def test_the_scan_lets_steps_be_written() -> None:
-    source = """
+    source = '''
 def conclude(state: StepState, store):
     state.status = state.outcome = "success"
     fresh = StepState(id="s")
@@ -229,5 +229,5 @@ def conclude(state: StepState, store):
         ended = step.model_copy()
         ended.status = "skipped"
         store.put_step("r", step.model_copy(update={"status": "error"}))
-"""
+'''
     assert scan(source, "functions/worker/fine.py") == []

@@ -223,7 +223,7 @@ def test_untrusted_fields_are_refused_in_run_through_any_function_or_index(
     path: str, shape: str
 ) -> None:
     expression = shape.format(path)
-    found = errors(f'steps:\n  - run: echo "${{{{ {expression} }}}}"\n')
+    found = errors(f"steps:\n  - run: echo \"${{{{ {expression} }}}}\"\n")
     assert len(found) == 1, expression
     assert "uses untrusted value" in found[0]
     assert "pass it through env instead" in found[0]
@@ -244,7 +244,9 @@ def test_manual_run_inputs_are_refused_in_run_and_script_with_the_env_form() -> 
 
 
 def test_an_env_variable_built_from_untrusted_text_is_untrusted_in_run() -> None:
-    step_level = "steps:\n  - run: echo ${{ env.MSG }}\n    env: {MSG: 'msg ${{ git.message }}'}\n"
+    step_level = (
+        "steps:\n  - run: echo ${{ env.MSG }}\n    env: {MSG: 'msg ${{ git.message }}'}\n"
+    )
     assert "uses untrusted value env.MSG" in errors(step_level)[0]
     pipeline_level = "env: {BR: '${{ git.branch }}'}\nsteps:\n  - run: echo ${{ env.br }}\n"
     assert errors(pipeline_level)

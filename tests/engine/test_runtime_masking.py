@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("base64") is None, reason="coreutil
 )
 def test_a_long_secret_piped_through_base64_leaks_no_line(tmp_path: Path, command: str) -> None:
     text = (
-        'steps:\n  - id: enc\n    env: {TOKEN: "${{ secrets.TOKEN }}"}\n'
+        "steps:\n  - id: enc\n    env: {TOKEN: \"${{ secrets.TOKEN }}\"}\n"
         f"    run: {command!r}\n"
     )
     result, log, _ = run_yaml(tmp_path, text, secrets={"TOKEN": LONG})

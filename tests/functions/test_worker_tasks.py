@@ -164,3 +164,4 @@ def test_a_job_queued_by_the_previous_release_runs_after_the_upgrade(
     assert store.get_run(run_id).status == "success"
     assert "hello from the task" in log_text(data_dir, run_id, "hello")
     assert [(job.id, job.task) for job in succeeded] == [(run_id, "default")]
+
