@@ -2,8 +2,9 @@
 retries throttling, translates errors, and opens a client from ``SCD_STORE``.
 
 ``OtsCalls.call`` is the only caller of the client: a throttling code (the request was
-not applied, so retrying is safe for every operation) is retried with exponential
-backoff; ``OTSConditionCheckFail`` becomes ``Conflict``; anything else
+not applied, so retrying is safe for every operation, conditional writes included) is
+retried with exponential backoff and jitter; a timeout is not (a write may have been
+applied, and its retry would then fail its own condition); ``OTSConditionCheckFail`` becomes ``Conflict``; anything else
 ``BackendError`` with the SDK error chained. Messages carry Tablestore's error code and
 text only: the SDK's errors never hold credentials, and no request is echoed.
 """
@@ -31,8 +32,6 @@ RETRIED_CODES = frozenset(
         "OTSTableNotReady",
         "OTSRowOperationConflict",
         "OTSQuotaExhausted",
-        "OTSTimeout",
-        "OTSServerUnavailable",
     }
 )
 MAX_KEY_BYTES = 1024
@@ -80,6 +79,10 @@ class OtsCalls:
             except OTSClientError as exc:
                 raise BackendError(
                     f"Tablestore {method} failed: {exc.get_error_message()}"
+                ) from exc
+            except Exception as exc:  # the SDK lets network errors (urllib3) through
+                raise BackendError(
+                    f"Tablestore {method} failed: {type(exc).__name__} (endpoint unreachable?)"
                 ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
