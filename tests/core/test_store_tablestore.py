@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from factories import make_run
+from netutil import free_port
 from scd_core.errors import BackendError, ConfigError, Conflict
 from scd_core.stores import open_store
 from scd_core.stores.otsdouble import OtsDouble
@@ -25,7 +26,6 @@ from tablestore import (
     TableMeta,
     TableOptions,
 )
-from netutil import free_port
 
 SECRET = "s3cr3t-key-never-shown"
 
@@ -42,14 +42,16 @@ def test_a_5mb_delivery_round_trips_through_chunks_and_is_written_once(double: O
     payload = {"commits": [{"message": "x" * 1000, "n": n} for n in range(5000)]}  # ~5 MB
     run = make_run(1, payload=payload)
     created, new = store.create_run(run)
-    assert new and created == run
+    assert new
+    assert created == run
     names = TableNames()
     chunk_writes = double.calls["PutRow"]
     assert store.get_run("run-1") == run
     assert store.find_run("github:delivery-1") == run
     # the run row stayed small: the event lives in 1 MB parts
     row = double._tables[names.runs].rows[("run-1",)]
-    assert len(row["data"]) < 10_000 and row["event_parts"] == 5
+    assert len(row["data"]) < 10_000
+    assert row["event_parts"] == 5
     updated = store.update_run(store.get_run("run-1").model_copy(update={"status": "running"}))
     assert double.calls["PutRow"] == chunk_writes  # an unchanged event is not written again
     assert store.get_run("run-1") == updated
@@ -62,7 +64,8 @@ def test_an_event_shrunk_by_an_update_is_stored_inline_again(double: OtsDouble) 
     small = make_run(1, payload={"n": 1})
     store.update_run(small)
     stored = double._tables[TableNames().runs].rows[("run-1",)]
-    assert "event_sha" not in stored and "event_parts" not in stored
+    assert "event_sha" not in stored
+    assert "event_parts" not in stored
     assert store.get_run("run-1") == small.model_copy(update={"version": 1})
 
 
@@ -109,7 +112,7 @@ def test_get_range_answers_in_pages_with_a_next_start_key(double: OtsDouble) -> 
         _, start, rows, _ = double.get_range(kv, "FORWARD", start, [("k", INF_MAX)])
         pages.append([row.primary_key[0][1] for row in rows])
     assert [len(page) for page in pages] == [3, 3, 2]
-    assert sum(pages, []) == [f"x{n}" for n in range(8)]
+    assert [key for page in pages for key in page] == [f"x{n}" for n in range(8)]
 
 
 def test_throttling_is_retried_and_other_errors_become_backend_errors(double: OtsDouble) -> None:
@@ -178,7 +181,8 @@ def test_an_unreachable_endpoint_is_a_backend_error_without_credentials(
     with pytest.raises(BackendError) as caught:
         store.get_run("run-1")
     text = f"{caught.value!s} {caught.value!r}"
-    assert SECRET not in text and "sts-token-never-shown" not in text
+    assert SECRET not in text
+    assert "sts-token-never-shown" not in text
     store.close()
 
 
