@@ -3,10 +3,11 @@ retries throttling, translates errors, and opens a client from ``SCD_STORE``.
 
 ``OtsCalls.call`` is the only caller of the client: a throttling code (the request
 was not applied, so retrying is safe for every operation, conditional writes
-included) is retried with exponential backoff and jitter; a timeout is not (a write may have been
-applied, and its retry would then fail its own condition); ``OTSConditionCheckFail`` becomes ``Conflict``; anything else
-``BackendError`` with the SDK error chained. Messages carry Tablestore's error code and
-text only: the SDK's errors never hold credentials, and no request is echoed.
+included) is retried with exponential backoff and jitter; a timeout is not (a write
+may have been applied, and its retry would then fail its own condition).
+``OTSConditionCheckFail`` becomes ``Conflict``; anything else ``BackendError`` with
+the SDK error chained. Messages carry Tablestore's error code and text only: the
+SDK's errors never hold credentials, and no request is echoed.
 """
 
 from __future__ import annotations
