@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-
 from scd_core.errors import ScdError
 from scd_core.settings import Settings
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from factories import make_run
 from scd_core.stores import tablestore_client
 from scd_core.stores.otsdouble import OtsDouble
 from scd_core.stores.tablestore import TablestoreRunStore
 from typer.testing import CliRunner
 
-from factories import make_run
 from functions.cli import app
 
 URL = "tablestore://inst?endpoint=http://127.0.0.1:1&prefix=ci_"
