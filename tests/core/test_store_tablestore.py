@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -210,3 +211,38 @@ def test_live_tablestore_round_trip() -> None:
     assert store.get_run(created.id) == created
     assert store.update_run(created).version == created.version + 1
     store.close()
+
+
+def test_get_control_reads_tablestore_at_most_once_a_ttl(double: OtsDouble) -> None:
+    worker = TablestoreRunStore(double, control_ttl_s=1.0)
+    client = TablestoreRunStore(double)
+    client.create_run(make_run(1))
+    assert worker.get_control("run-1") is None
+    reads = double.calls["GetRow"]
+    for _ in range(20):
+        assert worker.get_control("run-1") is None
+    assert double.calls["GetRow"] == reads  # the heartbeat's 0.25 s polls cost nothing
+    client.request_control("run-1", "cancel")
+    deadline = time.monotonic() + 30
+    while worker.get_control("run-1") != "cancel":
+        assert time.monotonic() < deadline, "a cancel was never seen"
+        time.sleep(0.05)
+    seen = double.calls["GetRow"]
+    assert worker.get_control("run-1") == "cancel"
+    assert double.calls["GetRow"] == seen  # cancel is final: never read again
+
+
+def test_get_control_without_a_ttl_reads_every_time(double: OtsDouble) -> None:
+    store = TablestoreRunStore(double, control_ttl_s=0)
+    other = TablestoreRunStore(double)
+    other.create_run(make_run(1))
+    assert store.get_control("run-1") is None
+    other.request_control("run-1", "pause")
+    assert store.get_control("run-1") == "pause"
+
+
+def test_a_bad_control_ttl_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "id")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    with pytest.raises(ConfigError, match="control_ttl"):
+        open_store("tablestore://inst?endpoint=http://127.0.0.1:1&control_ttl=soon")

@@ -3,7 +3,7 @@
 URLs: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (everything
 after ``sqlite:///`` is the file path, as in SQLAlchemy, so
 ``f"sqlite:///{data_dir}/scd.db"`` works for relative and absolute ``data_dir``),
-``memory://`` and ``tablestore://INSTANCE[?endpoint=URL&prefix=scd_&region=R]``
+``memory://`` and ``tablestore://INSTANCE[?endpoint=URL&prefix=scd_&region=R&control_ttl=S]``
 (credentials from ``ALIBABA_CLOUD_ACCESS_KEY_ID``/``_SECRET``/``_SECURITY_TOKEN``).
 Backends import lazily: opening a memory store never imports sqlite3, and the
 ``tablestore`` SDK is imported only by a Tablestore store.

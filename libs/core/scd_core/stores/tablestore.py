@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from scd_core.stores.tablestore_client import OtsCalls, open_client
+from scd_core.stores.tablestore_client import OtsCalls, control_ttl, open_client
 from scd_core.stores.tablestore_kv import TablestoreKeyed
 from scd_core.stores.tablestore_runs import TablestoreRuns
 from scd_core.stores.tablestore_schema import TableNames
@@ -31,7 +31,9 @@ __all__ = ["TablestoreRunStore", "open_tablestore"]
 class TablestoreRunStore(TablestoreRuns, TablestoreKeyed):
     """Every ``RunStore`` role on one Tablestore client (``tablestore.OTSClient`` or a
     double with its methods); tables named with ``prefix``. The tables must exist
-    (``scd_core.stores.tablestore_schema.create_tables``)."""
+    (``scd_core.stores.tablestore_schema.create_tables``). ``control_ttl_s``: how long
+    ``get_control`` may answer from its cache (``TablestoreKeyed``; ``?control_ttl=``
+    in the URL)."""
 
     def __init__(
         self,
@@ -40,12 +42,13 @@ class TablestoreRunStore(TablestoreRuns, TablestoreKeyed):
         prefix: str = "scd_",
         clock: Callable[[], float] = time.time,
         retry_delay_s: float = 0.05,
+        control_ttl_s: float = 1.0,
     ) -> None:
         self._prefix = prefix
         calls = OtsCalls(client, base_delay_s=retry_delay_s)
         names = TableNames(prefix)
         TablestoreRuns.__init__(self, calls, names)
-        TablestoreKeyed.__init__(self, calls, names, clock)
+        TablestoreKeyed.__init__(self, calls, names, clock, control_ttl_s)
 
     def __repr__(self) -> str:
         return f"TablestoreRunStore(prefix={self._prefix!r})"
@@ -58,4 +61,4 @@ def open_tablestore(url: str) -> TablestoreRunStore:
     """The store for ``SCD_STORE=url`` (credentials from the environment); ``ConfigError``
     for a malformed URL or a missing credential, naming the variable."""
     client, prefix = open_client(url)
-    return TablestoreRunStore(client, prefix=prefix)
+    return TablestoreRunStore(client, prefix=prefix, control_ttl_s=control_ttl(url))

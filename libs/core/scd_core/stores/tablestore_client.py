@@ -22,7 +22,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from scd_core.errors import BackendError, BadRequest, ConfigError, Conflict
 
-__all__ = ["RETRIED_CODES", "OtsCalls", "columns_of", "kv_key", "open_client", "parse_url"]
+__all__ = [
+    "RETRIED_CODES",
+    "OtsCalls",
+    "columns_of",
+    "control_ttl",
+    "kv_key",
+    "open_client",
+    "parse_url",
+]
 
 RETRIED_CODES = frozenset(
     {
@@ -111,7 +119,8 @@ def kv_key(kind: str, key: str) -> str:
 
 def parse_url(url: str) -> tuple[str, str | None, str]:
     """``(instance, endpoint or None, prefix)`` from ``tablestore://INSTANCE?endpoint=
-    URL&prefix=scd_``; ``ConfigError`` naming ``SCD_STORE`` when malformed."""
+    URL&prefix=scd_`` (``region`` and ``control_ttl`` are read elsewhere);
+    ``ConfigError`` naming ``SCD_STORE`` when malformed."""
     parts = urlsplit(url)
     instance = parts.netloc
     if not instance or parts.path not in ("", "/"):
@@ -119,7 +128,7 @@ def parse_url(url: str) -> tuple[str, str | None, str]:
             f"SCD_STORE {url!r}: expected tablestore://INSTANCE[?endpoint=URL&prefix=scd_]"
         )
     query = parse_qs(parts.query, keep_blank_values=True)
-    unknown = sorted(set(query) - {"endpoint", "prefix", "region"})
+    unknown = sorted(set(query) - {"endpoint", "prefix", "region", "control_ttl"})
     if unknown:
         raise ConfigError(f"SCD_STORE: unknown tablestore option(s) {', '.join(unknown)}")
     endpoint = query.get("endpoint", [None])[-1]
@@ -129,6 +138,19 @@ def parse_url(url: str) -> tuple[str, str | None, str]:
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise ConfigError(f"SCD_STORE: endpoint {endpoint!r} must be an http(s) URL")
     return instance, endpoint, prefix
+
+
+def control_ttl(url: str) -> float:
+    """The ``control_ttl`` of a store URL in seconds (default 1.0; 0 to 30); ``ConfigError``
+    naming ``SCD_STORE`` when it is not such a number."""
+    raw = parse_qs(urlsplit(url).query).get("control_ttl", ["1.0"])[-1]
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 30:
+        raise ConfigError(f"SCD_STORE: control_ttl {raw!r} must be seconds from 0 to 30")
+    return value
 
 
 def open_client(url: str, environ: dict[str, str] | None = None) -> tuple[Any, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -24,14 +25,28 @@ __all__ = ["TablestoreKeyed"]
 
 
 class TablestoreKeyed:
-    """The keyed roles; ``clock`` gives lease time in seconds (``time.time``)."""
+    """The keyed roles; ``clock`` gives lease time in seconds (``time.time``).
+
+    ``get_control`` answers from a per-store cache for ``control_ttl_s`` seconds (and
+    for good once it saw ``cancel``, which is final): a worker's heartbeat asks every
+    0.25 s, and on Tablestore each ask is a billed ``GetRow``. A request made through
+    this store object is seen at once; one made elsewhere within ``control_ttl_s``
+    (so a cancel reaches a running step up to that much later). 0 turns it off.
+    """
 
     def __init__(
-        self, calls: OtsCalls, names: TableNames, clock: Callable[[], float] = time.time
+        self,
+        calls: OtsCalls,
+        names: TableNames,
+        clock: Callable[[], float] = time.time,
+        control_ttl_s: float = 1.0,
     ) -> None:
         self._calls = calls
         self._names = names
         self._clock = clock
+        self._control_ttl_s = control_ttl_s
+        self._controls: dict[str, tuple[float, str | None]] = {}
+        self._controls_lock = threading.Lock()
 
     # -- row helpers ------------------------------------------------------------------------
 
@@ -90,10 +105,23 @@ class TablestoreKeyed:
         not_cancelled = SingleColumnCondition("action", "cancel", 1, pass_if_missing=True)
         with contextlib.suppress(Conflict):  # cancel is final
             self._put(kv_key("control", run_id), [("action", action)], "IGNORE", not_cancelled)
+        with self._controls_lock:
+            self._controls.pop(run_id, None)
 
     def get_control(self, run_id: str) -> str | None:
+        now = time.monotonic()
+        with self._controls_lock:
+            cached = self._controls.get(run_id)
+        if cached is not None and (cached[1] == "cancel" or now < cached[0]):
+            return cached[1]
         columns = self._get(kv_key("control", run_id))
-        return None if columns is None else str(columns["action"])
+        action = None if columns is None else str(columns["action"])
+        if self._control_ttl_s > 0:
+            with self._controls_lock:
+                if len(self._controls) > 10_000:  # runs end; their entries need not stay
+                    self._controls.clear()
+                self._controls[run_id] = (now + self._control_ttl_s, action)
+        return action
 
     # -- leases and claims ---------------------------------------------------------------------
 
