@@ -153,9 +153,13 @@ def report(
     print(f"rows read {double.reads}, rows written {double.writes}")
     print(f"read CUs {double.read_cu}, write CUs {double.write_cu}")
     polls = calls["get_control"]
+    per_table = ", ".join(
+        f"{api} {table} {n}" for (api, table), n in sorted(double.table_calls.items())
+    )
+    print(f"tablestore calls by table: {per_table}")
     print(
-        f"get_control polls: {polls} ({polls / (running_s / 60):.0f} a running minute;"
-        f" each a GetRow of 1 read CU)"
+        f"get_control polls: {polls} ({polls / (running_s / 60):.0f} a running minute);"
+        f" kv GetRows (controls, leases, dedup): {double.table_calls['GetRow', 'scd_kv']}"
     )
     read_usd = double.read_cu / 10_000 * READ_USD_PER_10K * 1000
     print(f"price per 1,000 runs, reads: USD {read_usd:.4f} (USD 0.0030 per 10,000 read CUs)")

@@ -19,7 +19,8 @@ an unknown table (``OTSObjectNotExist``) or one created twice
 must page. Secondary indexes are kept synchronously (a global index on Tablestore
 lags by milliseconds; see the store's docstring).
 
-It counts what Tablestore bills: ``calls`` per API, ``reads``/``writes`` (rows) and
+It counts what Tablestore bills: ``calls`` per API (``table_calls`` per API and
+table or index), ``reads``/``writes`` (rows) and
 ``read_cu``/``write_cu`` (a capacity unit per started 4 KB of a row). Queue error
 codes with ``fail_next`` to make the next calls fail (``OTSServerBusy``...).
 Thread-safe: one lock around every call.
@@ -61,6 +62,7 @@ class OtsDouble:
     def __init__(self, *, page_rows: int = 100) -> None:
         self.page_rows = page_rows
         self.calls: Counter[str] = Counter()
+        self.table_calls: Counter[tuple[str, str]] = Counter()
         self.reads = self.writes = self.read_cu = self.write_cu = 0
         self.fail_next: list[str] = []
         self._tables: dict[str, _Table] = {}
@@ -71,6 +73,7 @@ class OtsDouble:
         """Forget every count (tables and rows stay)."""
         with self._lock:
             self.calls.clear()
+            self.table_calls.clear()
             self.reads = self.writes = self.read_cu = self.write_cu = 0
 
     # -- tables ----------------------------------------------------------------------
@@ -115,7 +118,7 @@ class OtsDouble:
         self, table_name: str, row: Any, condition: Any = None, return_type: Any = None
     ) -> Any:
         with self._lock:
-            self._enter("PutRow")
+            self._enter("PutRow", table_name)
             table = self._table(table_name)
             key = self._key(table, row.primary_key)
             columns = dict(_check_columns(table, row.attribute_columns))
@@ -125,7 +128,7 @@ class OtsDouble:
 
     def update_row(self, table_name: str, row: Any, condition: Any, return_type: Any = None) -> Any:
         with self._lock:
-            self._enter("UpdateRow")
+            self._enter("UpdateRow", table_name)
             table = self._table(table_name)
             key = self._key(table, row.primary_key)
             updates = row.attribute_columns
@@ -141,7 +144,7 @@ class OtsDouble:
 
     def delete_row(self, table_name: str, row: Any, condition: Any = None, **kwargs: Any) -> Any:
         with self._lock:
-            self._enter("DeleteRow")
+            self._enter("DeleteRow", table_name)
             table = self._table(table_name)
             key = self._key(table, getattr(row, "primary_key", row))
             self._check_condition(table.rows.get(key), condition)
@@ -161,7 +164,7 @@ class OtsDouble:
         from tablestore import Row
 
         with self._lock:
-            self._enter("GetRow")
+            self._enter("GetRow", table_name)
             table = self._table(table_name)
             key = self._key(table, primary_key)
             stored = table.rows.get(key)
@@ -188,7 +191,7 @@ class OtsDouble:
         from tablestore import Row
 
         with self._lock:
-            self._enter("GetRange")
+            self._enter("GetRange", table_name)
             names, rows = self._range_rows(table_name)
             start = _bound(names, inclusive_start_primary_key)
             end = _bound(names, exclusive_end_primary_key)
@@ -214,8 +217,9 @@ class OtsDouble:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _enter(self, api: str) -> None:
+    def _enter(self, api: str, table: str = "") -> None:
         self.calls[api] += 1
+        self.table_calls[api, table] += 1
         if self.fail_next:
             code = self.fail_next.pop(0)
             _fail(503, code, "Server is busy.")
