@@ -246,3 +246,21 @@ def test_a_bad_control_ttl_is_a_config_error(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
     with pytest.raises(ConfigError, match="control_ttl"):
         open_store("tablestore://inst?endpoint=http://127.0.0.1:1&control_ttl=soon")
+
+
+def test_a_page_of_250_runs_is_read_in_batches_of_at_most_100(double: OtsDouble) -> None:
+    from tablestore import BatchGetRowRequest, TableInBatchGetRowItem
+
+    store = TablestoreRunStore(double)
+    store.create_runs([make_run(n) for n in range(1, 301)])
+    double.reset_counts()
+    page, cursor = store.list_runs(limit=250)
+    assert len(page) == 250
+    assert cursor is not None
+    assert double.calls["BatchGetRow"] == 3
+    request = BatchGetRowRequest()
+    keys = [[("id", f"run-{n}")] for n in range(1, 102)]
+    request.add(TableInBatchGetRowItem(TableNames().runs, keys))
+    with pytest.raises(OTSServiceError) as caught:
+        double.batch_get_row(request)
+    assert caught.value.get_error_code() == "OTSParameterInvalid"

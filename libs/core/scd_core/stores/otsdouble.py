@@ -8,7 +8,8 @@ the same answers and ``OTSServiceError`` codes). An HTTP emulator would need the
 server half of the SDK's protobuf codecs, which the SDK does not ship.
 
 It refuses what Tablestore refuses (https://www.alibabacloud.com/help/en/tablestore/
-product-overview/general-limits, read 2026-12): more than 4 primary key columns; a
+product-overview/general-limits, read 2026-12): more than 4 primary key columns;
+more than 100 rows in one ``batch_get_row``; a
 primary key that does not match the table's schema (names, order, types); a STRING
 key over 1 KB or not valid UTF-8; an attribute value over 2 MB; a row write over
 4 MB; more than 1,024 attribute columns in one write; a value whose type differs
@@ -41,6 +42,7 @@ MAX_VALUE_BYTES = 2 * 1024 * 1024
 MAX_WRITE_BYTES = 4 * 1024 * 1024
 MAX_COLUMNS = 1024
 MAX_RANGE_ROWS = 5000
+MAX_BATCH_GET = 100
 CU_BYTES = 4096
 _TYPES = {"STRING": (str,), "INTEGER": (int,), "BINARY": (bytes, bytearray), "BOOLEAN": (bool,)}
 _ATTR_TYPES = {**_TYPES, "DOUBLE": (float,)}
@@ -176,6 +178,40 @@ class OtsDouble:
             self.read_cu += _units(_size(key, columns))
             pk = [(name, value) for (name, _), value in zip(table.pk, key, strict=True)]
             return _cu(_units(_size(key, columns)), 0), Row(pk, _attrs(columns)), None
+
+    def batch_get_row(self, request: Any) -> Any:
+        from tablestore import BatchGetRowResponse, RowDataItem
+
+        with self._lock:
+            self._enter("BatchGetRow")
+            items = list(request.items.values())
+            if sum(len(item.primary_keys) for item in items) > MAX_BATCH_GET:
+                _fail(400, "OTSParameterInvalid", "Rows count exceeds the upper limit: 100.")
+            answers: dict[str, list[Any]] = {}
+            for item in items:
+                self.table_calls["BatchGetRow", item.table_name] += 1
+                table = self._table(item.table_name)
+                rows = answers.setdefault(item.table_name, [])
+                for primary_key in item.primary_keys:
+                    key = self._key(table, primary_key)
+                    stored = table.rows.get(key)
+                    self.reads += 1
+                    if stored is None:
+                        self.read_cu += 1
+                        rows.append(
+                            RowDataItem(True, None, None, item.table_name, _cu(1, 0), None, None)
+                        )
+                        continue
+                    columns = _select(stored, item.columns_to_get)
+                    units = _units(_size(key, columns))
+                    self.read_cu += units
+                    pk = [(name, value) for (name, _), value in zip(table.pk, key, strict=True)]
+                    rows.append(
+                        RowDataItem(
+                            True, None, None, item.table_name, _cu(units, 0), pk, _attrs(columns)
+                        )
+                    )
+            return BatchGetRowResponse(answers)
 
     def get_range(
         self,

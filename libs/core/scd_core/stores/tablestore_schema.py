@@ -12,7 +12,8 @@ instance:
     ``runs_by_time`` pk ``(created_us, id)`` when no app is given, ``runs_by_app`` pk
     ``(app, created_us, id)`` for one app. Both carry ``status``, ``event_name`` and
     ``branch``, the other filters, so a filtered page is read from the index alone
-    before the page's runs are fetched by id. The list cursor is the last index key
+    before the page's runs are fetched by id (``BatchGetRow``, 100 rows a request).
+    The list cursor is the last index key
     ``(created_us, id)``. A global index is updated asynchronously: on Tablestore a
     run shows in a listing a few milliseconds after ``create_run`` returns
     (``get_run`` and ``find_run`` read the table and see it at once).
