@@ -11,14 +11,9 @@ the two writes) is taken over after ``ORPHAN_WAIT_S`` with a conditional update.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
-
-from pydantic_core import PydanticSerializationError
 
 from scd_core.errors import BackendError, Conflict, NotFound, ScdError
 from scd_core.models import Run, StepState
@@ -28,7 +23,6 @@ from scd_core.stores.rows import (
     decode_cursor,
     dump_model,
     encode_cursor,
-    epoch_us,
     load_model,
     normalise_run,
     normalise_step,
@@ -36,24 +30,12 @@ from scd_core.stores.rows import (
     update_refusal,
 )
 from scd_core.stores.tablestore_client import OtsCalls, columns_of, kv_key
-from scd_core.stores.tablestore_schema import CHUNK_BYTES, INLINE_BYTES, TableNames
+from scd_core.stores.tablestore_codec import RunCodec, index_text
+from scd_core.stores.tablestore_schema import TableNames
 
 __all__ = ["ORPHAN_WAIT_S", "TablestoreRuns"]
 
 ORPHAN_WAIT_S = 10.0
-
-
-def _text(value: str | None) -> str | None:
-    """An index column's value: ``value`` if Tablestore can hold it, else a digest
-    (applied to filters too, so a lone surrogate still matches itself)."""
-    if value is None:
-        return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raw = value.encode("utf-8", "surrogatepass")
-        return "\x00sha256:" + hashlib.sha256(raw).hexdigest()
-    return value
 
 
 class TablestoreRuns:
@@ -62,53 +44,9 @@ class TablestoreRuns:
     def __init__(self, calls: OtsCalls, names: TableNames) -> None:
         self._calls = calls
         self._names = names
-        self._written_events: set[tuple[str, str]] = set()
-        self._events_lock = threading.Lock()
+        self._codec = RunCodec(calls, names)
 
     # -- writing a run ----------------------------------------------------------------
-
-    def _run_columns(self, run: Run) -> list[tuple[str, Any]]:
-        """The run row's columns; writes the event's chunks first when it is large."""
-        data = dump_model(run)
-        columns: list[tuple[str, Any]] = [
-            ("version", run.version),
-            ("dedup", kv_key("dedup", run.dedup_key)),
-        ]
-        if len(data) > INLINE_BYTES // 4 and len(_utf8(data)) > INLINE_BYTES:
-            event = _utf8(dump_model(run.event))
-            sha = hashlib.sha256(event).hexdigest()
-            parts = self._write_event(run.id, sha, event)
-            columns += [("event_sha", sha), ("event_parts", parts)]
-            data = _without_event(run)
-        columns.append(("data", data))
-        index = [
-            ("app", _text(run.app)),
-            ("created_us", epoch_us(run.created_at)),
-            ("status", run.status),
-            ("event_name", _text(run.event.event_name)),
-            ("branch", _text(run.event.branch)),
-        ]
-        return columns + [(name, value) for name, value in index if value is not None]
-
-    def _write_event(self, run_id: str, sha: str, raw: bytes) -> int:
-        from tablestore import Condition, Row, RowExistenceExpectation
-
-        parts = -(-len(raw) // CHUNK_BYTES)
-        with self._events_lock:
-            if (run_id, sha) in self._written_events:
-                return parts
-        for part in range(parts):
-            chunk = bytearray(raw[part * CHUNK_BYTES : (part + 1) * CHUNK_BYTES])
-            pk = [("run_id", run_id), ("sha", sha), ("part", part)]
-            self._calls.call(
-                "put_row",
-                self._names.chunks,
-                Row(pk, [("data", chunk)]),
-                Condition(RowExistenceExpectation.IGNORE),
-            )
-        with self._events_lock:
-            self._written_events.add((run_id, sha))
-        return parts
 
     def create_run(self, run: Run) -> tuple[Run, bool]:
         from tablestore import Condition, Row, RowExistenceExpectation
@@ -128,7 +66,7 @@ class TablestoreRuns:
             self._calls.call(
                 "put_row",
                 self._names.runs,
-                Row([("id", run.id)], self._run_columns(run)),
+                Row([("id", run.id)], self._codec.columns(run)),
                 Condition(RowExistenceExpectation.EXPECT_NOT_EXIST),
             )
         except Conflict:
@@ -178,7 +116,7 @@ class TablestoreRuns:
         self._calls.call(
             "put_row",
             self._names.runs,
-            Row([("id", run.id)], self._run_columns(run)),
+            Row([("id", run.id)], self._codec.columns(run)),
             Condition(RowExistenceExpectation.EXPECT_NOT_EXIST),
         )
         return run
@@ -205,28 +143,7 @@ class TablestoreRuns:
         _, row, _ = self._calls.call("get_row", self._names.runs, [("id", run_id)])
         if row is None:
             return None
-        return self._decode(run_id, columns_of(row))
-
-    def _decode(self, run_id: str, columns: dict[str, Any]) -> Run:
-        sha = columns.get("event_sha")
-        if sha is None:
-            return normalise_run(load_model(Run, columns["data"]))
-        from tablestore import INF_MAX, INF_MIN
-
-        raw = bytearray()
-        start: Any = [("run_id", run_id), ("sha", sha), ("part", INF_MIN)]
-        end = [("run_id", run_id), ("sha", sha), ("part", INF_MAX)]
-        while start is not None:
-            _, start, rows, _ = self._calls.call(
-                "get_range", self._names.chunks, "FORWARD", start, end
-            )
-            for row in rows:
-                raw += columns_of(row)["data"]
-        with self._events_lock:
-            self._written_events.add((run_id, sha))
-        head = columns["data"]
-        event = raw.decode("utf-8", "surrogatepass")
-        return normalise_run(load_model(Run, f'{head[:-1]},"event":{event}}}'))
+        return self._codec.decode(run_id, columns_of(row))
 
     def _read_runs(self, run_ids: list[str]) -> list[Run | None]:
         """The runs of ``run_ids`` in order (None for a missing one): ``BatchGetRow`` of
@@ -248,7 +165,7 @@ class TablestoreRuns:
                     raise BackendError(f"Tablestore BatchGetRow failed: {item.error_code}")
                 row = item.row
                 present = row is not None and bool(row.attribute_columns)
-                found.append(self._decode(run_id, columns_of(row)) if present else None)
+                found.append(self._codec.decode(run_id, columns_of(row)) if present else None)
         return found
 
     def get_run(self, run_id: str) -> Run:
@@ -273,7 +190,7 @@ class TablestoreRuns:
         from tablestore import SingleColumnCondition as Single
 
         new = normalise_run(run).model_copy(update={"version": run.version + 1}, deep=True)
-        columns = self._run_columns(new)
+        columns = self._codec.columns(new)
         written = dict(columns)
         # the keys of the indexes never change: one conditional write checks them all
         same = CompositeColumnCondition(LogicalOperator.AND)
@@ -315,7 +232,7 @@ class TablestoreRuns:
         check_list_args(status, limit)
         after = decode_cursor(cursor) if cursor is not None else None
         self._calls.check_open()
-        head: list[tuple[str, Any]] = [] if app is None else [("app", _text(app))]
+        head: list[tuple[str, Any]] = [] if app is None else [("app", index_text(app))]
         table = self._names.runs_by_time if app is None else self._names.runs_by_app
         top: list[tuple[str, Any]] = (
             [("created_us", INF_MAX), ("id", INF_MAX)]
@@ -324,7 +241,7 @@ class TablestoreRuns:
         )
         start: Any = head + top
         end = [*head, ("created_us", INF_MIN), ("id", INF_MIN)]
-        wanted = {"status": status, "event_name": _text(event), "branch": _text(branch)}
+        wanted = {"status": status, "event_name": index_text(event), "branch": index_text(branch)}
         keys: list[tuple[int, str]] = []
         while start is not None and len(keys) <= limit:
             _, start, rows, _ = self._calls.call("get_range", table, "BACKWARD", start, end)
@@ -381,15 +298,3 @@ class TablestoreRuns:
             ]
         steps.sort(key=lambda step: (step.task, step.index, step.id))
         return steps
-
-
-def _utf8(text: str) -> bytes:
-    return text.encode("utf-8", "surrogatepass")
-
-
-def _without_event(run: Run) -> str:
-    """The run's JSON without its ``event`` key: an object ``_decode`` appends it to."""
-    try:
-        return run.model_dump_json(exclude={"event"})
-    except PydanticSerializationError:
-        return json.dumps(run.model_dump(mode="json", exclude={"event"}))

@@ -13,9 +13,10 @@ instance:
     ``(app, created_us, id)`` for one app. Both carry ``status``, ``event_name`` and
     ``branch``, the other filters, so a filtered page is read from the index alone
     before the page's runs are fetched by id (``BatchGetRow``, 100 rows a request).
-    The list cursor is the last index key ``(created_us, id)``. A global index is updated asynchronously: on Tablestore a
-    run shows in a listing a few milliseconds after ``create_run`` returns
-    (``get_run`` and ``find_run`` read the table and see it at once).
+    The list cursor is the last index key ``(created_us, id)``. A global index is
+    updated asynchronously: on Tablestore a run shows in a listing a few
+    milliseconds after ``create_run`` returns (``get_run`` and ``find_run`` read the
+    table and see it at once).
 ``steps``  pk ``(run_id, task, step_id)``; ``data`` (the step as JSON).
 ``chunks``  pk ``(run_id, sha, part INTEGER)``; ``data BINARY``: a large event, cut in
     1 MB parts, keyed by the SHA-256 of its JSON so rewriting it is idempotent and an
