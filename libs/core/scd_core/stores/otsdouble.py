@@ -7,13 +7,13 @@ SDK's own ``Row``, ``Condition``, ``SingleColumnCondition``, ``INF_MIN`` objects
 the same answers and ``OTSServiceError`` codes). An HTTP emulator would need the
 server half of the SDK's protobuf codecs, which the SDK does not ship.
 
-It refuses what Tablestore refuses (https://www.alibabacloud.com/help/en/tablestore/
-product-overview/general-limits, read 2026-12): more than 4 primary key columns;
-more than 100 rows in one ``batch_get_row``; a
-primary key that does not match the table's schema (names, order, types); a STRING
-key over 1 KB or not valid UTF-8; an attribute value over 2 MB; a row write over
-4 MB; more than 1,024 attribute columns in one write; a value whose type differs
-from a defined column's; a failed row or column condition (``OTSConditionCheckFail``);
+It refuses what Tablestore refuses ("Limits on the Wide Column model",
+https://www.alibabacloud.com/help/en/tablestore/limits-on-widecolumn-model, updated
+2025-03-26): more than 4 primary key columns or 32 predefined columns; more than
+100 rows in one ``batch_get_row``; a primary key that does not match the table's
+schema (names, order, types); a STRING key over 1 KB or not valid UTF-8; an
+attribute value over 2 MB; a row write over 4 MB; a value whose type differs from a
+defined column's; a failed row or column condition (``OTSConditionCheckFail``);
 an unknown table (``OTSObjectNotExist``) or one created twice
 (``OTSObjectAlreadyExist``). ``get_range`` answers at most ``page_rows`` rows
 (and never more than 5,000 or 4 MB) with ``next_start_primary_key``, so callers
@@ -87,6 +87,8 @@ class OtsDouble:
                     400, "OTSParameterInvalid", "The number of primary key columns must be 1-4."
                 )
             defined = {column[0]: column[1] for column in table_meta.defined_columns}
+            if len(defined) > rules.MAX_DEFINED_COLUMNS:
+                rules.fail(400, "OTSParameterInvalid", "Too many predefined columns (32 at most).")
             table = _Table(pk, defined)
             for index in secondary_indexes or []:
                 names = list(index.primary_key_names)

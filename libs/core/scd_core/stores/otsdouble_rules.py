@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 __all__ = [
     "CU_BYTES",
     "MAX_BATCH_GET",
-    "MAX_COLUMNS",
+    "MAX_DEFINED_COLUMNS",
     "MAX_PK_BYTES",
     "MAX_PK_COLUMNS",
     "MAX_RANGE_ROWS",
@@ -34,7 +34,7 @@ MAX_PK_COLUMNS = 4
 MAX_PK_BYTES = 1024
 MAX_VALUE_BYTES = 2 * 1024 * 1024
 MAX_WRITE_BYTES = 4 * 1024 * 1024
-MAX_COLUMNS = 1024
+MAX_DEFINED_COLUMNS = 32
 MAX_RANGE_ROWS = 5000
 MAX_BATCH_GET = 100
 CU_BYTES = 4096
@@ -59,8 +59,6 @@ def utf8(value: str) -> bytes:
 
 def check_columns(table: Any, columns: Any) -> list[tuple[str, Any]]:
     pairs = [(column[0], column[1]) for column in columns]
-    if len(pairs) > MAX_COLUMNS:
-        fail(400, "OTSParameterInvalid", "Too many columns in one row write.")
     for name, value in pairs:
         if not isinstance(value, (str, int, float, bool, bytes, bytearray)):
             fail(400, "OTSParameterInvalid", f"Unsupported type of column {name}.")

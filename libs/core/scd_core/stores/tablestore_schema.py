@@ -30,10 +30,13 @@ instance:
     primary key limit is replaced by ``#`` and its SHA-256 (the original is kept in
     a column where it is read back).
 
-Limits that shaped this (https://www.alibabacloud.com/help/en/tablestore/
-product-overview/general-limits, read 2026-12): 1-4 primary key columns, a STRING
-key ≤ 1 KB, an attribute value ≤ 2 MB, one row write ≤ 4 MB, ≤ 200 rows per batch
-write, ≤ 100 per batch read, ``GetRange`` ≤ 5,000 rows or 4 MB a page. A GitHub
+Limits that shaped this ("Limits on the Wide Column model",
+https://www.alibabacloud.com/help/en/tablestore/limits-on-widecolumn-model, updated
+2025-03-26, and the general limits page): 1-4 primary key columns, a STRING key ≤
+1 KB, ≤ 32 predefined columns, an attribute value ≤ 2 MB, no limit on a row's size
+but ≤ 4 MB written by one PutRow or UpdateRow, ≤ 200 rows per BatchWriteRow, ≤ 100
+per BatchGetRow, ``GetRange`` ≤ 5,000 rows or 4 MB a page, 64 tables and indexes
+an instance (this store uses 4 tables and 2 indexes). A GitHub
 delivery can be 25 MB: a run whose JSON passes ``INLINE_BYTES`` keeps its event in
 ``chunks`` (one ``PutRow`` per 1 MB part, each well under the 4 MB write limit).
 """
