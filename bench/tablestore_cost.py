@@ -1,8 +1,9 @@
 """Tablestore reads and writes per run: one 5-step run, webhook to end, on the double.
 
 What it does: the real trigger app on loopback and the real worker (``WorkerState``)
-share one ``TablestoreRunStore`` over ``OtsDouble`` (the SDK's objects, Tablestore's
-limits; it counts rows and capacity units as Tablestore bills them). A signed GitHub
+share one ``TablestoreRunStore`` on the real ``tablestore.OTSClient`` answered by
+``OtsDouble`` (``sdk_client``: Tablestore's limits; it counts rows and capacity units
+as Tablestore bills them). A signed GitHub
 push webhook creates a run of a 5-step pipeline (each step prints a line and sleeps
 ``--step-seconds``); the worker checks the commit out of a local repository and runs
 it; a client follows every step's live log over the API (server-sent events) while
@@ -41,7 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from factories import pipeline_yaml, scd_yaml, token_entry  # noqa: E402
 from scd_core.invokers.memory import MemoryInvoker  # noqa: E402
 from scd_core.settings import Settings  # noqa: E402
-from scd_core.stores.otsdouble import OtsDouble  # noqa: E402
+from scd_core.stores.otsdouble import OtsDouble, sdk_client  # noqa: E402
 from scd_core.stores.tablestore import TablestoreRunStore  # noqa: E402
 from scd_core.stores.tablestore_schema import create_tables  # noqa: E402
 
@@ -112,8 +113,9 @@ def main() -> None:
         data_dir=root / "data", config=root / "scd.yaml", log_sink=f"file:///{root}/logs"
     )
     double = OtsDouble()
-    create_tables(double)
-    store = Counted(TablestoreRunStore(double))
+    client = sdk_client(double)  # the real OTSClient and its encoder, answered by the double
+    create_tables(client)
+    store = Counted(TablestoreRunStore(client))
     double.reset_counts()
     invoker = MemoryInvoker()
     trigger = create_app(settings, config=parse_config(config_text), store=store, invoker=invoker)

@@ -264,3 +264,27 @@ def test_a_page_of_250_runs_is_read_in_batches_of_at_most_100(double: OtsDouble)
     with pytest.raises(OTSServiceError) as caught:
         double.batch_get_row(request)
     assert caught.value.get_error_code() == "OTSParameterInvalid"
+
+
+def test_the_real_client_encodes_every_request_the_store_makes(double: OtsDouble) -> None:
+    from scd_core.stores.otsdouble import sdk_client
+
+    store = TablestoreRunStore(sdk_client(double))
+    run = make_run(1, payload={"big": "é" * 1_500_000})  # 3 MB of UTF-8: chunked
+    assert store.create_run(run) == (run, True)
+    assert store.get_run("run-1") == run
+    assert store.list_runs(app="web", branch="main")[0] == [run]
+    assert store.acquire_lease("task:run-1:default", "worker-1", 30)
+    store.put_app("web", {"repo": "https://example.com/web.git"})
+    assert store.list_apps() == [("web", {"repo": "https://example.com/web.git"})]
+
+
+def test_the_double_counts_rows_and_capacity_units(double: OtsDouble) -> None:
+    kv = TableNames().kv
+    double.reset_counts()
+    double.put_row(kv, Row([("k", "a")], [("v", "x" * 5000)]))  # 2 write CUs (4 KB each)
+    double.get_row(kv, [("k", "a")])
+    double.get_row(kv, [("k", "missing")])
+    assert (double.writes, double.write_cu) == (1, 2)
+    assert (double.reads, double.read_cu) == (2, 3)
+    assert double.table_calls["GetRow", kv] == 2

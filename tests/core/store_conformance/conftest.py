@@ -37,13 +37,14 @@ class Backend:
 
 
 def open_tablestore(_: Path) -> RunStore:
-    """A Tablestore store on a fresh ``OtsDouble`` (the SDK's objects, its limits)
+    """A Tablestore store on the real ``tablestore.OTSClient`` (its methods and request
+    encoder) answered by a fresh ``OtsDouble`` (Tablestore's limits and conditions)
     whose ``get_range`` pages every 7 rows, so every range read is paged."""
-    from scd_core.stores.otsdouble import OtsDouble
+    from scd_core.stores.otsdouble import OtsDouble, sdk_client
 
-    double = OtsDouble(page_rows=7)
-    create_tables(double)
-    return TablestoreRunStore(double)
+    client = sdk_client(OtsDouble(page_rows=7))
+    create_tables(client)
+    return TablestoreRunStore(client)
 
 
 BACKENDS = [
