@@ -48,7 +48,7 @@ class _Table:
         self.pk = pk
         self.defined = defined
         self.rows: dict[rules.Key, dict[str, Any]] = {}
-        self.indexes: dict[str, list[str]] = {}
+        self.indexes: dict[str, tuple[list[str], list[str]]] = {}
 
 
 class OtsDouble:
@@ -94,15 +94,16 @@ class OtsDouble:
             if len(defined) > rules.MAX_DEFINED_COLUMNS:
                 rules.fail(400, "OTSParameterInvalid", "Too many predefined columns (32 at most).")
             table = _Table(pk, defined)
+            pk_names = [n for n, _ in pk]
             for index in secondary_indexes or []:
                 names = list(index.primary_key_names)
-                unknown = [n for n in names + list(index.defined_column_names) if n not in defined]
-                if unknown and not all(n in dict(pk) for n in unknown):
+                carried = list(index.defined_column_names)
+                unknown = [n for n in names + carried if n not in defined and n not in pk_names]
+                if unknown:
                     rules.fail(400, "OTSParameterInvalid", f"Index columns not defined: {unknown}.")
-                full = names + [n for n, _ in pk if n not in names]
-                if len(full) > rules.MAX_PK_COLUMNS + 1:
-                    rules.fail(400, "OTSParameterInvalid", "Too many index primary key columns.")
-                table.indexes[index.index_name] = full
+                # an index's key is its columns, then the table's key columns it lacks
+                full = names + [n for n in pk_names if n not in names]
+                table.indexes[index.index_name] = (full, carried)
                 self._index_of[index.index_name] = name
             self._tables[name] = table
 
@@ -288,12 +289,12 @@ class OtsDouble:
             table = self._tables[name]
             return [n for n, _ in table.pk], table.rows
         base = self._table(self._index_of.get(name, name))
-        names = base.indexes[name]
+        names, carried = base.indexes[name]
         rows: dict[rules.Key, dict[str, Any]] = {}
         for key, columns in base.rows.items():
             values = {**dict(zip((n for n, _ in base.pk), key, strict=True)), **columns}
             if all(n in values for n in names):
-                rest = {n: v for n, v in columns.items() if n in base.defined and n not in names}
+                rest = {n: v for n, v in columns.items() if n in carried}
                 rows[tuple(values[n] for n in names)] = rest
         return names, rows
 
