@@ -16,6 +16,8 @@ import pytest
 from scd_core.store import RunStore
 from scd_core.stores.memory import MemoryRunStore
 from scd_core.stores.sqlite import SqliteRunStore
+from scd_core.stores.tablestore import TablestoreRunStore
+from scd_core.stores.tablestore_schema import create_tables
 
 ROLES = frozenset({"runs", "controls", "leases", "apps", "tokens"})
 
@@ -34,9 +36,21 @@ class Backend:
         return self.roles == ROLES
 
 
+def open_tablestore(_: Path) -> RunStore:
+    """A Tablestore store on the real ``tablestore.OTSClient`` (its methods and request
+    encoder) answered by a fresh ``OtsDouble`` (Tablestore's limits and conditions)
+    whose ``get_range`` pages every 7 rows, so every range read is paged."""
+    from scd_core.stores.otsdouble import OtsDouble, sdk_client
+
+    client = sdk_client(OtsDouble(page_rows=7))
+    create_tables(client)
+    return TablestoreRunStore(client)
+
+
 BACKENDS = [
     Backend("memory", lambda _: MemoryRunStore()),
     Backend("sqlite", lambda directory: SqliteRunStore(directory / "runs.db")),
+    Backend("tablestore", open_tablestore),
 ]
 
 

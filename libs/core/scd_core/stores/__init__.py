@@ -3,8 +3,10 @@
 URLs: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (everything
 after ``sqlite:///`` is the file path, as in SQLAlchemy, so
 ``f"sqlite:///{data_dir}/scd.db"`` works for relative and absolute ``data_dir``),
-and ``memory://``. Backends import lazily: opening a memory store never imports
-sqlite3.
+``memory://`` and ``tablestore://INSTANCE[?endpoint=URL&prefix=scd_&region=R&control_ttl=S]``
+(credentials from ``ALIBABA_CLOUD_ACCESS_KEY_ID``/``_SECRET``/``_SECURITY_TOKEN``).
+Backends import lazily: opening a memory store never imports sqlite3, and the
+``tablestore`` SDK is imported only by a Tablestore store.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from scd_core.store import RunStore
 
 __all__ = ["ACCEPTED_URLS", "open_store"]
 
-ACCEPTED_URLS = ("sqlite:///PATH", "memory://")
+ACCEPTED_URLS = ("sqlite:///PATH", "memory://", "tablestore://INSTANCE?endpoint=URL")
 
 
 def open_store(url: str) -> RunStore:
@@ -39,6 +41,10 @@ def open_store(url: str) -> RunStore:
         from scd_core.stores.sqlite import SqliteRunStore
 
         return SqliteRunStore(Path(path))
+    if scheme == "tablestore":
+        from scd_core.stores.tablestore import open_tablestore
+
+        return open_tablestore(url)
     raise ConfigError(f"unknown run store URL scheme {scheme!r} (accepted: {_accepted()})")
 
 
