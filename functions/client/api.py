@@ -151,6 +151,10 @@ class ApiClient:
         """Ask for the run to stop: ``{"run_id", "status"}``; ``Conflict`` if it ended."""
         return self._json("POST", f"/api/v1/runs/{_seg(run_id)}/cancel")
 
+    def approve(self, run_id: str) -> Json:
+        """Let a fork's run that waits for approval run: ``{"run_id", "status"}``."""
+        return self._json("POST", f"/api/v1/runs/{_seg(run_id)}/approve")
+
     def rerun(self, run_id: str) -> Json:
         """Start a new run of the same commit and event: ``{"run_id", "status", "rerun_of"}``."""
         return self._json("POST", f"/api/v1/runs/{_seg(run_id)}/rerun")

@@ -151,6 +151,17 @@ def cancel_command(
     typer.echo(f"{answer.get('run_id', run)} {answer.get('status', '')}".rstrip())
 
 
+def approve_command(
+    run: Annotated[str, typer.Argument(help="Run id, or its first characters.")],
+    server: Server = None,
+    token: Token = None,
+) -> None:
+    """Approve a fork's run that waits for approval; print its status right after."""
+    with _client("approve", server, token) as client:
+        answer = client.approve(client.resolve_run_id(run))
+    typer.echo(f"{answer.get('run_id', run)} {answer.get('status', '')}".rstrip())
+
+
 def rerun_command(
     run: Annotated[str, typer.Argument(help="Run id (or its first characters) to run again.")],
     follow: Follow = False,
@@ -319,6 +330,7 @@ def register(app: typer.Typer) -> None:
     app.command("logs")(logs_command)
     app.command("trigger")(trigger_command)
     app.command("cancel")(cancel_command)
+    app.command("approve")(approve_command)
     app.command("rerun")(rerun_command)
     app.command("apps")(apps_command)
     app.command("login")(login_command)

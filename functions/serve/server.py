@@ -129,6 +129,7 @@ class _Instance:
         self.listener = listener
         self.store: RunStore = open_store(settings.store)
         stack.callback(self.store.close)
+        _end_unreadable(self.store)
         self.sink = open_sink(settings.log_sink)
         # made anew at each start: only this invoker and these workers know it
         worker_token = self.worker_token = secrets.token_urlsafe(32)
@@ -267,6 +268,17 @@ def _worker_env(environ: Mapping[str, str], settings: Settings) -> dict[str, str
     )
     env.pop("SCD_INVOKER", None)
     return env
+
+
+def _end_unreadable(store: RunStore) -> None:
+    """Repair what an earlier release left: unfinished runs whose records cannot be read
+    end ``error`` instead of staying queued for ever (SQLite; other stores hold only
+    records this release wrote)."""
+    from scd_core.stores.sqlite import SqliteRunStore
+
+    if isinstance(store, SqliteRunStore):
+        for run_id in store.end_unreadable():
+            log.warning("run %s: its record cannot be read; ended error", run_id)
 
 
 def _steps_hint(settings: Settings) -> str:

@@ -70,6 +70,7 @@ class RunSummary(_Shown):
     finished_at: datetime | None
     duration_s: float | None
     rerun_of: str | None
+    unreadable: bool = False  # a record the store cannot decode: only id, app, status
 
 
 class StepView(_Shown):
@@ -228,6 +229,7 @@ def run_summary(run: Run) -> RunSummary:
         finished_at=run.finished_at,
         duration_s=_duration(run.started_at, run.finished_at),
         rerun_of=run.rerun_of,
+        unreadable=run.unreadable,
     )
 
 

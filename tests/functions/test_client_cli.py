@@ -496,3 +496,21 @@ def test_runs_show_a_branch_name_holding_control_sequences_escaped(server: Serve
     assert result.exit_code == 0, result.output
     assert "\x1b]" not in result.output
     assert "\x07" not in result.output
+
+
+def test_approve_lets_a_forks_waiting_run_go_and_a_second_approve_is_a_conflict(
+    server: Server,
+) -> None:
+    from scd_core.lifecycle import Lifecycle
+
+    from functions.trigger.approvals import AWAITING_APPROVAL
+
+    server.needs("POST", "/api/v1/runs/{run_id}/approve")
+    run = _run(server, status="queued")
+    assert Lifecycle(server.store).hold(run.id, AWAITING_APPROVAL) is not None
+    first = server.scd("approve", run.id, token=TRIGGER)
+    assert (first.exit_code, first.output) == (0, f"{run.id} queued\n")
+    assert server.store.get_run(run.id).approved_by is not None
+    again = server.scd("approve", run.id, token=TRIGGER)
+    assert again.exit_code == 1
+    assert "(HTTP 409)" in again.output

@@ -216,6 +216,9 @@ class Run(BaseModel):
     approved_by: str | None = None  # the token that approved a fork's run (forks.approve)
     tasks: list[TaskState] = Field(default_factory=new_list)
     version: int = 0
+    # set only on the stand-in a store lists for a stored record it cannot decode (see
+    # ``scd_core.stores.rows.unreadable_run``); never stored, and such a run is never updated
+    unreadable: bool = Field(default=False, exclude=True)
 
 
 class Job(BaseModel):

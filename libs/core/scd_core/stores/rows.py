@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -22,6 +22,7 @@ from scd_core.models import STATUSES, Event, Run, StepState, TaskState
 from scd_core.store import CONTROL_ACTIONS, MAX_LIST_LIMIT
 
 __all__ = [
+    "UNREADABLE",
     "check_control_action",
     "check_list_args",
     "decode_cursor",
@@ -33,6 +34,7 @@ __all__ = [
     "normalise_step",
     "run_matches",
     "to_utc",
+    "unreadable_run",
     "update_refusal",
 ]
 
@@ -193,4 +195,27 @@ def run_matches(
         and (status is None or run.status == status)
         and (event is None or run.event.event_name == event)
         and (branch is None or run.event.branch == branch)
+    )
+
+
+UNREADABLE = "this run's stored record cannot be read (written by an earlier release?)"
+
+
+def unreadable_run(
+    run_id: str, app: str, dedup_key: str, status: str, created_us: int, version: int
+) -> Run:
+    """The stand-in a listing shows for a stored run it cannot decode: what the row's
+    own columns say, the message :data:`UNREADABLE` and ``unreadable`` set, so one such
+    record never fails a page (its detail raises ``BackendError``; it is never updated)."""
+    created = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=created_us)
+    return Run(
+        id=run_id,
+        app=app,
+        dedup_key=dedup_key,
+        status=status if status in STATUSES else "error",
+        event=Event(provider="unknown", event_name="manual"),
+        created_at=created,
+        message=UNREADABLE,
+        version=version,
+        unreadable=True,
     )

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from scd_core.errors import BackendError, Conflict, NotFound, ScdError
+from scd_core.errors import BackendError, BadRequest, Conflict, NotFound, ScdError
 from scd_core.models import Run, StepState
 from scd_core.store import Created, TokenRecord
 from scd_core.stores.rows import (
+    UNREADABLE,
     check_control_action,
     check_list_args,
     decode_cursor,
@@ -28,6 +29,7 @@ from scd_core.stores.rows import (
     normalise_run,
     normalise_step,
     to_utc,
+    unreadable_run,
     update_refusal,
 )
 from scd_core.stores.sqlite_connection import SqliteConnection
@@ -109,7 +111,33 @@ class SqliteRunStore(SqliteConnection):
             row = db.execute("SELECT data FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise NotFound(f"no run {run_id!r}")
-        return _load_run(row[0])
+        try:
+            return _load_run(row[0])
+        except BackendError as exc:
+            raise BackendError(f"run {run_id}: {UNREADABLE}") from exc
+
+    def end_unreadable(self) -> list[str]:
+        """Set ``error`` on every unfinished run whose record cannot be decoded (an
+        earlier release's), so none stays queued or running for ever; their ids. Only
+        the status column changes: the listing's stand-in shows it (the record stays as
+        it was, for whoever wants to read it by hand). ``scd serve`` calls it at start."""
+        with self._use("end_unreadable") as db:
+            rows = db.execute(
+                "SELECT id, data FROM runs WHERE status IN ('queued', 'pending', "
+                "'running', 'paused')"
+            ).fetchall()
+        ended = []
+        for run_id, data in rows:
+            try:
+                _load_run(data)
+            except BackendError:
+                ended.append(run_id)
+        if ended:
+            with self._use("end_unreadable") as db:
+                db.executemany(
+                    "UPDATE runs SET status = 'error' WHERE id = ?", [(i,) for i in ended]
+                )
+        return ended
 
     def find_run(self, dedup_key: str) -> Run | None:
         with self._use("find_run") as db:
@@ -117,6 +145,8 @@ class SqliteRunStore(SqliteConnection):
         return None if row is None else _load_run(row[0])
 
     def update_run(self, run: Run) -> Run:
+        if run.unreadable:
+            raise BadRequest(f"run {run.id!r}: an unreadable record cannot be updated")
         new = normalise_run(run).model_copy(update={"version": run.version + 1})
         created = epoch_us(new.created_at)
         args = (new.status, new.version, dump_model(new))
@@ -156,7 +186,7 @@ class SqliteRunStore(SqliteConnection):
         if cursor is not None:
             where.append("(created_us, id) < (?, ?)")
             params.extend(decode_cursor(cursor))
-        sql = "SELECT created_us, id, data FROM runs"
+        sql = "SELECT created_us, id, data, app, dedup_key, status, version FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_us DESC, id DESC LIMIT ?"
@@ -165,7 +195,7 @@ class SqliteRunStore(SqliteConnection):
             rows = db.execute(sql, params).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        runs = [_load_run(data) for _, _, data in rows]
+        runs = [_listed_run(*row) for row in rows]
         next_cursor = encode_cursor(rows[-1][0], rows[-1][1]) if more else None
         return runs, next_cursor
 
@@ -323,3 +353,14 @@ def _load_spec(text: str) -> dict[str, Any]:
 
 def _load_run(data: str) -> Run:
     return normalise_run(load_model(Run, data))
+
+
+def _listed_run(
+    created_us: int, run_id: str, data: str, app: str, dedup_key: str, status: str, version: int
+) -> Run:
+    """A listed run, or its stand-in when the record cannot be decoded: one bad record
+    must not fail a page."""
+    try:
+        return _load_run(data)
+    except BackendError:
+        return unreadable_run(run_id, app, dedup_key, status, created_us, version)
