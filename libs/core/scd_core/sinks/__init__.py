@@ -54,6 +54,10 @@ def open_sink(url: str) -> LogSink:
         from scd_core.sinks.ossclient import open_oss_sink
 
         return open_oss_sink(url)
+    if scheme == "sls":
+        from scd_core.sinks.slsclient import open_sls_sink
+
+        return open_sls_sink(url)
     raise _bad(url, f"has an unknown scheme {scheme!r}")
 
 
