@@ -33,6 +33,7 @@ from scd_core.settings import Settings
 from scd_core.store import RunStore
 
 from functions.serve.defaults import DEMO_TOKEN, ConfigChoice, choose_config, demo_secret
+from functions.serve.prune import Pruner, prune
 from functions.serve.workers import WorkerPool
 
 __all__ = ["ServeOptions", "serve"]
@@ -51,6 +52,8 @@ class ServeOptions:
     data_dir: Path = Path(".scd")
     workers: int = 2
     grace_s: float = 10.0
+    prune_every_s: float = 86400.0  # how often logs, workspaces and mirrors are pruned
+    prune_older_than_s: float = 30 * 86400.0  # what is pruned: unused that long
     environ: Mapping[str, str] | None = field(default=None, repr=False)
 
 
@@ -138,6 +141,7 @@ class _Instance:
             on_stop=destinations.on_stop,
         )
         self.reaper = Reaper(self.store, self.sink)
+        self.pruner = _pruner(settings, options)
 
     def run(self, choice: ConfigChoice, echo: Callable[[str], None]) -> None:
         import uvicorn
@@ -147,6 +151,7 @@ class _Instance:
         self.pool.start()
         self.invoker.start()
         self.reaper.start()
+        self.pruner.start()
         api = create_app(
             self.settings,
             config=self.config,
@@ -204,6 +209,7 @@ class _Instance:
         self._wait(closer, 5.0)
         self.pool.stop(timeout_s=10.0)
         self.reaper.stop()
+        self.pruner.stop()
         echo("scd serve: stopped")
 
     def _wait(self, thread: threading.Thread, seconds: float) -> bool:
@@ -261,6 +267,17 @@ def _worker_env(environ: Mapping[str, str], settings: Settings) -> dict[str, str
     )
     env.pop("SCD_INVOKER", None)
     return env
+
+
+def _pruner(settings: Settings, options: ServeOptions) -> Pruner:
+    """The daily prune of the data dir (logs only when they are files there or elsewhere)."""
+    from functions.commands.prune import log_dir
+
+    logs = log_dir(settings.data_dir, settings.log_sink)
+    return Pruner(
+        lambda: prune(settings.data_dir, options.prune_older_than_s, log_dir=logs),
+        options.prune_every_s,
+    )
 
 
 def _log_dir(settings: Settings) -> Path:
