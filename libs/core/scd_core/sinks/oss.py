@@ -38,19 +38,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from scd_core.errors import BackendError, BadRequest, Conflict, NotFound
 from scd_core.logsink import LogChunk, check_offset, follow_log, trim_chunk, validate_id
+from scd_core.sinks.ossio import CLOSED, call, chunk_key, gather, list_keys, listing, put
 from scd_core.sinks.osslifecycle import LIFECYCLE_RULE, ensure_lifecycle
 
 __all__ = ["LIFECYCLE_RULE", "OssLogSink", "ensure_lifecycle"]
-
-_T = TypeVar("_T")
-_DIGITS = 16
-_CLOSED = "closed"
 
 
 @dataclass
@@ -66,20 +63,6 @@ class _Writer:
     starts: list[int] = field(default_factory=list)  # chunks written by this writer
     whole: bytearray | None = field(default_factory=bytearray)  # the log, for composing
     failure: BackendError | None = None
-
-
-@dataclass(frozen=True)
-class _Listing:
-    chunks: list[tuple[int, int]]  # (start, size), by start
-    closed: bool
-
-    @property
-    def exists(self) -> bool:
-        return bool(self.chunks) or self.closed
-
-    @property
-    def size(self) -> int:
-        return max((start + size for start, size in self.chunks), default=0)
 
 
 class OssLogSink:
@@ -120,43 +103,6 @@ class OssLogSink:
 
     # -- OSS calls -------------------------------------------------------------
 
-    def _call(self, what: str, call: Callable[[], _T]) -> _T:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return call()
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "unknown")
-            raise BackendError(f"OSS {what} failed: {code}") from exc
-        except BotoCoreError as exc:
-            raise BackendError(f"OSS {what} failed: {type(exc).__name__}") from exc
-
-    def _put(self, key: str, body: bytes) -> None:
-        self._call(
-            "PutObject",
-            lambda: self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ACL="private"),
-        )
-
-    def _list(self, prefix: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
-        while True:
-            page = self._call("ListObjectsV2", lambda: self._client.list_objects_v2(**args))
-            found.extend(page.get("Contents", ()))
-            if not page.get("IsTruncated"):
-                return found
-            args["ContinuationToken"] = page["NextContinuationToken"]
-
-    def _listing(self, base: str) -> _Listing:
-        chunks, closed = [], False
-        for item in self._list(base):
-            name = item["Key"][len(base) :]
-            if name == _CLOSED:
-                closed = True
-            elif len(name) == _DIGITS and name.isdigit():
-                chunks.append((int(name), int(item["Size"])))
-        return _Listing(sorted(chunks), closed)
-
     # -- writing ---------------------------------------------------------------
 
     def _writer(self, run_id: str, step: str) -> _Writer:
@@ -166,18 +112,18 @@ class OssLogSink:
             writer = self._writers.get((run_id, step))
             if writer is None:
                 writer = self._writers[run_id, step] = _Writer()
-                known = self._listing(base)
+                known = listing(self._client, self.bucket, base)
                 if known.exists:  # written before, by this process or another
                     writer.created, writer.closed = True, known.closed
                     writer.offset, writer.whole = known.size, None
             return writer
 
     def _create(self, run_id: str, step: str, writer: _Writer, data: bytes) -> None:
-        self._put(f"{self._step_key(run_id, step)}{0:0{_DIGITS}d}", data)
+        put(self._client, self.bucket, chunk_key(self._step_key(run_id, step), 0), data)
         with self._lock:
             self._index_clock = max(time.time_ns(), self._index_clock + 1)
             stamp = self._index_clock
-        self._put(f"{self._run_key(run_id)}index/{stamp:020d}.{step}", b"")
+        put(self._client, self.bucket, f"{self._run_key(run_id)}index/{stamp:020d}.{step}", b"")
         writer.created, writer.offset, writer.starts = True, len(data), [0]
         if writer.whole is not None:
             writer.whole.extend(data)
@@ -187,7 +133,8 @@ class OssLogSink:
         if not writer.pending:
             return
         data = bytes(writer.pending)
-        self._put(f"{self._step_key(run_id, step)}{writer.offset:0{_DIGITS}d}", data)
+        key = chunk_key(self._step_key(run_id, step), writer.offset)
+        put(self._client, self.bucket, key, data)
         writer.starts.append(writer.offset)
         writer.offset += len(data)
         writer.pending.clear()
@@ -237,18 +184,18 @@ class OssLogSink:
             self._flush(run_id, step, writer)
             if writer.whole is not None and len(writer.starts) > 1:
                 self._compose(base, writer)
-            self._put(base + _CLOSED, str(writer.offset).encode())
+            put(self._client, self.bucket, base + CLOSED, str(writer.offset).encode())
             writer.closed = True
         with self._lock:
             self._writers.pop((run_id, step), None)
 
     def _compose(self, base: str, writer: _Writer) -> None:
         assert writer.whole is not None
-        self._put(f"{base}{0:0{_DIGITS}d}", bytes(writer.whole))
-        stale = [{"Key": f"{base}{start:0{_DIGITS}d}"} for start in writer.starts[1:]]
+        put(self._client, self.bucket, chunk_key(base, 0), bytes(writer.whole))
+        stale = [{"Key": chunk_key(base, start)} for start in writer.starts[1:]]
         for at in range(0, len(stale), 1000):  # DeleteObjects takes at most 1000 keys
             batch = {"Objects": stale[at : at + 1000], "Quiet": True}
-            self._call(
+            call(
                 "DeleteObjects",
                 lambda b=batch: self._client.delete_objects(Bucket=self.bucket, Delete=b),  # type: ignore[misc]
             )
@@ -298,38 +245,15 @@ class OssLogSink:
                 if not writer.closed:
                     self._flush(run_id, step, writer)
         for _attempt in range(3):
-            listing = self._listing(base)
-            if not listing.exists:
+            found = listing(self._client, self.bucket, base)
+            if not found.exists:
                 raise NotFound(f"no log for step {step!r} of run {run_id!r}")
-            data = self._gather(base, listing, offset, limit)
+            data = gather(self._client, self.bucket, base, found, offset, limit)
             if data is not None:
                 data = trim_chunk(data, limit)
                 end = offset + len(data)
-                return LogChunk(data, end, listing.closed and end >= listing.size)
+                return LogChunk(data, end, found.closed and end >= found.size)
         raise BackendError(f"the log of step {step!r} kept changing while being read")
-
-    def _gather(self, base: str, listing: _Listing, offset: int, limit: int) -> bytes | None:
-        """The bytes from ``offset`` (at most ``limit``); None when a chunk vanished."""
-        from botocore.exceptions import ClientError
-
-        out, pos = bytearray(), offset
-        for start, size in listing.chunks:
-            if len(out) >= limit:
-                break
-            if not start <= pos < start + size:
-                continue
-            last = min(size, pos - start + limit - len(out)) - 1
-            key, rng = f"{base}{start:0{_DIGITS}d}", f"bytes={pos - start}-{last}"
-            try:
-                body = self._client.get_object(Bucket=self.bucket, Key=key, Range=rng)["Body"]
-                piece = body.read()
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                    return None
-                raise BackendError(f"OSS GetObject failed: {exc.response['Error']}") from exc
-            out.extend(piece)
-            pos += len(piece)
-        return bytes(out)
 
     def follow(
         self,
@@ -349,7 +273,7 @@ class OssLogSink:
         """Step keys with a log, in creation order; [] for an unknown run."""
         base = f"{self._run_key(run_id)}index/"
         seen: dict[str, None] = {}
-        for item in self._list(base):
+        for item in list_keys(self._client, self.bucket, base):
             _stamp, dot, step = item["Key"][len(base) :].partition(".")
             if dot and step:
                 seen.setdefault(step, None)
