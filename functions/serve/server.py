@@ -34,6 +34,7 @@ from scd_core.settings import WORKER_TOKEN_HEADER, Settings
 from scd_core.store import RunStore
 
 from functions.serve.defaults import DEMO_TOKEN, ConfigChoice, choose_config, demo_secret
+from functions.serve.prune import Pruner, prune
 from functions.serve.workers import WorkerPool
 
 __all__ = ["ServeOptions", "serve"]
@@ -52,6 +53,8 @@ class ServeOptions:
     data_dir: Path = Path(".scd")
     workers: int = 2
     grace_s: float = 10.0
+    prune_every_s: float = 86400.0  # how often logs, workspaces and mirrors are pruned
+    prune_older_than_s: float = 30 * 86400.0  # what is pruned: unused that long
     environ: Mapping[str, str] | None = field(default=None, repr=False)
 
 
@@ -144,6 +147,7 @@ class _Instance:
             worker_token=worker_token,
         )
         self.reaper = Reaper(self.store, self.sink)
+        self.pruner = _pruner(settings, options)
 
     def run(self, choice: ConfigChoice, echo: Callable[[str], None]) -> None:
         import uvicorn
@@ -153,6 +157,7 @@ class _Instance:
         self.pool.start()
         self.invoker.start()
         self.reaper.start()
+        self.pruner.start()
         api = create_app(
             self.settings,
             config=self.config,
@@ -210,6 +215,7 @@ class _Instance:
         self._wait(closer, 5.0)
         self.pool.stop(timeout_s=10.0)
         self.reaper.stop()
+        self.pruner.stop()
         echo("scd serve: stopped")
 
     def _wait(self, thread: threading.Thread, seconds: float) -> bool:
@@ -291,6 +297,17 @@ def _steps_hint(settings: Settings) -> str:
     return (
         "run as this user and can read the data dir (install bubblewrap to confine "
         "them, or set SCD_SANDBOX=bwrap to require it)"
+    )
+
+
+def _pruner(settings: Settings, options: ServeOptions) -> Pruner:
+    """The daily prune of the data dir (logs only when they are files there or elsewhere)."""
+    from functions.commands.prune import log_dir
+
+    logs = log_dir(settings.data_dir, settings.log_sink)
+    return Pruner(
+        lambda: prune(settings.data_dir, options.prune_older_than_s, log_dir=logs),
+        options.prune_every_s,
     )
 
 

@@ -10,19 +10,31 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from oss_support import OssWorld
 from scd_core.errors import BadRequest, Conflict, NotFound
 from scd_core.logsink import LogSink
 from scd_core.sinks.file import FileLogSink
 from scd_core.sinks.memory import MemoryLogSink
+from scd_core.sinks.oss import OssLogSink
+from scd_core.sinks.sls import SlsLogSink, ensure_index
+from scd_core.sinks.slsdouble import SlsDouble
 
 RUN, STEP = "run-1", "build"
 WAIT = 20.0  # generous upper bound for a test to wait on a live event; never a timing assertion
 
 
-@pytest.fixture(params=["file", "memory"])
+@pytest.fixture(params=["file", "memory", "oss", "sls"])
 def sink(request: pytest.FixtureRequest, tmp_path: Path) -> LogSink:
     if request.param == "file":
         return FileLogSink(tmp_path / "logs")
+    if request.param == "oss":
+        world: OssWorld = request.getfixturevalue("oss_world")
+        return OssLogSink(world.client(), world.bucket(), "logs")
+    if request.param == "sls":
+        double = SlsDouble()
+        double.create_logstore("scd", "logs")
+        ensure_index(double, "scd", "logs", 30)
+        return SlsLogSink(double, "scd", "logs")
     return MemoryLogSink()
 
 

@@ -1,6 +1,6 @@
 """The LogSink Protocol: where the framed log lines of every step go.
 
-Backends live in :mod:`scd_core.sinks` (``file``, ``memory``; cloud ones to come).
+Backends live in :mod:`scd_core.sinks` (``file``, ``memory``, ``oss``, ``sls``).
 Each must pass the shared conformance suite in ``tests/core/test_logsink.py``.
 """
 

@@ -399,6 +399,20 @@ class TaskQueue:
             task_payload=payload,
         )
 
+    def prune(self, ended_before: float) -> int:
+        """Delete finished tasks (``Succeeded``, ``Failed``, ``Expired``, ``Stopped``) that
+        ended before ``ended_before``, with their payloads and events; how many."""
+        with self._write("prune") as db:
+            rows = db.execute(
+                "SELECT seq, id FROM tasks WHERE ended_at < ?"
+                " AND status IN ('Succeeded', 'Failed', 'Expired', 'Stopped')",
+                (ended_before,),
+            ).fetchall()
+            db.executemany("DELETE FROM payloads WHERE seq = ?", [(r[0],) for r in rows])
+            db.executemany("DELETE FROM task_events WHERE task_id = ?", [(r[1],) for r in rows])
+            db.executemany("DELETE FROM tasks WHERE seq = ?", [(r[0],) for r in rows])
+        return len(rows)
+
     def counts(self) -> dict[str, int]:
         """How many tasks are in each status."""
         with self._read("count tasks") as db:

@@ -3,10 +3,14 @@
 URLs: ``file:///relative/dir`` or ``file:////absolute/dir`` (everything after
 ``file:///`` is the directory, as for ``sqlite:///`` run stores, so
 ``f"file:///{data_dir}/logs"`` works for relative and absolute ``data_dir``), and
-``memory://`` (in-process, for tests). ``oss://`` and ``sls://`` come later and
-are refused for now. Every error is a ``ConfigError`` naming ``SCD_LOG_SINK``
-and the accepted URLs, so a bad setting fails start-up with one clear line. Opening a sink creates
-nothing on disk: the file sink makes its directories on first write.
+``memory://`` (in-process, for tests),
+``oss://BUCKET/PREFIX?region=REGION[&endpoint=URL]`` (:mod:`scd_core.sinks.oss`)
+and ``sls://PROJECT/LOGSTORE?region=REGION[&endpoint=URL]`` (:mod:`scd_core.sinks.sls`);
+the cloud ones take their credentials from ``ALIBABA_CLOUD_ACCESS_KEY_ID``/``_SECRET``
+(and ``_SECURITY_TOKEN``) and import their SDK only when chosen. Every error is
+a ``ConfigError`` naming ``SCD_LOG_SINK`` and what is wrong, so a bad setting
+fails start-up with one clear line. Opening a sink creates nothing on disk: the
+file sink makes its directories on first write.
 """
 
 from __future__ import annotations
@@ -20,7 +24,12 @@ from scd_core.sinks.memory import MemoryLogSink
 
 __all__ = ["ACCEPTED_URLS", "FileLogSink", "MemoryLogSink", "open_sink"]
 
-ACCEPTED_URLS = ("file:///PATH", "memory://")
+ACCEPTED_URLS = (
+    "file:///PATH",
+    "memory://",
+    "oss://BUCKET/PREFIX?region=REGION",
+    "sls://PROJECT/LOGSTORE?region=REGION",
+)
 
 
 def open_sink(url: str) -> LogSink:
@@ -41,6 +50,14 @@ def open_sink(url: str) -> LogSink:
         if not path or "?" in path or "#" in path:
             raise _bad(url, "needs a directory: file:///relative or file:////absolute")
         return FileLogSink(Path(path))
+    if scheme == "oss":
+        from scd_core.sinks.ossclient import open_oss_sink
+
+        return open_oss_sink(url)
+    if scheme == "sls":
+        from scd_core.sinks.slsclient import open_sls_sink
+
+        return open_sls_sink(url)
     raise _bad(url, f"has an unknown scheme {scheme!r}")
 
 
