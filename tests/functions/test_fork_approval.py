@@ -96,3 +96,13 @@ def test_a_pull_request_from_the_repository_itself_runs_at_once(trigger: Trigger
     run_id = trigger.pull_request("acme/web", "d-2")["run_id"]
     assert trigger.store.get_run(run_id).status == "queued"
     assert [job.id for job in trigger.invoker.jobs] == [run_id]
+
+
+def test_a_run_waiting_for_approval_can_be_cancelled(trigger: Trigger) -> None:
+    run_id = trigger.pull_request("mallory/web", "d-3")["run_id"]
+    headers = {"Authorization": "Bearer trigger-token"}
+    answer = trigger.client.post(f"/api/v1/runs/{run_id}/cancel", headers=headers)
+    assert answer.status_code == 202
+    assert trigger.store.get_run(run_id).status == "cancelled"
+    assert trigger.approve(run_id).status_code == 409
+    assert trigger.invoker.jobs == []

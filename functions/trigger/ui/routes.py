@@ -15,8 +15,9 @@ Contract:
   (``logstream.sse_events``, as the API's; resumable with ``Last-Event-ID``);
   ``GET /ui/runs/{id}/steps/{step}/log.txt`` the raw log as a text download
   (timestamps stripped, streamed in chunks).
-- ``POST /ui/runs/{id}/cancel`` and ``/rerun`` (scope ``trigger``) call the API's
-  own ``cancel_run_now`` and ``rerun_run``, then redirect to the (new) run's page.
+- ``POST /ui/runs/{id}/cancel``, ``/rerun`` and ``/approve`` (scope ``trigger``) call
+  the API's own ``cancel_run_now``, ``rerun_run`` and ``approvals.approve_run``, then
+  redirect to the (new) run's page.
 - The apps page and its "Run workflow" form: ``functions.trigger.ui.apps``.
 
 Pages without a valid session redirect to the login page; JSON, event and
@@ -40,7 +41,7 @@ from scd_core.models import STATUSES
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from functions.trigger import apps_api, runs_api
+from functions.trigger import approvals, apps_api, runs_api
 from functions.trigger.auth import TokenSpec, hash_token
 from functions.trigger.errors import status_for
 from functions.trigger.logstream import sse_events
@@ -275,6 +276,9 @@ async def _act(request: Request, run_id: str, action: str) -> Response:
         if action == "cancel":
             await run_in_threadpool(runs_api.cancel_run_now, state, run_id)
             return RedirectResponse(f"/ui/runs/{run_id}", status_code=303)
+        if action == "approve":
+            await run_in_threadpool(approvals.approve_run, state, run_id, spec.name)
+            return RedirectResponse(f"/ui/runs/{run_id}", status_code=303)
         run = await run_in_threadpool(runs_api.rerun_run, state, run_id)
         return RedirectResponse(f"/ui/runs/{run.id}", status_code=303)
 
@@ -291,6 +295,12 @@ async def ui_cancel(run_id: str, request: Request) -> Response:
 async def ui_rerun(run_id: str, request: Request) -> Response:
     """Start a rerun of the run (scope ``trigger``, CSRF checked), then show the new run."""
     return await _act(request, run_id, "rerun")
+
+
+@router.post("/runs/{run_id}/approve")
+async def ui_approve(run_id: str, request: Request) -> Response:
+    """Approve a fork's run waiting for approval (scope ``trigger``, CSRF checked)."""
+    return await _act(request, run_id, "approve")
 
 
 @router.get("/static/{name}")

@@ -264,14 +264,15 @@ class Lifecycle:
         return self._change(run_id, record)
 
     def cancel_queued(self, run_id: str, message: str = CANCELLED_QUEUED) -> bool:
-        """End the run ``cancelled`` if it is still ``queued``; whether this call did.
+        """End the run ``cancelled`` if it is still ``queued`` (or ``paused``: held before any
+        worker had it, as a fork's run waiting for approval); whether this call did.
 
         A worker claiming it at the same moment either wins (the run is running and
         the caller's cancel request reaches it) or loses (it finds the run final).
         """
 
         def cancel(run: Run) -> _Decision:
-            if run.status != "queued":
+            if run.status not in ("queued", "paused"):  # paused: held, no worker has it
                 return None
             names: list[tuple[ChangeName, str | None]] = []
             for state in run.tasks:
