@@ -21,6 +21,7 @@ __all__ = [
     "format_duration",
     "format_next",
     "run_duration",
+    "run_name",
     "runs_table",
     "short",
     "status_text",
@@ -92,16 +93,17 @@ def run_duration(run: dict[str, Any], now: datetime | None = None) -> object:
 
 
 def runs_table(runs: list[dict[str, Any]]) -> Table:
-    """The ``scd runs`` table: id, app, event, branch, commit, status, duration, started."""
+    """The ``scd runs`` table: id, run (``web #42``), event, branch, commit, status,
+    duration, started."""
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("ID", "APP", "EVENT", "BRANCH", "COMMIT", "STATUS", "DURATION", "STARTED"):
+    for name in ("ID", "RUN", "EVENT", "BRANCH", "COMMIT", "STATUS", "DURATION", "STARTED"):
         table.add_column(name, no_wrap=name not in ("BRANCH",))
     for run in runs:
         table.add_row(
             short(run.get("id")),
-            str(run.get("app") or "-"),
+            run_name(run),
             str(run.get("event") or "-"),
             str(run.get("branch") or "-"),
             short(run.get("commit"), _COMMIT_LEN),
@@ -110,6 +112,14 @@ def runs_table(runs: list[dict[str, Any]]) -> Table:
             format_ago(run.get("started_at") or run.get("created_at")),
         )
     return table
+
+
+def run_name(run: dict[str, Any]) -> str:
+    """A run as people name it: its app and number, ``web #42`` (the app alone for a
+    run recorded without a number)."""
+    app = str(run.get("app") or "-")
+    number = run.get("number")
+    return f"{app} #{number}" if isinstance(number, int) else app
 
 
 def apps_table(apps: list[dict[str, Any]], now: datetime | None = None) -> Table:
@@ -127,6 +137,7 @@ def apps_table(apps: list[dict[str, Any]], now: datetime | None = None) -> Table
         if isinstance(last, dict):
             last_run = Text.assemble(
                 status_text(last.get("status")),
+                f" #{last.get('number')}" if isinstance(last.get("number"), int) else "",
                 f" {short(last.get('id'))} {format_ago(last.get('created_at'))}",
             )
         else:

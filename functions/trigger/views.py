@@ -42,11 +42,13 @@ class RunSummary(BaseModel):
     """A run in a list: no steps, no payload.
 
     ``message`` is the run's own message (why it ended ``error``, say);
-    ``commit_message`` is the head commit's message.
+    ``commit_message`` is the head commit's message. ``number`` is the run's number
+    within its app (``web #42``), allocated when it was recorded.
     """
 
     id: str
     app: str
+    number: int | None = None
     status: str
     event: str
     branch: str | None
@@ -65,7 +67,9 @@ class StepView(BaseModel):
     """One step of a run; ``outputs`` were masked by the worker before they were stored.
 
     ``task`` is the id of the task instance the step belongs to (``default`` for a
-    pipeline of top-level ``steps:``).
+    pipeline of top-level ``steps:``). ``cpu_seconds`` (user plus system) and
+    ``max_rss_bytes`` (peak resident memory of its largest process) are what the
+    step's processes used, null when not measured.
     """
 
     id: str
@@ -79,6 +83,8 @@ class StepView(BaseModel):
     finished_at: datetime | None
     duration_s: float | None
     outputs: dict[str, str]
+    cpu_seconds: float | None = None
+    max_rss_bytes: int | None = None
 
 
 class TaskView(BaseModel):
@@ -205,6 +211,7 @@ def run_summary(run: Run) -> RunSummary:
     return RunSummary(
         id=run.id,
         app=run.app,
+        number=run.number,
         status=run.status,
         event=event.event_name,
         branch=event.branch,
@@ -234,6 +241,8 @@ def step_view(step: StepState) -> StepView:
         finished_at=step.finished_at,
         duration_s=_duration(step.started_at, step.finished_at),
         outputs=dict(step.outputs),
+        cpu_seconds=step.cpu_seconds,
+        max_rss_bytes=step.max_rss_bytes,
     )
 
 

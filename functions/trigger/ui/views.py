@@ -79,7 +79,9 @@ def run_row(run: Run) -> dict[str, Any]:
     return {
         "id": run.id,
         "app": run.app,
-        "label": f"run {run.id[:8]}",  # the run's name beside its app's (its number, later)
+        "number": run.number,
+        # the run's name beside its app's: "web #42"; a run without a number by its id
+        "label": f"#{run.number}" if run.number is not None else f"run {run.id[:8]}",
         "status": run.status,
         "event": event.event_name,
         "branch": event.branch or event.tag or "",
