@@ -18,8 +18,10 @@ __all__ = [
     "STATUS_STYLES",
     "apps_table",
     "format_ago",
+    "format_bytes",
     "format_duration",
     "format_next",
+    "format_usage",
     "run_duration",
     "run_name",
     "runs_table",
@@ -66,6 +68,29 @@ def format_duration(seconds: object) -> str:
     if whole < 3600:
         return f"{whole // 60}m {whole % 60:02d}s"
     return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+
+
+def format_bytes(count: object) -> str:
+    """``512 KB``, ``84 MB``, ``1.4 GB`` (powers of 1024); ``-`` for no count."""
+    if not isinstance(count, int) or count < 0:
+        return "-"
+    size, unit = float(count), "B"
+    for unit in ("KB", "MB", "GB", "TB"):
+        size /= 1024
+        if size < 1024:
+            break
+    return f"{size:.1f} {unit}" if size < 10 else f"{size:.0f} {unit}"
+
+
+def format_usage(cpu_seconds: object, max_rss_bytes: object) -> str:
+    """What a step used, for people: ``CPU 3.2s · peak 84 MB``; empty when nothing
+    was measured (a peak under the worker's own is not known: only the CPU shows)."""
+    parts = []
+    if isinstance(cpu_seconds, (int, float)):
+        parts.append(f"CPU {format_duration(cpu_seconds)}")
+    if isinstance(max_rss_bytes, int):
+        parts.append(f"peak {format_bytes(max_rss_bytes)}")
+    return " · ".join(parts)
 
 
 def format_ago(stamp: object, now: datetime | None = None) -> str:
