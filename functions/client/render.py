@@ -74,12 +74,11 @@ def format_bytes(count: object) -> str:
     """``512 KB``, ``84 MB``, ``1.4 GB`` (powers of 1024); ``-`` for no count."""
     if not isinstance(count, int) or count < 0:
         return "-"
-    size, unit = float(count), "B"
-    for unit in ("KB", "MB", "GB", "TB"):
+    size, units = float(count), ["B", "KB", "MB", "GB", "TB"]
+    while size >= 1024 and len(units) > 1:
         size /= 1024
-        if size < 1024:
-            break
-    return f"{size:.1f} {unit}" if size < 10 else f"{size:.0f} {unit}"
+        units.pop(0)
+    return f"{size:.1f} {units[0]}" if size < 10 else f"{size:.0f} {units[0]}"
 
 
 def format_usage(cpu_seconds: object, max_rss_bytes: object) -> str:
