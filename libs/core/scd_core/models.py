@@ -199,6 +199,9 @@ class TaskState(BaseModel):
     outputs: dict[str, str] = Field(default_factory=new_dict)
     region: str | None = None
     message: str | None = None
+    # the FC instance that ran the task (scd_core.billing); None when it ran elsewhere
+    memory_mb: int | None = None
+    vcpu: float | None = None
 
 
 class Run(BaseModel):
