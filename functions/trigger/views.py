@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from scd_core.billing import DEFAULT_FC_PRICES, FcPrices, bill_tasks
 from scd_core.models import DEFAULT_TASK, Run, StepState, TaskState, utcnow
 from scd_trigger_spec import App
 
@@ -20,6 +21,7 @@ __all__ = [
     "AppList",
     "AppView",
     "CancelAnswer",
+    "CostView",
     "RerunAnswer",
     "RunDetail",
     "RunList",
@@ -89,7 +91,8 @@ class StepView(BaseModel):
 
 class TaskView(BaseModel):
     """One task instance of a run: ``id`` is the instance (``build (node 18)``), ``task``
-    the pipeline's task id, ``matrix`` its matrix values; ``attempt`` counts from 1."""
+    the pipeline's task id, ``matrix`` its matrix values; ``attempt`` counts from 1;
+    ``memory_mb`` and ``vcpu`` the Function Compute instance it ran on (null elsewhere)."""
 
     id: str
     task: str
@@ -103,14 +106,33 @@ class TaskView(BaseModel):
     outputs: dict[str, str]
     region: str | None
     message: str | None
+    memory_mb: int | None = None
+    vcpu: float | None = None
+
+
+class CostView(BaseModel):
+    """What a run's finished tasks on Function Compute were billed, from each task's
+    instance size and measured duration (``scd_core.billing``). ``complete`` is false
+    when a task's vCPU count was not known (its vCPU-seconds are missing);
+    ``prices_as_of`` dates the price table used."""
+
+    vcpu_seconds: float
+    gb_seconds: float
+    invocations: int
+    cu: float
+    usd: float
+    complete: bool
+    prices_as_of: str
 
 
 class RunDetail(RunSummary):
     """One run with its recorded steps in order, the set-up step first, and its task
-    instances as recorded (none before a worker claimed the run)."""
+    instances as recorded (none before a worker claimed the run). ``cost`` is null
+    for a run no task of which ran on Function Compute."""
 
     steps: list[StepView]
     tasks: list[TaskView] = Field(default_factory=list)
+    cost: CostView | None = None
 
 
 class RunList(BaseModel):
@@ -261,15 +283,30 @@ def task_view(task: TaskState) -> TaskView:
         outputs=dict(task.outputs),
         region=task.region,
         message=task.message,
+        memory_mb=task.memory_mb,
+        vcpu=task.vcpu,
     )
 
 
-def run_detail(run: Run, steps: list[StepState]) -> RunDetail:
-    """``run`` with its ``steps`` and its tasks."""
+def run_detail(run: Run, steps: list[StepState], prices: FcPrices = DEFAULT_FC_PRICES) -> RunDetail:
+    """``run`` with its ``steps``, its tasks and its cost at ``prices``."""
+    bill = bill_tasks(run.tasks, prices)
+    cost = None
+    if bill is not None:
+        cost = CostView(
+            vcpu_seconds=round(bill.vcpu_seconds, 3),
+            gb_seconds=round(bill.gb_seconds, 3),
+            invocations=bill.invocations,
+            cu=round(bill.cu, 4),
+            usd=round(bill.usd, 8),
+            complete=bill.complete,
+            prices_as_of=prices.as_of,
+        )
     return RunDetail(
         **run_summary(run).model_dump(),
         steps=[step_view(step) for step in steps],
         tasks=[task_view(task) for task in run.tasks],
+        cost=cost,
     )
 
 

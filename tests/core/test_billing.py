@@ -59,3 +59,11 @@ def test_prices_are_a_dated_table_that_settings_override_in_part() -> None:
         prices("usd_per_cpu=1")
     with pytest.raises(ConfigError, match="not a number"):
         prices("usd_per_cu=cheap")
+
+
+def test_settings_take_fc_prices_from_the_environment_and_name_a_bad_one() -> None:
+    from scd_core.settings import Settings
+
+    assert Settings.from_env({"SCD_FC_PRICES": "usd_per_cu=0.00003"}).fc_prices
+    with pytest.raises(ConfigError, match="SCD_FC_PRICES"):
+        Settings.from_env({"SCD_FC_PRICES": "usd=1"})

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from scd_core.billing import bill_tasks, prices
 from scd_core.errors import NotFound
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from functions.trigger.auth import TokenSpec
 from functions.trigger.state import TriggerState
+from functions.trigger.ui.costs import cost_text
 from functions.trigger.ui.session import Session
 from functions.trigger.ui.views import chart, open_steps, run_row, run_usage, step_row
 
@@ -134,6 +136,8 @@ def run_detail(state: TriggerState, run_id: str, with_chart: bool = True) -> dic
     steps = [step_row(step) for step in states]
     row = run_row(found)
     row["usage"] = run_usage(states)
+    table = prices(state.settings.fc_prices)
+    row["cost"] = cost_text(bill_tasks(found.tasks, table), table)
     detail: dict[str, Any] = {"run": row, "steps": steps}
     if with_chart:
         recent, _ = store.list_runs(app=found.app, limit=_CHART_RUNS)

@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from scd_core.errors import ConfigError
 
@@ -48,6 +55,19 @@ class Settings(BaseModel):
     step_grace_seconds: float = Field(default=10.0, ge=0)
     # Apps API: may an app name a repository on this machine's disk (file:// or a path)?
     allow_local_repos: bool = True
+    # FC prices for run costs, name=value pairs over scd_core.billing.DEFAULT_FC_PRICES
+    fc_prices: str = ""
+
+    @field_validator("fc_prices")
+    @classmethod
+    def _check_prices(cls, value: str) -> str:
+        from scd_core.billing import prices  # billing imports the models: not at start-up
+
+        try:
+            prices(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -75,6 +95,7 @@ class Settings(BaseModel):
             ("SCD_STORE", "store"),
             ("SCD_INVOKER", "invoker"),
             ("SCD_LOG_SINK", "log_sink"),
+            ("SCD_FC_PRICES", "fc_prices"),
         ):
             if env.get(name):
                 values[field] = env[name]
