@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from factories import make_run
-from scd_core.stores import sqlite_schema
+from scd_core.stores import sqlite_inserts, sqlite_schema
 from scd_core.stores.sqlite import SCHEMA_VERSION, SqliteRunStore
 
 DATA = Path(__file__).parent / "data"
@@ -101,5 +101,18 @@ def test_a_failed_numbering_leaves_the_schema_2_file_as_it_was(
     store = SqliteRunStore(path)
     try:
         assert store.get_run("run-c").number == 4
+    finally:
+        store.close()
+
+
+def test_without_returning_as_on_sqlite_3_27_numbers_are_read_back_by_rowid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_inserts, "_RETURNING", False)
+    store = SqliteRunStore(tmp_path / "scd.db")
+    try:
+        numbers = [store.create_run(make_run(n))[0].number for n in (1, 2, 3)]
+        again, created = store.create_run(make_run(4, key=2))
+        assert (numbers, again.number, created) == ([1, 2, 3], 2, False)
     finally:
         store.close()

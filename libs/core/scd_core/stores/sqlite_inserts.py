@@ -29,6 +29,10 @@ _INSERT_RUN = (
     " SELECT ?, ?, ?, ?, ?, ?, ?, coalesce(max(number), 0) + 1 FROM runs WHERE app = ?"
     " ON CONFLICT (dedup_key) DO NOTHING"
 )
+# One statement where SQLite has RETURNING (3.35); FC's Debian 10 runtime has 3.27, where
+# the number is read back by rowid in a second statement.
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+_INSERT_RUN_RETURNING = _INSERT_RUN + " RETURNING number"
 RunRow = tuple[str, str, str, str, int, int, str]
 Inserted = int | tuple[str, int] | ScdError
 """Per run: its new number when inserted, else the stored run's ``(JSON, number)``
@@ -44,11 +48,16 @@ def run_row(run: Run) -> RunRow:
 def insert_run(db: sqlite3.Connection, row: RunRow) -> Inserted:
     """Insert ``row`` with the next number of its app unless its dedup key exists."""
     try:
-        cursor = db.execute(_INSERT_RUN, (*row, row[2]))
-        if cursor.rowcount == 1:
-            # the rowid, not RETURNING (SQLite 3.35): FC's Debian 10 runtime has 3.27
-            number = db.execute("SELECT number FROM runs WHERE rowid = ?", (cursor.lastrowid,))
-            return int(number.fetchone()[0])
+        if _RETURNING:
+            # fetchall: the statement ends (and, in autocommit, commits) once read out
+            returned = db.execute(_INSERT_RUN_RETURNING, (*row, row[2])).fetchall()
+            if returned:
+                return int(returned[0][0])
+        else:
+            cursor = db.execute(_INSERT_RUN, (*row, row[2]))
+            if cursor.rowcount == 1:
+                number = db.execute("SELECT number FROM runs WHERE rowid = ?", (cursor.lastrowid,))
+                return int(number.fetchone()[0])
     except sqlite3.IntegrityError as exc:
         error: ScdError = Conflict(f"run id {row[0]!r} is taken by another dedup key")
         error.__cause__ = exc
