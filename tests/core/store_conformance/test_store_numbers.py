@@ -122,14 +122,21 @@ def test_processes_creating_runs_of_one_app_get_dense_unique_numbers(
         )
         for p in range(3)
     ]
-    for proc in procs:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-    go.touch()
+    outs: list[str] = []
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+        go.touch()
+        outs = [proc.communicate(timeout=200)[0] for proc in procs]
+    finally:
+        for proc in procs:  # a failed wait leaves no creator behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert [proc.returncode for proc in procs] == [0, 0, 0]
     numbers = [1]
-    for proc in procs:
-        out, _ = proc.communicate(timeout=200)
-        assert proc.returncode == 0
+    for out in outs:
         numbers += json.loads(out)
     assert sorted(numbers) == list(range(1, 3 * 50 + 2))
     assert {run.number for run in store.list_runs(app="web", limit=1000)[0]} == set(numbers)
