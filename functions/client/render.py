@@ -18,9 +18,12 @@ __all__ = [
     "STATUS_STYLES",
     "apps_table",
     "format_ago",
+    "format_bytes",
     "format_duration",
     "format_next",
+    "format_usage",
     "run_duration",
+    "run_name",
     "runs_table",
     "short",
     "status_text",
@@ -67,6 +70,28 @@ def format_duration(seconds: object) -> str:
     return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
 
 
+def format_bytes(count: object) -> str:
+    """``512 KB``, ``84 MB``, ``1.4 GB`` (powers of 1024); ``-`` for no count."""
+    if not isinstance(count, int) or count < 0:
+        return "-"
+    size, units = float(count), ["B", "KB", "MB", "GB", "TB"]
+    while size >= 1024 and len(units) > 1:
+        size /= 1024
+        units.pop(0)
+    return f"{size:.1f} {units[0]}" if size < 10 else f"{size:.0f} {units[0]}"
+
+
+def format_usage(cpu_seconds: object, max_rss_bytes: object) -> str:
+    """What a step used, for people: ``CPU 3.2s · peak 84 MB``; empty when nothing
+    was measured (a peak under the worker's own is not known: only the CPU shows)."""
+    parts = []
+    if isinstance(cpu_seconds, (int, float)):
+        parts.append(f"CPU {format_duration(cpu_seconds)}")
+    if isinstance(max_rss_bytes, int):
+        parts.append(f"peak {format_bytes(max_rss_bytes)}")
+    return " · ".join(parts)
+
+
 def format_ago(stamp: object, now: datetime | None = None) -> str:
     """An ISO-8601 time as ``12s ago``, ``5m ago``, ``3h ago``, ``2d ago``; ``-`` if absent."""
     when = _parse_time(stamp)
@@ -92,16 +117,17 @@ def run_duration(run: dict[str, Any], now: datetime | None = None) -> object:
 
 
 def runs_table(runs: list[dict[str, Any]]) -> Table:
-    """The ``scd runs`` table: id, app, event, branch, commit, status, duration, started."""
+    """The ``scd runs`` table: id, run (``web #42``), event, branch, commit, status,
+    duration, started."""
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("ID", "APP", "EVENT", "BRANCH", "COMMIT", "STATUS", "DURATION", "STARTED"):
+    for name in ("ID", "RUN", "EVENT", "BRANCH", "COMMIT", "STATUS", "DURATION", "STARTED"):
         table.add_column(name, no_wrap=name not in ("BRANCH",))
     for run in runs:
         table.add_row(
             short(run.get("id")),
-            str(run.get("app") or "-"),
+            run_name(run),
             str(run.get("event") or "-"),
             str(run.get("branch") or "-"),
             short(run.get("commit"), _COMMIT_LEN),
@@ -110,6 +136,14 @@ def runs_table(runs: list[dict[str, Any]]) -> Table:
             format_ago(run.get("started_at") or run.get("created_at")),
         )
     return table
+
+
+def run_name(run: dict[str, Any]) -> str:
+    """A run as people name it: its app and number, ``web #42`` (the app alone for a
+    run recorded without a number)."""
+    app = str(run.get("app") or "-")
+    number = run.get("number")
+    return f"{app} #{number}" if isinstance(number, int) else app
 
 
 def apps_table(apps: list[dict[str, Any]], now: datetime | None = None) -> Table:
@@ -127,6 +161,7 @@ def apps_table(apps: list[dict[str, Any]], now: datetime | None = None) -> Table
         if isinstance(last, dict):
             last_run = Text.assemble(
                 status_text(last.get("status")),
+                f" #{last.get('number')}" if isinstance(last.get("number"), int) else "",
                 f" {short(last.get('id'))} {format_ago(last.get('created_at'))}",
             )
         else:

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
+from scd_core.billing import prices
 from scd_core.errors import Conflict, NotFound
 from scd_core.lifecycle_keys import log_key
 from scd_core.logsink import LogSink, validate_id
@@ -206,7 +207,7 @@ async def get_run(run_id: str, state: TriggerState = _READ) -> JSONResponse:
     def load() -> RunDetail:
         store = state.launcher.store
         run = store.get_run(run_id)
-        return run_detail(run, store.list_steps(run_id))
+        return run_detail(run, store.list_steps(run_id), prices(state.settings.fc_prices))
 
     return JSONResponse((await run_in_threadpool(load)).model_dump(mode="json"))
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
+from scd_core.billing import DEFAULT_FC_PRICES, FcPrices, bill_tasks
 from scd_core.models import DEFAULT_TASK, Run, StepState, TaskState, utcnow
 from scd_core.text import valid_unicode
 from scd_trigger_spec import App
@@ -21,6 +22,7 @@ __all__ = [
     "AppList",
     "AppView",
     "CancelAnswer",
+    "CostView",
     "RerunAnswer",
     "RunDetail",
     "RunList",
@@ -53,11 +55,13 @@ class RunSummary(_Shown):
     """A run in a list: no steps, no payload.
 
     ``message`` is the run's own message (why it ended ``error``, say);
-    ``commit_message`` is the head commit's message.
+    ``commit_message`` is the head commit's message. ``number`` is the run's number
+    within its app (``web #42``), allocated when it was recorded.
     """
 
     id: str
     app: str
+    number: int | None = None
     status: str
     event: str
     branch: str | None
@@ -77,7 +81,9 @@ class StepView(_Shown):
     """One step of a run; ``outputs`` were masked by the worker before they were stored.
 
     ``task`` is the id of the task instance the step belongs to (``default`` for a
-    pipeline of top-level ``steps:``).
+    pipeline of top-level ``steps:``). ``cpu_seconds`` (user plus system) and
+    ``max_rss_bytes`` (peak resident memory of its largest process) are what the
+    step's processes used, null when not measured.
     """
 
     id: str
@@ -91,11 +97,14 @@ class StepView(_Shown):
     finished_at: datetime | None
     duration_s: float | None
     outputs: dict[str, str]
+    cpu_seconds: float | None = None
+    max_rss_bytes: int | None = None
 
 
 class TaskView(_Shown):
     """One task instance of a run: ``id`` is the instance (``build (node 18)``), ``task``
-    the pipeline's task id, ``matrix`` its matrix values; ``attempt`` counts from 1."""
+    the pipeline's task id, ``matrix`` its matrix values; ``attempt`` counts from 1;
+    ``memory_mb`` and ``vcpu`` the Function Compute instance it ran on (null elsewhere)."""
 
     id: str
     task: str
@@ -109,14 +118,33 @@ class TaskView(_Shown):
     outputs: dict[str, str]
     region: str | None
     message: str | None
+    memory_mb: int | None = None
+    vcpu: float | None = None
+
+
+class CostView(BaseModel):
+    """What a run's finished tasks on Function Compute were billed, from each task's
+    instance size and measured duration (``scd_core.billing``). ``complete`` is false
+    when a task's vCPU count was not known (its vCPU-seconds are missing);
+    ``prices_as_of`` dates the price table used."""
+
+    vcpu_seconds: float
+    gb_seconds: float
+    invocations: int
+    cu: float
+    usd: float
+    complete: bool
+    prices_as_of: str
 
 
 class RunDetail(RunSummary):
     """One run with its recorded steps in order, the set-up step first, and its task
-    instances as recorded (none before a worker claimed the run)."""
+    instances as recorded (none before a worker claimed the run). ``cost`` is null
+    for a run no task of which ran on Function Compute."""
 
     steps: list[StepView]
     tasks: list[TaskView] = Field(default_factory=list)
+    cost: CostView | None = None
 
 
 class RunList(BaseModel):
@@ -217,6 +245,7 @@ def run_summary(run: Run) -> RunSummary:
     return RunSummary(
         id=run.id,
         app=run.app,
+        number=run.number,
         status=run.status,
         event=event.event_name,
         branch=event.branch,
@@ -247,6 +276,8 @@ def step_view(step: StepState) -> StepView:
         finished_at=step.finished_at,
         duration_s=_duration(step.started_at, step.finished_at),
         outputs=dict(step.outputs),
+        cpu_seconds=step.cpu_seconds,
+        max_rss_bytes=step.max_rss_bytes,
     )
 
 
@@ -265,15 +296,30 @@ def task_view(task: TaskState) -> TaskView:
         outputs=dict(task.outputs),
         region=task.region,
         message=task.message,
+        memory_mb=task.memory_mb,
+        vcpu=task.vcpu,
     )
 
 
-def run_detail(run: Run, steps: list[StepState]) -> RunDetail:
-    """``run`` with its ``steps`` and its tasks."""
+def run_detail(run: Run, steps: list[StepState], prices: FcPrices = DEFAULT_FC_PRICES) -> RunDetail:
+    """``run`` with its ``steps``, its tasks and its cost at ``prices``."""
+    bill = bill_tasks(run.tasks, prices)
+    cost = None
+    if bill is not None:
+        cost = CostView(
+            vcpu_seconds=round(bill.vcpu_seconds, 3),
+            gb_seconds=round(bill.gb_seconds, 3),
+            invocations=bill.invocations,
+            cu=round(bill.cu, 4),
+            usd=round(bill.usd, 8),
+            complete=bill.complete,
+            prices_as_of=prices.as_of,
+        )
     return RunDetail(
         **run_summary(run).model_dump(),
         steps=[step_view(step) for step in steps],
         tasks=[task_view(task) for task in run.tasks],
+        cost=cost,
     )
 
 

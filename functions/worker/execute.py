@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scd_core.errors import ScdError
+from scd_core.billing import FcSize, fc_size
+from scd_core.errors import ConfigError, ScdError
 from scd_core.lifecycle import Lifecycle
 from scd_core.lifecycle_keys import log_key
 from scd_core.logs import LogWriter
@@ -150,6 +151,7 @@ class Execution:
             ttl_s=self.env.lease_ttl_s,
             attempt=job.attempt,
             region=job.region,
+            size=self._size(),
         )
         if claim.run is None:
             return claim.skipped
@@ -157,6 +159,14 @@ class Execution:
         if self.env.store.get_control(self.run_id) == "cancel":
             self.cancel.set()
         return None
+
+    def _size(self) -> FcSize | None:
+        """The FC instance size for the task's cost; a malformed one costs nothing
+        rather than failing the run (the set-up log has no reader yet here)."""
+        try:
+            return fc_size(self.env.environ)
+        except ConfigError:
+            return None
 
     # -- the run -------------------------------------------------------------------
 

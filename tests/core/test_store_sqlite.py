@@ -33,7 +33,7 @@ def test_sqlite_store_keeps_everything_across_reopening(tmp_path: Path) -> None:
     first.claim_once("tick")
     first.close()
     second = SqliteRunStore(path)
-    assert second.get_run("run-1") == make_run(1)
+    assert second.get_run("run-1") == make_run(1, number=1)
     assert [s.id for s in second.list_steps("run-1")] == ["s"]
     assert second.get_control("run-1") == "cancel"
     assert not second.claim_once("tick")
@@ -228,7 +228,7 @@ def test_a_key_sqlite_cannot_store_is_a_bad_request_for_that_run_only(tmp_path: 
         bad = make_run(1, key=0).model_copy(update={"dedup_key": "web:\ud800"})
         answers = create_runs(store, [bad, make_run(2)])
         assert isinstance(answers[0], BadRequest)
-        assert answers[1] == (make_run(2), True)
+        assert answers[1] == (make_run(2, number=1), True)  # the refused run took no number
     finally:
         store.close()
 
@@ -243,7 +243,7 @@ def test_a_failed_batch_write_raises_backend_error_and_creates_nothing(tmp_path:
         assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
         other.execute("ROLLBACK")
         assert store.find_run("github:delivery-1") is None
-        assert create_runs(store, [make_run(1)]) == [(make_run(1), True)]
+        assert create_runs(store, [make_run(1)]) == [(make_run(1, number=1), True)]
     finally:
         other.close()
         store.close()

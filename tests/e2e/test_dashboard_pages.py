@@ -129,9 +129,8 @@ def test_a_failed_run_opens_at_its_failed_step_with_numbered_lines_and_errors_ma
     run = _failed_run(store, sink)
     with _page(url, height=700) as page:
         page.goto(f"{url}/ui/runs/{run.id}")
-        expect(page.locator("#run-title")).to_have_text(
-            re.compile(rf"^web run {run.id[:8]} failure$")
-        )
+        number = store.get_run(run.id).number  # the run's name: its app and number
+        expect(page.locator("#run-title")).to_have_text(re.compile(rf"^web #{number} failure$"))
         test_log = page.locator('li[data-step="test"] div.log')
         expect(test_log).to_be_visible()
         expect(test_log.locator(".line")).to_have_count(119, timeout=WAIT_MS)

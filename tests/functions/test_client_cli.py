@@ -244,11 +244,14 @@ def test_runs_shows_a_table_newest_first_filtered_by_app(server: Server) -> None
     result = server.scd("runs", "--app", "web", "--limit", "100")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split()[:3] == ["ID", "APP", "EVENT"]
+    assert lines[0].split()[:3] == ["ID", "RUN", "EVENT"]
     row_new = next(line for line in lines if line.startswith(newer.id[:12]))
     row_old = next(line for line in lines if line.startswith(older.id[:12]))
     assert lines.index(row_new) < lines.index(row_old)
-    assert row_old.split()[1:6] == ["web", "push", "feature/x", COMMIT[:7], "failure"]
+    assert older.number is not None
+    assert newer.number == older.number + 1
+    fields = ["web", f"#{older.number}", "push", "feature/x", COMMIT[:7], "failure"]
+    assert row_old.split()[1:7] == fields
     assert "1m 05s" in row_new
 
 

@@ -113,7 +113,10 @@ def test_get_run_answers_the_documented_fields_and_no_payload(api: Api) -> None:
         "finished_at",
         "duration_s",
         "outputs",
+        "cpu_seconds",
+        "max_rss_bytes",
     }
+    assert isinstance(body["number"], int)  # the run's number within its app
     assert "do-not-show" not in answer.text
 
 

@@ -3,8 +3,9 @@
 Contract:
 
 - ``GET /ui/apps`` (scope ``read``): every app (scd.yaml's, then the API's) with
-  its webhook URL (a copy button), trigger summary, last run and the success rate
-  and duration trend of its ``TREND_RUNS`` most recent runs. Sessions whose token
+  its webhook URL (a copy button), trigger summary, last run, the success rate
+  and duration trend of its ``TREND_RUNS`` most recent runs, and what its runs on
+  Function Compute cost this month (``functions.trigger.ui.costs``). Sessions whose token
   has the ``trigger`` scope see a "Run workflow" form for apps allowing manual runs.
 - ``POST /ui/apps/{app}/runs`` (scope ``trigger``, the session's CSRF token): form
   ``ref`` and ``inputs`` (one ``key=value`` per line) start a manual run exactly as
@@ -19,6 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
+from scd_core.billing import prices
 from scd_core.errors import BadRequest
 from scd_trigger_spec import manual_event
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +32,7 @@ from functions.trigger.errors import describe_validation
 from functions.trigger.manual import ManualRequest
 from functions.trigger.state import TriggerState
 from functions.trigger.ui import pages
+from functions.trigger.ui.costs import month_cost
 from functions.trigger.ui.guard import csrf_ok, form, page
 from functions.trigger.ui.session import Session
 from functions.trigger.ui.views import app_row
@@ -43,9 +46,12 @@ _MAX_INPUTS = 50
 
 def _rows(state: TriggerState, base_url: str) -> list[dict[str, Any]]:
     store, rows = state.launcher.store, []
+    table = prices(state.settings.fc_prices)
     for app, _ in apps_api.merged_apps(state):
         runs, _ = store.list_runs(app=app.name, limit=TREND_RUNS)
-        rows.append(app_row(app, f"{base_url.rstrip('/')}/webhooks/{app.name}", runs))
+        row = app_row(app, f"{base_url.rstrip('/')}/webhooks/{app.name}", runs)
+        row["month_cost"] = month_cost(store, app.name, table)
+        rows.append(row)
     return rows
 
 

@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from scd_core.billing import bill_tasks, prices
 from scd_core.errors import NotFound
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from functions.trigger.auth import TokenSpec
 from functions.trigger.state import TriggerState
+from functions.trigger.ui.costs import cost_text
 from functions.trigger.ui.session import Session
-from functions.trigger.ui.views import chart, open_steps, run_row, step_row
+from functions.trigger.ui.views import chart, open_steps, run_row, run_usage, step_row
 
 __all__ = ["apps", "error", "login", "refused", "run", "run_detail", "runs", "static"]
 
@@ -130,8 +132,13 @@ def run_detail(state: TriggerState, run_id: str, with_chart: bool = True) -> dic
     """The run's row, its steps' rows and (optionally) the chart of its app's recent runs."""
     store = state.launcher.store
     found = store.get_run(run_id)
-    steps = [step_row(step) for step in store.list_steps(run_id)]
-    detail: dict[str, Any] = {"run": run_row(found), "steps": steps}
+    states = store.list_steps(run_id)
+    steps = [step_row(step) for step in states]
+    row = run_row(found)
+    row["usage"] = run_usage(states)
+    table = prices(state.settings.fc_prices)
+    row["cost"] = cost_text(bill_tasks(found.tasks, table), table)
+    detail: dict[str, Any] = {"run": row, "steps": steps}
     if with_chart:
         recent, _ = store.list_runs(app=found.app, limit=_CHART_RUNS)
         detail["chart"] = chart(recent, current=run_id)

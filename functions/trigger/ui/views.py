@@ -20,7 +20,7 @@ from scd_core.models import FINAL_STATUSES, Run, StepState, utcnow
 from scd_core.text import valid_unicode
 from scd_trigger_spec import App
 
-from functions.client.render import format_ago, format_duration
+from functions.client.render import format_ago, format_duration, format_usage
 
 __all__ = [
     "app_row",
@@ -28,6 +28,7 @@ __all__ = [
     "duration_s",
     "open_steps",
     "run_row",
+    "run_usage",
     "step_row",
     "trigger_summary",
 ]
@@ -80,7 +81,9 @@ def run_row(run: Run) -> dict[str, Any]:
     return valid_unicode({
         "id": run.id,
         "app": run.app,
-        "label": f"run {run.id[:8]}",  # the run's name beside its app's (its number, later)
+        "number": run.number,
+        # the run's name beside its app's: "web #42"; a run without a number by its id
+        "label": f"#{run.number}" if run.number is not None else f"run {run.id[:8]}",
         "status": run.status,
         "event": event.event_name,
         "branch": event.branch or event.tag or "",
@@ -118,7 +121,21 @@ def step_row(step: StepState) -> dict[str, Any]:
         "duration_s": seconds,
         "duration": _took(seconds),
         "final": step.status in FINAL_STATUSES,
+        "cpu_seconds": step.cpu_seconds,
+        "max_rss_bytes": step.max_rss_bytes,
+        "usage": format_usage(step.cpu_seconds, step.max_rss_bytes),
     })  # fmt: skip
+
+
+def run_usage(steps: Sequence[StepState]) -> dict[str, Any]:
+    """What a run's steps used together: CPU seconds summed, the largest peak (steps
+    run one after another in a task, so peaks do not add up); None where no step
+    was measured."""
+    cpu = [s.cpu_seconds for s in steps if s.cpu_seconds is not None]
+    peaks = [s.max_rss_bytes for s in steps if s.max_rss_bytes is not None]
+    total = round(sum(cpu), 3) if cpu else None
+    peak = max(peaks) if peaks else None
+    return {"cpu_seconds": total, "max_rss_bytes": peak, "text": format_usage(total, peak)}
 
 
 def open_steps(run_status: str, steps: Sequence[dict[str, Any]]) -> tuple[set[str], str | None]:

@@ -33,6 +33,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from scd_core.billing import FcSize
 from scd_core.errors import Conflict, NotFound
 from scd_core.lifecycle_events import Change, ChangeName, Listener, Listeners
 from scd_core.lifecycle_keys import lease_key, legacy_lease_key
@@ -113,8 +114,12 @@ class Lifecycle:
         ttl_s: float,
         attempt: int = 1,
         region: str | None = None,
+        size: FcSize | None = None,
     ) -> Claim:
         """Take the task's lease and mark it (and its run) ``running``.
+
+        ``size`` is the FC instance the caller runs on, recorded on the task so that
+        its cost can be shown (``scd_core.billing``); None off FC.
 
         Skipped, with the reason, for an unknown run, a final run or task, or a
         lease held by another live worker. A task found ``running`` belonged to a
@@ -141,6 +146,8 @@ class Lifecycle:
             state.attempt = max(attempt, state.attempt + 1 if taken_over else state.attempt)
             state.status, state.started_at, state.finished_at = "running", utcnow(), None
             state.region, state.message = region, None
+            state.memory_mb = None if size is None else size.memory_mb
+            state.vcpu = None if size is None else size.vcpu
             put_task(current, state)
             names: list[tuple[ChangeName, str | None]] = []
             if current.status != "running" or taken_over:

@@ -171,6 +171,12 @@ class StepState(BaseModel):
     finished_at: datetime | None = None
     outputs: dict[str, str] = Field(default_factory=new_dict)
     message: str | None = None
+    # what the step's processes used, from the kernel's accounting of them (None: not
+    # measured, as for a step that ran no process or a record of an older release)
+    cpu_seconds: float | None = None
+    """User plus system CPU time of the step's process and the children it waited for."""
+    max_rss_bytes: int | None = None
+    """Peak resident memory of the largest of the step's processes (``ru_maxrss``)."""
 
 
 class TaskState(BaseModel):
@@ -196,13 +202,22 @@ class TaskState(BaseModel):
     outputs: dict[str, str] = Field(default_factory=new_dict)
     region: str | None = None
     message: str | None = None
+    # the FC instance that ran the task (scd_core.billing); None when it ran elsewhere
+    memory_mb: int | None = None
+    vcpu: float | None = None
 
 
 class Run(BaseModel):
-    """One run of an app's pipeline, as a store records it."""
+    """One run of an app's pipeline, as a store records it.
+
+    ``number`` is the run's number within its app (``web #42``): None on a run not
+    yet recorded; the store allocates it at creation (1, 2, 3... per app, dense, each
+    once) and it never changes afterwards.
+    """
 
     id: str
     app: str
+    number: int | None = None
     dedup_key: str
     status: Status = "queued"
     event: Event

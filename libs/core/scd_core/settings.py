@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from scd_core.errors import ConfigError
 
@@ -58,6 +66,19 @@ class Settings(BaseModel):
     # Worker: confine steps to their workspace: "auto" (bubblewrap where it can run),
     # "bwrap" (required: the worker refuses to start without it) or "none".
     sandbox: Literal["auto", "bwrap", "none"] = "auto"
+    # FC prices for run costs, name=value pairs over scd_core.billing.DEFAULT_FC_PRICES
+    fc_prices: str = ""
+
+    @field_validator("fc_prices")
+    @classmethod
+    def _check_prices(cls, value: str) -> str:
+        from scd_core.billing import prices  # billing imports the models: not at start-up
+
+        try:
+            prices(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -87,6 +108,7 @@ class Settings(BaseModel):
             ("SCD_WORKER_TOKEN", "worker_token"),
             ("SCD_SANDBOX", "sandbox"),
             ("SCD_LOG_SINK", "log_sink"),
+            ("SCD_FC_PRICES", "fc_prices"),
         ):
             if env.get(name):
                 values[field] = env[name]

@@ -90,6 +90,20 @@ class RunRecords(Protocol):
     Two writers of one step's state are not coordinated: the last write wins, so a
     step belongs to the one worker holding its task's lease.
 
+    **Run numbers.** The store numbers each app's runs 1, 2, 3... as it creates them
+    (``Run.number``, ``web #42``); whatever number a caller's run holds is ignored.
+    The number is allocated in the same atomic write as the run, so it is unique
+    per app under concurrent creation from any number of threads and processes, and
+    dense (no gaps) where that write is a transaction (SQLite, memory). A dedup hit
+    returns the existing run with its number and allocates nothing. A number never
+    changes: ``update_run`` keeps the stored one. A backend without multi-row
+    transactions (Tablestore) keeps a counter row per app: ``GetRow`` it, then
+    ``UpdateRow`` it to ``last + 1`` with the condition ``last`` unchanged, retrying on
+    ``OTSConditionCheckFail``, before the run row is written; that may leave a gap
+    where a creation failed after its allocation, never a duplicate. Files of an
+    older release get numbers in creation order (``created_at``, then id) when
+    migrated.
+
     **Values.** A run's ``event`` (payload included) and its ``tasks`` round-trip
     exactly, even strings that are not valid UTF-8 (lone surrogates from JSON
     escapes); only non-finite floats (``NaN``, ``Infinity``, which JSON lacks) come

@@ -29,6 +29,9 @@ class Backend:
     name: str
     open: Callable[[Path], RunStore]
     roles: frozenset[str] = ROLES
+    url: Callable[[Path], str] | None = None
+    """The ``open_store`` URL of the store ``open`` makes in a directory, for another
+    process to open; None for a backend one process alone can use."""
 
     @property
     def complete(self) -> bool:
@@ -49,7 +52,11 @@ def open_tablestore(_: Path) -> RunStore:
 
 BACKENDS = [
     Backend("memory", lambda _: MemoryRunStore()),
-    Backend("sqlite", lambda directory: SqliteRunStore(directory / "runs.db")),
+    Backend(
+        "sqlite",
+        lambda directory: SqliteRunStore(directory / "runs.db"),
+        url=lambda directory: f"sqlite:///{directory / 'runs.db'}",
+    ),
     Backend("tablestore", open_tablestore),
 ]
 

@@ -25,7 +25,7 @@ def test_store_backends_satisfy_the_protocol(store: RunStore, backend: Any) -> N
 def test_create_run_records_a_new_run_and_returns_it_created(store: RunStore) -> None:
     stored, created = store.create_run(make_run(1))
     assert created is True
-    assert stored == make_run(1)
+    assert stored == make_run(1, number=1)
     assert store.get_run("run-1") == stored
 
 

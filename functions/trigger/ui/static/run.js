@@ -166,7 +166,8 @@
       scd.el("details", {}, [
         scd.el("summary", {}, [scd.statusBadge(step.status), " ",
           scd.el("span", { "class": "name" }, [step.name]), " ",
-          scd.el("span", { "class": "duration" }, [])]),
+          scd.el("span", { "class": "duration" }, []), " ",
+          scd.el("span", { "class": "usage" }, [])]),
         scd.el("div", { "class": "log-tools" }, [
           scd.el("label", { "class": "follow-toggle" }, [
             scd.el("input", { type: "checkbox", "class": "follow" }, []), " Follow"]),
@@ -200,6 +201,9 @@
     var note = document.getElementById("run-message");
     note.textContent = run.run_message;
     note.hidden = document.getElementById("run-message-label").hidden = !run.run_message;
+    if (run.usage && run.usage.text) {
+      document.getElementById("run-usage").textContent = run.usage.text;
+    }
     var cancel = document.getElementById("cancel");
     if (cancel) { cancel.disabled = run.final; }
   }
@@ -211,6 +215,7 @@
       item.setAttribute("data-status", step.status);
       setStatus(item.querySelector("summary .status"), step.status);
       item.querySelector("summary .duration").textContent = scd.duration(step.duration_s);
+      item.querySelector("summary .usage").textContent = step.usage;
       if (step.status === "running" && !seenRunning[step.id]) {
         seenRunning[step.id] = true;  /* a step that starts opens and follows its tail */
         item.querySelector("input.follow").checked = true;

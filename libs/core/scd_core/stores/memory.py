@@ -42,6 +42,7 @@ class MemoryRunStore:
         self._closed = False
         self._runs: dict[str, Run] = {}
         self._by_dedup: dict[str, str] = {}
+        self._numbers: dict[str, int] = {}  # app -> its highest run number
         self._steps: dict[str, dict[tuple[str, str], StepState]] = {}
         self._controls: dict[str, str] = {}
         self._leases: dict[str, tuple[str, float]] = {}
@@ -91,6 +92,9 @@ class MemoryRunStore:
             return self._runs[existing], False
         if run.id in self._runs:
             raise Conflict(f"run id {run.id!r} is taken by another dedup key")
+        number = self._numbers.get(run.app, 0) + 1
+        self._numbers[run.app] = number
+        run = run.model_copy(update={"number": number})
         self._runs[run.id] = run
         self._by_dedup[run.dedup_key] = run.id
         return run, True
@@ -121,6 +125,7 @@ class MemoryRunStore:
                 != (new.app, new.dedup_key, new.created_at)
             ):
                 raise update_refusal(run, None if stored is None else stored.version)
+            new.number = stored.number  # allocated once, at creation
             self._runs[run.id] = new
         return new.model_copy(deep=True)
 

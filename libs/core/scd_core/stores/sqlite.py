@@ -33,7 +33,13 @@ from scd_core.stores.rows import (
     update_refusal,
 )
 from scd_core.stores.sqlite_connection import SqliteConnection
-from scd_core.stores.sqlite_inserts import BATCH_ROWS, insert_run, insert_runs, run_row
+from scd_core.stores.sqlite_inserts import (
+    BATCH_ROWS,
+    Inserted,
+    insert_run,
+    insert_runs,
+    run_row,
+)
 from scd_core.stores.sqlite_schema import SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "SqliteRunStore"]
@@ -93,7 +99,7 @@ class SqliteRunStore(SqliteConnection):
         with self._use("create_runs") as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                answers: list[str | ScdError | None] = []
+                answers: list[Inserted] = []
                 for start in range(0, len(rows), BATCH_ROWS):
                     answers += insert_runs(db, rows[start : start + BATCH_ROWS])
                 db.execute("COMMIT")
@@ -108,11 +114,11 @@ class SqliteRunStore(SqliteConnection):
 
     def get_run(self, run_id: str) -> Run:
         with self._use("get_run") as db:
-            row = db.execute("SELECT data FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = db.execute("SELECT data, number FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise NotFound(f"no run {run_id!r}")
         try:
-            return _load_run(row[0])
+            return _load_run(row[0], row[1])
         except BackendError as exc:
             raise BackendError(f"run {run_id}: {UNREADABLE}") from exc
 
@@ -129,7 +135,7 @@ class SqliteRunStore(SqliteConnection):
         ended = []
         for run_id, data in rows:
             try:
-                _load_run(data)
+                _load_run(data, None)
             except BackendError:
                 ended.append(run_id)
         if ended:
@@ -141,8 +147,10 @@ class SqliteRunStore(SqliteConnection):
 
     def find_run(self, dedup_key: str) -> Run | None:
         with self._use("find_run") as db:
-            row = db.execute("SELECT data FROM runs WHERE dedup_key = ?", (dedup_key,)).fetchone()
-        return None if row is None else _load_run(row[0])
+            row = db.execute(
+                "SELECT data, number FROM runs WHERE dedup_key = ?", (dedup_key,)
+            ).fetchone()
+        return None if row is None else _load_run(row[0], row[1])
 
     def update_run(self, run: Run) -> Run:
         if run.unreadable:
@@ -186,7 +194,7 @@ class SqliteRunStore(SqliteConnection):
         if cursor is not None:
             where.append("(created_us, id) < (?, ?)")
             params.extend(decode_cursor(cursor))
-        sql = "SELECT created_us, id, data, app, dedup_key, status, version FROM runs"
+        sql = "SELECT created_us, id, data, number, app, dedup_key, status, version FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_us DESC, id DESC LIMIT ?"
@@ -332,8 +340,10 @@ class SqliteRunStore(SqliteConnection):
             return cur.rowcount == 1
 
 
-def _created(answer: str | None, run: Run) -> tuple[Run, bool]:
-    return (run, True) if answer is None else (_load_run(answer), False)
+def _created(answer: int | tuple[str, int], run: Run) -> tuple[Run, bool]:
+    if isinstance(answer, int):
+        return run.model_copy(update={"number": answer}), True
+    return _load_run(*answer), False
 
 
 def _load_token(data: str) -> TokenRecord:
@@ -351,16 +361,27 @@ def _load_spec(text: str) -> dict[str, Any]:
     return spec
 
 
-def _load_run(data: str) -> Run:
-    return normalise_run(load_model(Run, data))
+def _load_run(data: str, number: int | None) -> Run:
+    """The stored run; its number is the column's (the JSON's is what a writer passed,
+    and a run recorded before schema version 3 has none in its JSON)."""
+    run = normalise_run(load_model(Run, data))
+    return run if run.number == number else run.model_copy(update={"number": number})
 
 
 def _listed_run(
-    created_us: int, run_id: str, data: str, app: str, dedup_key: str, status: str, version: int
+    created_us: int,
+    run_id: str,
+    data: str,
+    number: int | None,
+    app: str,
+    dedup_key: str,
+    status: str,
+    version: int,
 ) -> Run:
     """A listed run, or its stand-in when the record cannot be decoded: one bad record
     must not fail a page."""
     try:
-        return _load_run(data)
+        return _load_run(data, number)
     except BackendError:
-        return unreadable_run(run_id, app, dedup_key, status, created_us, version)
+        stand_in = unreadable_run(run_id, app, dedup_key, status, created_us, version)
+        return stand_in.model_copy(update={"number": number})

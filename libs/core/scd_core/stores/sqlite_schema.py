@@ -23,8 +23,9 @@ from scd_core.errors import ConfigError
 
 __all__ = ["SCHEMA_VERSION", "prepare"]
 
-SCHEMA_VERSION = 2
-"""1: the first release. 2: steps keyed by ``(run_id, task, step_id)``."""
+SCHEMA_VERSION = 3
+"""1: the first release. 2: steps keyed by ``(run_id, task, step_id)``. 3: runs
+numbered per app (``runs.number``, unique with ``app``)."""
 
 _SCHEMA = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -35,8 +36,10 @@ CREATE TABLE runs (
     status TEXT NOT NULL,
     created_us INTEGER NOT NULL,
     version INTEGER NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    number INTEGER
 );
+CREATE UNIQUE INDEX runs_by_number ON runs (app, number);
 CREATE INDEX runs_by_app ON runs (app, created_us, id);
 CREATE INDEX runs_by_time ON runs (created_us, id);
 CREATE INDEX runs_by_status ON runs (status, created_us, id);
@@ -97,7 +100,30 @@ def _steps_by_task(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE steps_v2 RENAME TO steps")
 
 
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _steps_by_task}
+def _run_numbers(db: sqlite3.Connection) -> None:
+    """2 → 3: runs gain a number per app, given to the runs recorded before in
+    creation order (time, then id, as ``list_runs`` orders them).
+
+    The column is last and nullable because ``ALTER TABLE`` can add no other kind;
+    every insert fills it. Numbers go through a keyed temporary table, not
+    ``UPDATE ... FROM`` (SQLite 3.33) nor a correlated count (quadratic), so that
+    the SQLite of FC's Debian 10 runtime (3.27) runs it in O(n log n).
+    """
+    db.execute("ALTER TABLE runs ADD COLUMN number INTEGER")
+    db.execute("CREATE TEMP TABLE numbered (id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID")
+    db.execute(
+        "INSERT INTO numbered (id, n) SELECT id,"
+        " row_number() OVER (PARTITION BY app ORDER BY created_us, id) FROM runs"
+    )
+    db.execute("UPDATE runs SET number = (SELECT n FROM numbered WHERE numbered.id = runs.id)")
+    db.execute("DROP TABLE numbered")
+    db.execute("CREATE UNIQUE INDEX runs_by_number ON runs (app, number)")
+
+
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _steps_by_task,
+    2: _run_numbers,
+}
 """From version N to N + 1, for every N below ``SCHEMA_VERSION``."""
 
 

@@ -97,6 +97,15 @@ class RunCodec:
             self._written_events.add((run_id, sha))
 
     def decode(self, run_id: str, columns: dict[str, Any]) -> Run:
+        """The run of a row; its number is the row's ``number`` column, written once at
+        creation (an update writes the JSON, never the number)."""
+        run = self._decode(run_id, columns)
+        number = columns.get("number")
+        if number is not None and run.number != number:
+            run = run.model_copy(update={"number": int(number)})
+        return run
+
+    def _decode(self, run_id: str, columns: dict[str, Any]) -> Run:
         sha = columns.get("event_sha")
         if sha is None:
             return normalise_run(load_model(Run, columns["data"]))

@@ -62,17 +62,64 @@ class TablestoreRuns:
             )
         except Conflict:
             return self._existing(dedup, run), False
+        run.number = self._next_number(run.app)  # the caller's number is never kept
         try:
             self._calls.call(
                 "put_row",
                 self._names.runs,
-                Row([("id", run.id)], self._codec.columns(run)),
+                Row([("id", run.id)], [*self._codec.columns(run), ("number", run.number)]),
                 Condition(RowExistenceExpectation.EXPECT_NOT_EXIST),
             )
         except Conflict:
+            self._give_back_number(run.app, run.number)
             self._release_dedup(dedup, run.id)
             raise Conflict(f"run id {run.id!r} is taken by another dedup key") from None
         return run, True
+
+    def _next_number(self, app: str) -> int:
+        """The next run number of ``app``: its counter row (``number:<app>``) moved on by
+        one conditional write, retried on a lost race. A run whose own write then fails
+        leaves a gap, never a duplicate (the ``RunRecords`` contract)."""
+        from tablestore import ComparatorType, Condition, Row, RowExistenceExpectation
+        from tablestore import SingleColumnCondition as Single
+
+        key = kv_key("number", app)
+        while True:
+            current = columns_of(self._get_kv(key)).get("n")
+            try:
+                if current is None:
+                    self._calls.call(
+                        "put_row",
+                        self._names.kv,
+                        Row([("k", key)], [("n", 1)]),
+                        Condition(RowExistenceExpectation.EXPECT_NOT_EXIST),
+                    )
+                    return 1
+                same = Single("n", current, ComparatorType.EQUAL, pass_if_missing=False)
+                self._calls.call(
+                    "update_row",
+                    self._names.kv,
+                    Row([("k", key)], {"PUT": [("n", current + 1)]}),
+                    Condition(RowExistenceExpectation.EXPECT_EXIST, same),
+                )
+                return int(current) + 1
+            except Conflict:
+                continue  # another creator moved it first: read it again
+
+    def _give_back_number(self, app: str, number: int) -> None:
+        """Move ``app``'s counter back from ``number`` when no later creator took one (a
+        conditional write): a run that was never written leaves no gap where it can."""
+        from tablestore import ComparatorType, Condition, Row, RowExistenceExpectation
+        from tablestore import SingleColumnCondition as Single
+
+        last = Single("n", number, ComparatorType.EQUAL, pass_if_missing=False)
+        with contextlib.suppress(Conflict):  # someone numbered after us: keep the gap
+            self._calls.call(
+                "update_row",
+                self._names.kv,
+                Row([("k", kv_key("number", app))], {"PUT": [("n", number - 1)]}),
+                Condition(RowExistenceExpectation.EXPECT_EXIST, last),
+            )
 
     def _release_dedup(self, dedup: str, run_id: str) -> None:
         from tablestore import ComparatorType, Condition, RowExistenceExpectation

@@ -96,6 +96,9 @@ class Finished:
     timed_out: bool = False
     cancelled: bool = False
     outputs: dict[str, str] = field(default_factory=dict)
+    # what the step's process used (ProcessResult's); None for a step without one
+    cpu_seconds: float | None = None
+    max_rss_bytes: int | None = None
 
 
 def execute_run(scope: Scope, call: StepCall) -> Finished:
@@ -251,6 +254,12 @@ def _process(scope: Scope, call: StepCall, argv: list[str]) -> Finished:
     except OSError as exc:
         return Finished(ok=False, message=f"cannot start {argv[0]}: {exc.strerror or exc}")
     scope.groups.append(res.pgid)
+    finished = _ending(res)
+    finished.cpu_seconds, finished.max_rss_bytes = res.cpu_seconds, res.max_rss_bytes
+    return finished
+
+
+def _ending(res: ProcessResult) -> Finished:
     if res.cancelled:
         return _cancelled()
     if res.timed_out:

@@ -9,6 +9,16 @@ the group, waits ``grace`` seconds, then SIGKILL. It never hangs on a pipe held
 open by a descendant that left the group: once the main process is gone, the
 pipe is drained for at most ``drain`` seconds and then handed to a background
 reader that discards the rest.
+
+Accounting: the step's process is reaped with ``wait4``, whose resource usage
+covers the process and every descendant it waited for (the kernel folds a reaped
+child's usage into its parent's), so a shell's commands are counted; a
+descendant nobody waited for (a daemon left running, killed with the group) is
+not. ``ru_maxrss`` is the peak of the largest single process, not a sum. Linux
+starts an exec'd process's ``ru_maxrss`` at the peak of the memory it replaced,
+which for a spawned step is this (worker) process's: a figure not above our own
+peak at spawn time says only "no more than that", so it is reported as None
+(unknown), and any figure above it is the step's own.
 """
 
 from __future__ import annotations
@@ -16,9 +26,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import resource
 import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,14 +52,22 @@ _DEFAULTED = tuple(
 _TICK_MS = 50
 
 
+# ru_maxrss is in KiB on Linux, in bytes on macOS
+_MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
+
+
 @dataclass(frozen=True)
 class ProcessResult:
-    """How a step's process ended: exit code (negative: killed by that signal)."""
+    """How a step's process ended: exit code (negative: killed by that signal), and
+    what it used (see the module docstring; None when the process was reaped
+    elsewhere and its usage is unknown)."""
 
     code: int
     timed_out: bool = False
     cancelled: bool = False
     pgid: int = 0
+    cpu_seconds: float | None = None
+    max_rss_bytes: int | None = None
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
@@ -78,6 +98,7 @@ def run_process(
     when the program cannot be started.
     """
     proc = _start(argv, env, cwd)
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # see the module docstring
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
     _widen(fd)
@@ -128,42 +149,57 @@ def run_process(
         threading.Thread(target=_discard, args=(proc.stdout,), daemon=True).start()
     if term_at is not None:
         kill_group(pgid)  # leave nothing of a stopped step behind
-    return ProcessResult(code=code, timed_out=timed_out, cancelled=cancelled, pgid=pgid)
+    usage = proc.usage
+    return ProcessResult(
+        code=code,
+        timed_out=timed_out,
+        cancelled=cancelled,
+        pgid=pgid,
+        cpu_seconds=None if usage is None else round(usage.ru_utime + usage.ru_stime, 3),
+        max_rss_bytes=None
+        if usage is None or usage.ru_maxrss <= floor
+        else usage.ru_maxrss * _MAXRSS_UNIT,
+    )
 
 
 class _Child:
-    """A started step process, whichever way it was started: pid, pipe, poll, wait."""
+    """A started step process, whichever way it was started: pid, pipe, poll, wait.
+
+    Reaped here with ``wait4`` even when Popen started it (Popen's own wait gives no
+    resource usage); Popen is then told the exit code, so it neither waits again nor
+    warns that its child still runs.
+    """
 
     def __init__(self, pid: int, stdout: IO[bytes], popen: subprocess.Popen[bytes] | None) -> None:
         self.pid = pid
         self.stdout = stdout
         self._popen = popen
         self._code: int | None = None
+        self.usage: resource.struct_rusage | None = None
+        """The reaped process's resource usage; None before, or if reaped elsewhere."""
 
     def poll(self) -> int | None:
         """The exit code (negative: killed by that signal), None while it runs."""
-        if self._popen is not None:
-            return self._popen.poll()
         if self._code is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                pid, status = self.pid, 0  # reaped elsewhere: Popen says 0 then, so do we
-            if pid:
-                self._code = os.waitstatus_to_exitcode(status)
+            self._reap(os.WNOHANG)
         return self._code
 
     def wait(self) -> int:
         """Wait for the exit code."""
-        if self._popen is not None:
-            return self._popen.wait()
-        if self._code is None:
-            try:
-                status = os.waitpid(self.pid, 0)[1]
-            except ChildProcessError:
-                status = 0  # as in poll()
-            self._code = os.waitstatus_to_exitcode(status)
+        while self._code is None:
+            self._reap(0)
         return self._code
+
+    def _reap(self, options: int) -> None:
+        try:
+            pid, status, usage = os.wait4(self.pid, options)
+        except ChildProcessError:
+            pid, status, usage = self.pid, 0, None  # reaped elsewhere: Popen says 0, so do we
+        if pid:
+            self._code = os.waitstatus_to_exitcode(status)
+            self.usage = usage
+            if self._popen is not None:
+                self._popen.returncode = self._code
 
 
 def _start(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> _Child:

@@ -119,6 +119,7 @@ class StepDriver:
         state.outcome, state.conclusion = outcome, conclusion
         # The record may be stored or shown: masked. Later steps get the real values.
         state.outputs = {k: masker.mask(v) for k, v in finished.outputs.items()}
+        state.cpu_seconds, state.max_rss_bytes = finished.cpu_seconds, finished.max_rss_bytes
         state.finished_at = utcnow()
         absorbed = outcome == "failure" and conclusion == "success"
         session.contexts["steps"][state.id] = step_context(
