@@ -38,6 +38,7 @@ __all__ = [
     "PullRequestFilter",
     "PullRequestRule",
     "PushFilter",
+    "Retry",
     "Schedule",
     "TriggerSpec",
     "lone_surrogate",
@@ -228,6 +229,21 @@ class TriggerSpec(BaseModel):
         return value
 
 
+class Retry(BaseModel):
+    """When a run's task is run again as a new attempt: ``max`` more attempts, for the
+    causes in ``on``. ``worker-lost`` is a worker that died mid-task (its process killed,
+    its machine gone); a failing step is never retried. The default retries nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max: int = Field(default=0, ge=0, le=10)
+    on: list[Literal["worker-lost"]] = Field(default_factory=new_list)
+
+    def allows(self, cause: str, attempt: int) -> bool:
+        """Whether a task whose attempt ``attempt`` ended by ``cause`` runs again."""
+        return cause in self.on and attempt <= self.max
+
+
 def _default_trigger() -> TriggerSpec:
     return TriggerSpec(push=PushFilter())
 
@@ -252,6 +268,7 @@ class App(BaseModel):
     secrets: dict[str, SecretStr] = Field(default_factory=new_dict)
     checkout_token: SecretStr | None = None
     allow_platform_env: bool = False
+    retry: Retry = Field(default_factory=Retry)
 
     @model_validator(mode="before")
     @classmethod
