@@ -30,6 +30,20 @@ def url(server: RedisServer) -> str:
     return f"{server.url}?stream=test-{uuid.uuid4().hex[:8]}"
 
 
+def recording(
+    into: list[int] | list[str] | list[tuple[str, int]],
+    what: Callable[[Job, Delivery], object],
+    done: bool = True,
+) -> Callable[[Job, Delivery], bool]:
+    """A handler appending ``what(job, delivery)`` to ``into`` and answering ``done``."""
+
+    def handle(job: Job, delivery: Delivery) -> bool:
+        into.append(what(job, delivery))  # type: ignore[arg-type]
+        return done
+
+    return handle
+
+
 def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -83,7 +97,7 @@ def test_a_bad_url_error_never_shows_the_password() -> None:
 def test_dispatch_is_a_no_op_for_a_job_id_seen_before_even_after_it_finished(url: str) -> None:
     seen: list[tuple[str, int]] = []
     invoker = RedisInvoker(url)
-    consuming = Consuming(url, lambda job, d: seen.append((job.id, d.count)) is None)
+    consuming = Consuming(url, recording(seen, lambda job, d: (job.id, d.count)))
     try:
         invoker.dispatch(make_job(id="job-1"))
         invoker.dispatch(make_job(id="job-1"))
@@ -135,8 +149,8 @@ def test_a_dead_consumers_entry_is_taken_over_after_the_lease_and_then_dead_lett
     counts: list[int] = []
     invoker = RedisInvoker(url)
     # This consumer "dies" holding the entry: its handler never returns True.
-    consuming = Consuming(url, lambda job, d: counts.append(d.count) is None and False,
-                          lease_s=0.5, max_deliveries=3)  # fmt: skip
+    holding = recording(counts, lambda job, d: d.count, done=False)
+    consuming = Consuming(url, holding, lease_s=0.5, max_deliveries=3)
     try:
         invoker.dispatch(make_job(id="orphan"))
         wait_for(lambda: consuming.dead == [("orphan", 4)])
@@ -177,7 +191,7 @@ def test_queued_jobs_survive_a_redis_restart(server: RedisServer, url: str) -> N
     invoker.close()
     server.restart()
     seen: list[str] = []
-    consuming = Consuming(url, lambda job, d: seen.append(job.id) is None)
+    consuming = Consuming(url, recording(seen, lambda job, d: job.id))
     try:
         wait_for(lambda: len(seen) == 20)
         assert sorted(seen) == sorted(f"job-{n}" for n in range(20))
