@@ -7,11 +7,12 @@ with the worker function's own code (``functions.worker.app.WorkerState``).
 
 :class:`JobHandler` decides what a delivery means. A job marked stopped is never
 run (its run ends ``cancelled`` if still queued). A job taken over from a worker
-that died mid-task (``delivery.count`` > 1, its task still ``running``) is run
-again as the next attempt if the app's ``retry`` allows it for ``worker-lost``,
-and otherwise its task is ended ``error`` "worker lost" through the lifecycle
-(``reap``) once the dead worker's lease in the store has expired; until then the
-entry stays pending and comes back later. A job given up by the stream (too many
+that died mid-task (``delivery.count`` > 1, its task still ``running``) has its
+task ended ``error`` "worker lost" through the lifecycle once the dead worker's
+lease in the store has expired (``reap``; until then the entry stays pending and
+comes back later); then, if the app's ``retry`` allows it for ``worker-lost``,
+its next attempt is recorded and queued as a new run, ``rerun_of`` the lost one
+(``functions.worker.lost.retry_lost_run``, exactly once). A job given up by the stream (too many
 deliveries) ends its run ``error``. SIGTERM or SIGINT: stop taking jobs, let the
 running ones finish for ``--grace`` seconds, then interrupt them (they end
 ``error`` "worker interrupted") and exit 0.
@@ -24,13 +25,14 @@ import signal
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
     from scd_core.invokers.redisworker import Delivery
-    from scd_core.models import Job
+    from scd_core.models import Job, Run
 
     from functions.worker.app import WorkerState
 
@@ -43,8 +45,9 @@ _HELD = "run is being run by another worker"
 class JobHandler:
     """What a worker does with each delivery (see the module docstring); thread-safe."""
 
-    def __init__(self, state: WorkerState) -> None:
+    def __init__(self, state: WorkerState, dispatch: Callable[[Job], None]) -> None:
         self.state = state
+        self.dispatch = dispatch  # queues a retry's job
 
     def handle(self, job: Job, delivery: Delivery) -> bool:
         """Run or settle ``job``; whether its entry is done (False: deliver it again)."""
@@ -63,15 +66,18 @@ class JobHandler:
             log.warning("job %s names no run in the store; dropped", job.id)
             return True
         if run.status in FINAL_STATUSES:
+            if delivery.count > 1:  # taken over: a reaper may have ended it "worker lost"
+                self._maybe_retry(job, run)
             return True
-        state = task_of(run, job.task)
-        if delivery.count > 1 and state.status == "running":  # its worker died mid-task
-            if not self._retry_allowed(job.app, state.attempt):
-                env.lifecycle.reap(run, env.lease_ttl_s, env.sink)
-                now = env.store.get_run(job.run)  # still running: its lease is alive
-                return task_of(now, job.task).status in FINAL_STATUSES
-            job = job.model_copy(update={"attempt": state.attempt + 1})
-            log.warning("run %s: worker lost; attempt %d", job.run, job.attempt)
+        if delivery.count > 1 and task_of(run, job.task).status == "running":
+            # Its worker died mid-task: end the task "worker lost" once the dead
+            # worker's lease has run out (until then, come back later).
+            env.lifecycle.reap(run, env.lease_ttl_s, env.sink)
+            now = env.store.get_run(job.run)
+            if task_of(now, job.task).status not in FINAL_STATUSES:
+                return False
+            self._maybe_retry(job, now)
+            return True
         answer = self.state.execute(job, uuid.uuid4().hex)
         # Held by a live worker on a later delivery: the dead one's lease has not run
         # out yet; come back. On a first delivery it is a duplicate: done.
@@ -94,14 +100,22 @@ class JobHandler:
             log.info("run %s: cancel received on the control channel", execution.run_id)
             execution.cancel.set()
 
-    def _retry_allowed(self, app_name: str, attempt: int) -> bool:
+    def _maybe_retry(self, job: Job, run: Run) -> None:
+        """Queue the next attempt of a run ended "worker lost" if its app allows it."""
         from scd_core.errors import ScdError
+        from scd_core.lifecycle import LOST_MESSAGE
 
+        from functions.worker.lost import retry_lost_run
+
+        if run.status != "error" or not (run.message or "").startswith(LOST_MESSAGE):
+            return
         try:
-            app = self.state.load_app(app_name)
+            app = self.state.load_app(run.app)
         except ScdError:
-            return False
-        return app is not None and app.retry.allows("worker-lost", attempt)
+            return
+        if app is not None and app.retry.allows("worker-lost", run.attempt):
+            env = self.state.env()
+            retry_lost_run(env.store, run, job, self.dispatch, env.lifecycle)
 
 
 def run_worker(
@@ -113,7 +127,7 @@ def run_worker(
     grace_s: float = 10.0,
 ) -> int:
     """Consume ``url``'s stream until SIGTERM/SIGINT; see the module docstring."""
-    from scd_core.invokers.redisstream import parse_redis_url
+    from scd_core.invokers.redisstream import RedisInvoker, parse_redis_url
     from scd_core.invokers.redisworker import RedisConsumer
     from scd_core.settings import Settings
 
@@ -122,7 +136,8 @@ def run_worker(
     base, stream = parse_redis_url(url)
     state = WorkerState(Settings.from_env())
     state.warm()
-    handler = JobHandler(state)
+    invoker = RedisInvoker(url)
+    handler = JobHandler(state, invoker.dispatch)
     consumer = RedisConsumer(
         base,
         stream,
@@ -154,6 +169,7 @@ def run_worker(
         consumer.run()
     finally:
         done.set()
+        invoker.close()
         state.close()
     return 0
 
