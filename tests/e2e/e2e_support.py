@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,17 @@ class ScdServer:
     """One ``scd serve`` process over a data dir that outlives restarts."""
 
     def __init__(
-        self, root: Path, *, workers: int = 2, grace_s: float = 10.0, embedded: bool = False
+        self,
+        root: Path,
+        *,
+        workers: int = 2,
+        grace_s: float = 10.0,
+        embedded: bool = False,
+        extra_args: Sequence[str] = (),
     ) -> None:
-        """``embedded``: no --config and no scd.yaml in the working directory (``root``)."""
+        """``embedded``: no --config and no scd.yaml in the working directory (``root``);
+        ``extra_args`` are added to ``scd serve``'s command line."""
+        self.extra_args = list(extra_args)
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.data_dir = root / "data"
@@ -74,6 +82,7 @@ class ScdServer:
             str(self.workers),
             "--grace",
             str(self.grace_s),
+            *self.extra_args,
         ]
         offset = len(self.output()) if self.log.exists() else 0
         with self.log.open("ab") as out:
