@@ -119,6 +119,10 @@ class RedisConsumer:
 
     def run(self) -> None:
         """Consume until ``stop()``; see the module docstring."""
+        try:
+            ensure_group(self._client, self.keys.stream)
+        except Exception as exc:  # Redis away: the loops wait for it
+            log.warning("consumer %s: cannot create the group yet (%s)", self.name, exc)
         threads = [
             threading.Thread(target=self._loop, name=f"scd-consumer-{i}", daemon=True)
             for i in range(self._concurrency)
