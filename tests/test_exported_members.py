@@ -51,6 +51,7 @@ ROOT_API = {
         "PullRequestFilter",
         "PullRequestRule",
         "PushFilter",
+        "Retry",
         "Schedule",
         "TriggerSpec",
         "accept",
