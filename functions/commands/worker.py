@@ -127,6 +127,7 @@ def run_worker(
     grace_s: float = 10.0,
 ) -> int:
     """Consume ``url``'s stream until SIGTERM/SIGINT; see the module docstring."""
+    from scd_core.errors import ConfigError
     from scd_core.invokers.redisstream import RedisInvoker, parse_redis_url
     from scd_core.invokers.redisworker import RedisConsumer
     from scd_core.settings import Settings
@@ -134,7 +135,15 @@ def run_worker(
     from functions.worker.app import WorkerState
 
     base, stream = parse_redis_url(url)
-    state = WorkerState(Settings.from_env())
+    settings = Settings.from_env()
+    if lease_s <= settings.lease_ttl_seconds:
+        # A dead worker's job must outlive its store lease, or it is taken over (and
+        # counted towards the dead-letter limit) while the store still says it runs.
+        raise ConfigError(
+            f"--lease ({lease_s:g} s) must be longer than SCD_LEASE_TTL_SECONDS "
+            f"({settings.lease_ttl_seconds:g} s)"
+        )
+    state = WorkerState(settings)
     state.warm()
     invoker = RedisInvoker(url)
     handler = JobHandler(state, invoker.dispatch)
