@@ -60,14 +60,15 @@ class JobHandler:
             env.store.request_control(job.run, "cancel")
             env.lifecycle.cancel_queued(job.run)
             return True
+        if delivery.count == 1:  # the claim skips a final or unknown run itself
+            return self._execute(job, delivery)
         try:
             run = env.store.get_run(job.run)
         except NotFound:
             log.warning("job %s names no run in the store; dropped", job.id)
             return True
         if run.status in FINAL_STATUSES:
-            if delivery.count > 1:  # taken over: a reaper may have ended it "worker lost"
-                self._maybe_retry(job, run)
+            self._maybe_retry(job, run)  # a reaper may have ended it "worker lost"
             return True
         if delivery.count > 1 and task_of(run, job.task).status == "running":
             # Its worker died mid-task: end the task "worker lost" once the dead
@@ -78,6 +79,9 @@ class JobHandler:
                 return False
             self._maybe_retry(job, now)
             return True
+        return self._execute(job, delivery)
+
+    def _execute(self, job: Job, delivery: Delivery) -> bool:
         answer = self.state.execute(job, uuid.uuid4().hex)
         # Held by a live worker on a later delivery: the dead one's lease has not run
         # out yet; come back. On a first delivery it is a duplicate: done.
