@@ -84,8 +84,6 @@ STEP_WAIT_S = 30.0  # under a client's read timeout (the CLI's: 45 s)
 _STEP_POLL_S = 0.25
 _CHUNK = 256 * 1024
 _STATUS_EVERY_S = 1.0
-
-
 def _read(sink: LogSink, run_id: str, step: str, offset: int) -> LogChunk | None:
     """The next chunk, or None while the step has no log yet."""
     try:
