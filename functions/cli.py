@@ -29,7 +29,19 @@ def build_app() -> typer.Typer:
         return _built[0]
     import typer
 
-    from functions.commands import client, cloud, demo, fc, package, prune, run, serve, spec, token
+    from functions.commands import (
+        client,
+        cloud,
+        demo,
+        fc,
+        package,
+        prune,
+        run,
+        serve,
+        spec,
+        token,
+        worker,
+    )
 
     built = typer.Typer(
         name="scd",
@@ -38,7 +50,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for module in (spec, run, token, serve, demo, client, fc, package, cloud, prune):
+    for module in (spec, run, token, serve, worker, demo, client, fc, package, cloud, prune):
         module.register(built)
     built.command()(version)
     _built.append(built)

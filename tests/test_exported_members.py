@@ -66,6 +66,7 @@ ROOT_API = {
         "PullRequestFilter",
         "PullRequestRule",
         "PushFilter",
+        "Retry",
         "Schedule",
         "TriggerSpec",
         "accept",

@@ -2,7 +2,9 @@
 
 Starts the trigger (``--host``/``--port``, default 127.0.0.1:9000), ``--workers``
 worker processes, the local invoker (queue in ``<data-dir>/queue.db``), the
-scheduler and the reaper; state and logs under ``--data-dir`` (``./.scd``).
+scheduler and the reaper; state and logs under ``--data-dir`` (``./.scd``). With
+``--redis URL`` jobs go on a Redis Stream instead and the workers are ``scd worker
+--redis URL`` processes (more may run on other machines sharing the store).
 Without ``--config``, ``SCD_CONFIG`` or ``./scd.yaml`` it serves the embedded
 demo app (try ``scd demo``). Ctrl-C stops accepting, lets running steps finish
 within ``--grace`` seconds, then cancels them; queued jobs run after the next start.
@@ -36,6 +38,14 @@ def serve_command(
     grace: Annotated[
         float, typer.Option("--grace", min=0, help="Seconds running steps get on Ctrl-C.")
     ] = 10.0,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            "--redis",
+            help="redis://HOST:PORT/DB[?stream=NAME]: queue jobs on Redis for scd worker "
+            "processes (these --workers, and any on other machines) instead of the local queue.",
+        ),
+    ] = None,
 ) -> None:
     """Serve webhooks and run pipelines on this machine (trigger, workers, queue, scheduler)."""
     import logging
@@ -49,7 +59,13 @@ def serve_command(
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     options = ServeOptions(
-        config=config, host=host, port=port, data_dir=data_dir, workers=workers, grace_s=grace
+        config=config,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        workers=workers,
+        grace_s=grace,
+        redis=redis,
     )
     try:
         code = serve(options, echo=lambda text: typer.echo(text))

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scd_core.datadir import private_data_dir
 from scd_core.errors import ConfigError, ScdError
@@ -35,7 +35,12 @@ from scd_core.store import RunStore
 
 from functions.serve.defaults import DEMO_TOKEN, ConfigChoice, choose_config, demo_secret
 from functions.serve.prune import Pruner, prune
+from functions.serve.redisworkers import RedisWorkerPool
 from functions.serve.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from scd_core.invokers.local import LocalInvoker
+    from scd_core.invokers.redisstream import RedisInvoker
 
 __all__ = ["ServeOptions", "serve"]
 
@@ -56,6 +61,8 @@ class ServeOptions:
     prune_every_s: float = 86400.0  # how often logs, workspaces and mirrors are pruned
     prune_older_than_s: float = 30 * 86400.0  # what is pruned: unused that long
     environ: Mapping[str, str] | None = field(default=None, repr=False)
+    # redis://...: jobs go on this Redis Stream and ``scd worker`` processes run them
+    redis: str | None = field(default=None, repr=False)
 
 
 class _Signals:
@@ -120,6 +127,7 @@ class _Instance:
         stack: contextlib.ExitStack,
     ) -> None:
         from scd_core.invokers.local import LocalInvoker
+        from scd_core.invokers.redisstream import RedisInvoker
         from scd_core.sinks import open_sink
         from scd_core.stores import open_store
 
@@ -134,28 +142,39 @@ class _Instance:
         stack.callback(self.store.close)
         _end_unreadable(self.store)
         self.sink = open_sink(settings.log_sink)
+        destinations = Destinations(self.store, self.sink)
+        self.pool: WorkerPool | RedisWorkerPool
+        self.invoker: LocalInvoker | RedisInvoker
         # made anew at each start: only this invoker and these workers know it
         worker_token = self.worker_token = secrets.token_urlsafe(32)
-        worker_env = {**_worker_env(environ, settings), "SCD_WORKER_TOKEN": worker_token}
-        self.pool = WorkerPool(options.workers, worker_env, _log_dir(settings))
-        destinations = Destinations(self.store, self.sink)
-        self.invoker = LocalInvoker(
-            settings.data_dir / "queue.db",
-            self.pool.urls,
-            on_failure=destinations.on_failure,
-            on_stop=destinations.on_stop,
-            worker_token=worker_token,
-        )
+        env = {**_worker_env(environ, settings), "SCD_WORKER_TOKEN": worker_token}
+        if options.redis:
+            self.invoker = RedisInvoker(options.redis, on_stop=destinations.on_stop)
+            stack.callback(self.invoker.close)
+            self.pool = RedisWorkerPool(
+                options.workers, options.redis, env, _log_dir(settings), options.grace_s
+            )
+        else:
+            self.pool = WorkerPool(options.workers, env, _log_dir(settings))
+            self.invoker = LocalInvoker(
+                settings.data_dir / "queue.db",
+                self.pool.urls,
+                on_failure=destinations.on_failure,
+                on_stop=destinations.on_stop,
+                worker_token=worker_token,
+            )
         self.reaper = Reaper(self.store, self.sink)
         self.pruner = _pruner(settings, options)
 
     def run(self, choice: ConfigChoice, echo: Callable[[str], None]) -> None:
         import uvicorn
+        from scd_core.invokers.local import LocalInvoker
 
         from functions.trigger.app import create_app
 
         self.pool.start()
-        self.invoker.start()
+        if isinstance(self.invoker, LocalInvoker):
+            self.invoker.start()
         self.reaper.start()
         self.pruner.start()
         api = create_app(
@@ -200,7 +219,7 @@ class _Instance:
         grace = self.options.grace_s
         cancel_wait = min(self.settings.step_grace_seconds, 10.0) + 5.0
         closer = threading.Thread(
-            target=self.invoker.close, kwargs={"timeout_s": grace + cancel_wait}, daemon=True
+            target=self._close_invoker, args=(grace + cancel_wait,), daemon=True
         )
         closer.start()
         if not self._wait(closer, grace):
@@ -217,6 +236,14 @@ class _Instance:
         self.reaper.stop()
         self.pruner.stop()
         echo("scd serve: stopped")
+
+    def _close_invoker(self, timeout_s: float) -> None:
+        from scd_core.invokers.local import LocalInvoker
+
+        if isinstance(self.invoker, LocalInvoker):
+            self.invoker.close(timeout_s=timeout_s)
+        else:  # the workers let running jobs finish on SIGTERM (RedisWorkerPool.stop)
+            self.invoker.close()
 
     def _wait(self, thread: threading.Thread, seconds: float) -> bool:
         """Join ``thread`` for up to ``seconds`` (less after a second signal); whether it ended."""
@@ -353,7 +380,11 @@ def _login_hint(choice: ConfigChoice) -> str:
 
 
 def _banner(
-    url: str, settings: Settings, choice: ConfigChoice, pool: WorkerPool, config: Any
+    url: str,
+    settings: Settings,
+    choice: ConfigChoice,
+    pool: WorkerPool | RedisWorkerPool,
+    config: Any,
 ) -> str:
     source = (
         f"embedded defaults (no scd.yaml found; written to {choice.path})"
@@ -364,7 +395,7 @@ def _banner(
         f"scd serve: listening on {url}",
         f"  data dir  {settings.data_dir}  (state, logs, queue)",
         f"  config    {source}",
-        f"  workers   {len(pool.urls)}  ({', '.join(pool.urls)})",
+        f"  workers   {len(pool.pids)}  ({', '.join(pool.urls) or 'scd worker --redis'})",
         "  apps      (webhook URL)",
     ]
     width = max((len(name) for name in config.apps), default=0)

@@ -98,7 +98,7 @@ def test_open_invoker_opens_memory_urls() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["sqs://acme/worker", "redis://localhost", "memory", "memory://x", ""]
+    "url", ["sqs://acme/worker", "amqp://localhost", "memory", "memory://x", ""]
 )
 def test_open_invoker_rejects_unknown_urls_naming_the_accepted_ones(url: str) -> None:
     with pytest.raises(ConfigError, match="memory://"):

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +44,14 @@ class ScdServer:
         grace_s: float = 10.0,
         embedded: bool = False,
         sandbox: bool = False,
+        extra_args: Sequence[str] = (),
     ) -> None:
-        """``embedded``: no --config and no scd.yaml in the working directory (``root``).
-        ``sandbox``: steps confined as ``scd serve`` does by default; off otherwise, so
-        that tests can watch steps through files under the test's temp dir."""
+        """``embedded``: no --config and no scd.yaml in the working directory (``root``);
+        ``extra_args`` are added to ``scd serve``'s command line. ``sandbox``: steps
+        confined as ``scd serve`` does by default; off otherwise, so that tests can
+        watch steps through files under the test's temp dir."""
         self.sandbox = sandbox
+        self.extra_args = list(extra_args)
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.data_dir = root / "data"
@@ -84,6 +87,7 @@ class ScdServer:
             str(self.workers),
             "--grace",
             str(self.grace_s),
+            *self.extra_args,
         ]
         offset = len(self.output()) if self.log.exists() else 0
         with self.log.open("ab") as out:

@@ -2,7 +2,7 @@
 
 Backends: ``scd_core.invokers.memory.MemoryInvoker`` (records jobs, for tests);
 ``local`` (a durable SQLite queue and worker processes), ``fc`` (Function Compute
-async invocation) and ``redis`` (Streams) come later.
+async invocation) and ``redis`` (a Redis Stream read by ``scd worker`` processes).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from scd_trigger_spec.spec import (
     PullRequestFilter,
     PullRequestRule,
     PushFilter,
+    Retry,
     Schedule,
     TriggerSpec,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "PullRequestFilter",
     "PullRequestRule",
     "PushFilter",
+    "Retry",
     "Schedule",
     "TriggerSpec",
     "accept",

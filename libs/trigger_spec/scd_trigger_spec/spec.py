@@ -39,6 +39,7 @@ __all__ = [
     "PullRequestFilter",
     "PullRequestRule",
     "PushFilter",
+    "Retry",
     "Schedule",
     "TriggerSpec",
     "lone_surrogate",
@@ -244,6 +245,21 @@ class ForkPolicy(BaseModel):
     approve: bool = False
 
 
+class Retry(BaseModel):
+    """When a run's task is run again as a new attempt: ``max`` more attempts, for the
+    causes in ``on``. ``worker-lost`` is a worker that died mid-task (its process killed,
+    its machine gone); a failing step is never retried. The default retries nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max: int = Field(default=0, ge=0, le=10)
+    on: list[Literal["worker-lost"]] = Field(default_factory=new_list)
+
+    def allows(self, cause: str, attempt: int) -> bool:
+        """Whether a task whose attempt ``attempt`` ended by ``cause`` runs again."""
+        return cause in self.on and attempt <= self.max
+
+
 def _default_trigger() -> TriggerSpec:
     return TriggerSpec(push=PushFilter())
 
@@ -269,6 +285,7 @@ class App(BaseModel):
     checkout_token: SecretStr | None = None
     allow_platform_env: bool = False
     forks: ForkPolicy = Field(default_factory=ForkPolicy)
+    retry: Retry = Field(default_factory=Retry)
 
     @model_validator(mode="before")
     @classmethod

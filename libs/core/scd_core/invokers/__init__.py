@@ -12,8 +12,11 @@ trigger does).
 on FC 3.0's async invocation of the worker function FUNCTION in that account and
 region; ``endpoint`` replaces FC's (a loopback double), ``timeout_s`` and
 ``attempts`` tune its requests. ``scd_core.invokers.fcdouble.FcDouble`` is FC's
-async API on loopback for tests (signature checks, delivery, destinations). The
-``redis`` backend comes later.
+async API on loopback for tests (signature checks, delivery, destinations).
+
+``redis://HOST:PORT/DB?stream=NAME`` (or ``rediss://``) is a ``RedisInvoker``: jobs on
+the Redis Stream NAME (default ``scd:jobs``), run by ``scd worker --redis URL``
+processes on any number of machines.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ ACCEPTED_URLS = (
     "memory://",
     "local:///PATH?endpoint=URL",
     "fc://ACCOUNT.REGION/FUNCTION?qualifier=LATEST&endpoint=URL",
+    "redis://HOST:PORT/DB?stream=NAME",
 )
 _FC_PLACE = re.compile(r"(\d+)\.([a-z0-9-]+)")
 # local:// options holding seconds, with LocalInvoker's defaults
@@ -55,6 +59,10 @@ def open_invoker(url: str) -> Invoker:
         return _open_local(url, rest)
     if sep and scheme == "fc":
         return _open_fc(url, rest)
+    if sep and scheme in ("redis", "rediss"):
+        from scd_core.invokers.redisstream import RedisInvoker
+
+        return RedisInvoker(url)
     raise ConfigError(f"unknown invoker URL {url!r} (accepted: {', '.join(ACCEPTED_URLS)})")
 
 
