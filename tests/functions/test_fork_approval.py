@@ -106,3 +106,31 @@ def test_a_run_waiting_for_approval_can_be_cancelled(trigger: Trigger) -> None:
     assert trigger.store.get_run(run_id).status == "cancelled"
     assert trigger.approve(run_id).status_code == 409
     assert trigger.invoker.jobs == []
+
+
+def test_the_dashboard_shows_an_approve_button_that_lets_the_run_go(tmp_path: Path) -> None:
+    import re
+
+    import httpx
+    from api_support import Served, serve_trigger
+
+    with serve_trigger(tmp_path, CONFIG, Served) as served:
+        client = httpx.Client(base_url=served.url, timeout=10, follow_redirects=False)
+        csrf = re.search(r'name="csrf" value="([^"]*)"', client.get("/ui/login").text)
+        assert csrf is not None
+        login = {"token": "trigger-token", "csrf": csrf.group(1), "next": "/ui/"}
+        assert client.post("/ui/login", data=login).status_code == 303
+        trigger = Trigger(client, served.store, served.invoker)
+        client.headers["Content-Type"] = "application/json"
+        run_id = trigger.pull_request("mallory/web", "d-9")["run_id"]
+        del client.headers["Content-Type"]
+        page = client.get(f"/ui/runs/{run_id}").text
+        assert 'action="/ui/runs/' + run_id + '/approve"' in page
+        form = re.search(r'name="csrf" value="([^"]*)"', page)
+        assert form is not None
+        answer = client.post(f"/ui/runs/{run_id}/approve", data={"csrf": form.group(1)})
+        assert answer.status_code == 303
+        assert served.store.get_run(run_id).approved_by == "maintainer"
+        assert [job.id for job in served.invoker.jobs] == [run_id]
+        assert "/approve" not in client.get(f"/ui/runs/{run_id}").text
+        client.close()
