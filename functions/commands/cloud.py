@@ -7,8 +7,8 @@ is safe). A step for a backend that is not configured does nothing. The steps:
 
 - ``store``: the Tablestore tables and indexes (``SCD_STORE=tablestore://...``;
   ``scd_core.stores.tablestore_schema`` describes them).
-- ``log sink``: the place for the log sinks' set-up (the SLS logstore index, the OSS
-  lifecycle rule): a sink backend adds its function to ``INIT_STEPS`` here.
+- ``log sink``: the OSS lifecycle rule expiring old log objects, or the SLS logstore's
+  field index and retention (``SCD_LOG_SINK=oss://...`` or ``sls://...``).
 
 Errors are reported as one line naming the step and the cause (exit code 1); a bad
 setting is a ``ConfigError`` naming the variable.
@@ -23,9 +23,10 @@ import typer
 from scd_core.errors import ScdError
 from scd_core.settings import Settings
 
-__all__ = ["INIT_STEPS", "init_store", "register"]
+__all__ = ["INIT_STEPS", "LOG_RETENTION_DAYS", "init_log_sink", "init_store", "register"]
 
 Echo = Callable[[str], None]
+LOG_RETENTION_DAYS = 30  # as scd prune's default for files
 
 cloud_app = typer.Typer(
     name="cloud",
@@ -54,9 +55,35 @@ def init_store(settings: Settings, echo: Echo, *, client: Any = None) -> None:
         echo("store: new tables are usable about a minute after creation")
 
 
+def init_log_sink(
+    settings: Settings, echo: Echo, *, sink: Any = None, days: int = LOG_RETENTION_DAYS
+) -> None:
+    """Give the log sink its retention when ``SCD_LOG_SINK`` is ``oss://`` (a lifecycle
+    rule expiring the prefix's objects) or ``sls://`` (the logstore's field index and
+    retention); ``sink`` replaces the one opened from the URL (a double in tests)."""
+    scheme = settings.log_sink.partition("://")[0]
+    if scheme not in ("oss", "sls"):
+        echo(f"log sink: {scheme} needs no set-up (scd prune keeps files in check)")
+        return
+    if sink is None:
+        from scd_core.sinks import open_sink
+
+        sink = open_sink(settings.log_sink)
+    if scheme == "oss":
+        from scd_core.sinks.osslifecycle import ensure_lifecycle
+
+        ensure_lifecycle(sink.client, sink.bucket, sink.prefix, days)
+        echo(f"log sink: oss://{sink.bucket}/{sink.prefix} objects expire after {days} days")
+    else:
+        from scd_core.sinks.sls import ensure_index
+
+        ensure_index(sink.client, sink.project, sink.logstore, days)
+        echo(f"log sink: sls://{sink.project}/{sink.logstore} indexed, kept {days} days")
+
+
 INIT_STEPS: list[tuple[str, Callable[[Settings, Echo], None]]] = [
     ("store", init_store),
-    # log sinks: append ("log sink", init_log_sink) here (SLS index, OSS lifecycle)
+    ("log sink", init_log_sink),
 ]
 
 

@@ -93,6 +93,11 @@ class OssLogSink:
 
     # -- keys ----------------------------------------------------------------
 
+
+    @property
+    def client(self) -> Any:
+        """The service client (``scd cloud init`` sets the retention rule through it)."""
+        return self._client
     def _run_key(self, run_id: str) -> str:
         validate_id("run id", run_id)
         return f"{self.prefix}/{run_id}/" if self.prefix else f"{run_id}/"

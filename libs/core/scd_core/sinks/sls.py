@@ -76,6 +76,11 @@ class SlsLogSink:
         self._states: dict[tuple[str, str], _State] = {}
         self._seq = 0
 
+
+    @property
+    def client(self) -> Any:
+        """The service client (``scd cloud init`` sets the retention rule through it)."""
+        return self._client
     def _call(self, what: str, call: Callable[[], _T]) -> _T:
         from aliyun.log import LogException
 
