@@ -118,10 +118,19 @@ def ended(states: list[TaskState], status: str, *ids: str, **outputs: str) -> li
 
 
 def step(plan: Plan, states: list[TaskState]) -> tuple[list[TaskState], list[str], list[str]]:
-    """Apply one decision: the new states, the ids made ready, the ids to stop."""
+    """Apply one decision as the lifecycle does: the new states, the ids made ready, the
+    ids to stop."""
     decided = progress(plan, states, {})
     merged = {s.id: s for s in states}
-    merged.update({s.id: s for s in decided.states})
+    for d in decided.states:
+        if d.id in merged:
+            merged[d.id] = merged[d.id].model_copy(
+                update={"status": d.status, "message": d.message}
+            )
+        else:
+            fields = {"id": d.id, "task": d.task, "name": d.name, "matrix": dict(d.matrix)}
+            merged[d.id] = TaskState.model_validate({**fields, "status": d.status})
+            merged[d.id].message = d.message
     return list(merged.values()), [s.id for s in decided.ready], decided.stop
 
 

@@ -1,13 +1,14 @@
 """Decide what a run's tasks do next: the fan-out and fan-in of the DAG, as plain data.
 
 Contract: :func:`progress` is pure: given the plan, the task states recorded in
-the run (``Run.tasks``) and the contexts expressions read (``git``, ``inputs``,
-``env``...; ``needs`` is built here), it returns the states to write and the
-running instances to stop. Callers apply it inside the run's one conditional
-update (:meth:`scd_core.lifecycle.Lifecycle.advance`), so two workers ending
-tasks at once decide on different versions and only one decision is written:
-a task is made ready exactly once. Calling it again on its own result changes
-nothing (it is idempotent).
+the run (``Run.tasks``, read through :class:`TaskView`) and the contexts
+expressions read (``git``, ``inputs``, ``env``...; ``needs`` is built here), it
+returns :class:`TaskDecision` values (plain data: the lifecycle, the one writer
+of statuses, writes them) and the running instances to stop. Callers apply it
+inside the run's one conditional update (the ``fan`` of
+:meth:`scd_core.lifecycle.Lifecycle.end_task`), so two workers ending tasks at
+once decide on different versions and only one decision is written: a task is
+made ready exactly once. Deciding again on its own result changes nothing.
 
 Rules, as GitHub Actions runs jobs:
 
@@ -32,20 +33,51 @@ Rules, as GitHub Actions runs jobs:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
-from scd_core.models import FINAL_STATUSES, TaskState, utcnow
+from scd_core.models import FINAL_STATUSES
 
 from scd_engine.expressions import ExpressionError, evaluate, to_bool
 from scd_engine.plan.matrix import MatrixSettings, expand
 from scd_engine.plan.model import Plan, PlanError, PlanTask
 
-__all__ = ["FAIL_FAST_MESSAGE", "Progress", "need_results", "progress"]
+__all__ = ["FAIL_FAST_MESSAGE", "Progress", "TaskDecision", "TaskView", "need_results", "progress"]
 
 FAIL_FAST_MESSAGE = "cancelled by fail-fast: {failed} failed"
 _FAILED = ("failure", "error")
 _ACTIVE = ("queued", "running")
+
+
+class TaskView(Protocol):
+    """What a decision reads of a recorded task instance (``scd_core``'s ``TaskState``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def outputs(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True)
+class TaskDecision:
+    """A task instance's next state: its ``id``, its ``task``, the ``status`` to write
+    (``queued``, ``pending``, ``skipped``, ``cancelled``, ``error``), its display
+    ``name``, its ``matrix`` values and a ``message`` saying why, if any."""
+
+    id: str
+    task: str
+    status: str
+    name: str | None = None
+    matrix: Mapping[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    outputs: Mapping[str, str] = field(default_factory=dict)
+
+
+_Put = Callable[[TaskDecision], None]
 
 
 @dataclass
@@ -54,21 +86,21 @@ class Progress:
     instances to stop (``stop``: their ids); ``ready`` lists the states written
     ``queued`` by this decision, the task instances the caller must dispatch."""
 
-    states: list[TaskState] = field(default_factory=list)
+    states: list[TaskDecision] = field(default_factory=list)
     stop: list[str] = field(default_factory=list)
 
     @property
-    def ready(self) -> list[TaskState]:
+    def ready(self) -> list[TaskDecision]:
         """The states this decision made ``queued``: dispatch each once."""
         return [state for state in self.states if state.status == "queued"]
 
 
-def progress(plan: Plan, recorded: Sequence[TaskState], contexts: Mapping[str, Any]) -> Progress:
+def progress(plan: Plan, recorded: Sequence[TaskView], contexts: Mapping[str, Any]) -> Progress:
     """The next states of the run's tasks; see the module docstring."""
-    states = {state.id: state.model_copy() for state in recorded}
+    states: dict[str, TaskView] = {state.id: state for state in recorded}
     out = Progress()
 
-    def put(state: TaskState) -> None:
+    def put(state: TaskDecision) -> None:
         states[state.id] = state
         out.states = [s for s in out.states if s.id != state.id] + [state]
 
@@ -81,13 +113,13 @@ def progress(plan: Plan, recorded: Sequence[TaskState], contexts: Mapping[str, A
                 changed = _fail_fast(task, mine, contexts, states, put, out) or changed
                 changed = _promote(task, mine, contexts, states, put) or changed
             elif _needs_final(task, states.values()):
-                for state in _decide(task, list(states.values()), contexts):
-                    put(state)
+                for decided in _decide(task, list(states.values()), contexts):
+                    put(decided)
                 changed = True
     return out
 
 
-def need_results(task: PlanTask, states: Sequence[TaskState]) -> dict[str, dict[str, Any]]:
+def need_results(task: PlanTask, states: Sequence[TaskView]) -> dict[str, dict[str, Any]]:
     """The ``needs`` context of ``task``: each need's ``result`` and ``outputs``."""
     needs: dict[str, dict[str, Any]] = {}
     for need in task.needs:
@@ -99,7 +131,7 @@ def need_results(task: PlanTask, states: Sequence[TaskState]) -> dict[str, dict[
     return needs
 
 
-def _result(states: Sequence[TaskState]) -> str:
+def _result(states: Sequence[TaskView]) -> str:
     statuses = {s.status for s in states}
     if statuses & set(_FAILED):
         return "failure"
@@ -120,8 +152,8 @@ def _needs_final(task: PlanTask, states: Any) -> bool:
 
 
 def _decide(
-    task: PlanTask, states: list[TaskState], contexts: Mapping[str, Any]
-) -> list[TaskState]:
+    task: PlanTask, states: list[TaskView], contexts: Mapping[str, Any]
+) -> list[TaskDecision]:
     needs = need_results(task, states)
     scope = {**contexts, "needs": needs}
     results = [n["result"] for n in needs.values()]
@@ -155,18 +187,12 @@ def _state(
     name: str | None = None,
     matrix: dict[str, Any] | None = None,
     message: str | None = None,
-) -> TaskState:
-    state = TaskState.model_validate(
-        {"id": state_id, "task": task.id, "name": name or task.name, "status": status}
-    )
-    state.matrix, state.message = matrix or {}, message
-    if status in FINAL_STATUSES:
-        state.finished_at = utcnow()
-    return state
+) -> TaskDecision:
+    return TaskDecision(state_id, task.id, status, name or task.name, matrix or {}, message)
 
 
 def _settings(
-    task: PlanTask, states: Mapping[str, TaskState], contexts: Mapping[str, Any]
+    task: PlanTask, states: Mapping[str, TaskView], contexts: Mapping[str, Any]
 ) -> MatrixSettings | None:
     if task.matrix.empty:
         return None
@@ -179,10 +205,10 @@ def _settings(
 
 def _fail_fast(
     task: PlanTask,
-    mine: list[TaskState],
+    mine: list[TaskView],
     contexts: Mapping[str, Any],
-    states: Mapping[str, TaskState],
-    put: Callable[[TaskState], None],
+    states: Mapping[str, TaskView],
+    put: _Put,
     out: Progress,
 ) -> bool:
     failed = next((s for s in mine if s.status in _FAILED), None)
@@ -195,10 +221,7 @@ def _fail_fast(
     message = FAIL_FAST_MESSAGE.format(failed=failed.id)
     for sibling in mine:
         if sibling.status in ("queued", "pending"):
-            cancelled = sibling.model_copy()
-            cancelled.status, cancelled.message = "cancelled", message
-            cancelled.finished_at = utcnow()
-            put(cancelled)
+            put(_decision(sibling, "cancelled", message))
             changed = True
         elif sibling.status == "running" and sibling.id not in out.stop:
             out.stop.append(sibling.id)
@@ -207,10 +230,10 @@ def _fail_fast(
 
 def _promote(
     task: PlanTask,
-    mine: list[TaskState],
+    mine: list[TaskView],
     contexts: Mapping[str, Any],
-    states: Mapping[str, TaskState],
-    put: Callable[[TaskState], None],
+    states: Mapping[str, TaskView],
+    put: _Put,
 ) -> bool:
     pending = [s for s in mine if s.status == "pending"]
     if not pending:
@@ -222,9 +245,13 @@ def _promote(
     for state in pending:
         if limit is not None and active >= limit:
             break
-        ready = state.model_copy()
-        ready.status = "queued"
-        put(ready)
+        put(_decision(state, "queued"))
         active += 1
         changed = True
     return changed
+
+
+def _decision(state: TaskView, status: str, message: str | None = None) -> TaskDecision:
+    if isinstance(state, TaskDecision):
+        return replace(state, status=status, message=message or state.message)
+    return TaskDecision(state.id, state.task, status, message=message)
