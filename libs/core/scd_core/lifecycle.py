@@ -37,7 +37,7 @@ nothing).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from scd_core.errors import Conflict, NotFound
@@ -213,16 +213,20 @@ class Lifecycle:
         message: str | None = None,
         *,
         fan: Fan | None = None,
+        outputs: Mapping[str, str] | None = None,
     ) -> FanIn:
-        """``end_task``, and in the same write the next decision of ``fan`` (tasks made
-        ready, skipped, cancelled); the run ends once every task is final after it.
-        ``FanIn.ready``: the instances to dispatch, empty unless this call wrote."""
+        """``end_task``, and in the same write the task's ``outputs`` and the next
+        decision of ``fan`` (tasks made ready, skipped, cancelled); the run ends once
+        every task is final after it. ``FanIn.ready``: the instances to dispatch,
+        empty unless this call wrote."""
         ready: list[TaskState] = []
 
         def end(run: Run) -> _Decision:
             state = task_of(run, task)
             if state.status in FINAL_STATUSES or run.status in FINAL_STATUSES:
                 return None
+            if outputs is not None:
+                state.outputs = dict(outputs)
             finish(state, status, message)
             put_task(run, state)
             names: list[tuple[ChangeName, str | None]] = [("task.finished", task)]

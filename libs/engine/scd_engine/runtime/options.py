@@ -39,7 +39,11 @@ class RunnerOptions:
     ``cache_dir``: the ``cache`` plugin's store (default: a temp dir).
     ``app``/``task``: those contexts (``task.id`` is the run id). ``masker``:
     share one (the secrets are added to it). ``tmp_root``: where the run's
-    private temp dir goes (default /dev/shm when writable).
+    private temp dir goes (default /dev/shm when writable). ``instance``: the
+    task instance this is (``build (18, linux)``; None: the plan task's id), which
+    keys its steps' records and logs (``scd_core`` ``log_key``); ``matrix`` and
+    ``needs``: those contexts (a matrix instance's values; each needed task's
+    ``result`` and ``outputs``).
     """
 
     workspace: Path
@@ -57,3 +61,6 @@ class RunnerOptions:
     task: Mapping[str, Any] | None = None
     masker: Masker | None = None
     tmp_root: Path | None = None
+    instance: str | None = None
+    matrix: Mapping[str, Any] = field(default_factory=dict)
+    needs: Mapping[str, Any] = field(default_factory=dict)
