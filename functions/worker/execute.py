@@ -30,15 +30,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scd_core.errors import ScdError
-from scd_core.lifecycle import Lifecycle
+from scd_core.lifecycle import Fan, FanIn, Lifecycle
 from scd_core.lifecycle_keys import log_key
 from scd_core.logs import LogWriter
 from scd_core.logsink import LogSink
 from scd_core.masking import Masker
-from scd_core.models import DEFAULT_TASK, Job, Run, Status, StepState, utcnow
+from scd_core.models import DEFAULT_TASK, Job, Run, Status, StepState, TaskState, utcnow
 from scd_core.store import RunStore
 
 from functions.worker.checkout import credential_values
+from functions.worker.dag import fan_for, instance_job, is_dag, plan_task_of
 from functions.worker.heartbeat import Heartbeat
 from functions.worker.secrets import (
     checkout_token,
@@ -49,6 +50,7 @@ from functions.worker.secrets import (
 from functions.worker.setup import SETUP_INDEX, SETUP_KEY, Checkout, SetupFailed, prepare
 
 if TYPE_CHECKING:
+    from scd_engine.plan import Plan, PlanTask
     from scd_engine.runtime import Runner
     from scd_engine.spec import Pipeline
     from scd_trigger_spec import App
@@ -71,6 +73,8 @@ class WorkerEnv:
     load_app: Callable[[str], App | None]  # the App named, or None; may raise ConfigError
     environ: Mapping[str, str]
     lifecycle: Lifecycle
+    # hands the next task instances of a DAG to the invoker; None: this worker cannot
+    dispatch: Callable[[list[Job]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,10 @@ class Execution:
         self.masker = Masker()
         self.record: Run | None = None  # the run as claimed
         self._runner: Runner | None = None
+        self._fan: Fan | None = None  # a DAG's task: what its ending decides next
+        self._outputs: dict[str, str] | None = None
+        self._fanned: FanIn | None = None  # a DAG's first job: what it fanned out
+        self._sha = ""
 
     @property
     def run_id(self) -> str:
@@ -181,9 +189,6 @@ class Execution:
         key = log_key(self.task, SETUP_KEY)
         writer = LogWriter(env.sink, self.run_id, key, masker=self.masker)
         try:
-            if self.task != DEFAULT_TASK:
-                writer.line(f"error: the pipeline has no task {self.task!r}")
-                raise SetupFailed(f"the pipeline has no task {self.task!r}")
             try:
                 app = env.load_app(job.app)
             except ScdError as exc:
@@ -221,12 +226,23 @@ class Execution:
         sha: str,
     ) -> tuple[Status, str | None]:
         # imported on first job: keeps start-up light
-        from scd_core.models import DEFAULT_TASK
         from scd_engine.plan import compile_plan
+        from scd_engine.plan.progress import need_results
         from scd_engine.runtime import Runner, RunnerOptions
 
         env, job, event = self.env, self.job, self._record().event
-        task = compile_plan(pipeline).task(DEFAULT_TASK)  # loaded, so linted: raises nothing
+        plan = compile_plan(pipeline)  # loaded, so linted: raises nothing
+        self._sha = sha
+        if is_dag(plan) and self.task == DEFAULT_TASK:
+            self._fan = fan_for(plan, self._record())
+            self._fanned = env.lifecycle.fan_out(self.run_id, DEFAULT_TASK, self._fan)
+            return "success", None
+        try:
+            task, state = self._task_of(plan)
+        except LookupError as exc:
+            return "error", str(exc)
+        if is_dag(plan):
+            self._fan = fan_for(plan, self._record())
         options = RunnerOptions(
             workspace,
             sink=env.sink,
@@ -241,13 +257,25 @@ class Execution:
             cache_dir=env.data_dir / "cache",
             app={"name": job.app, "pipeline": job.pipeline},
             masker=self.masker,
+            instance=self.task,
+            matrix=dict(state.matrix),
+            needs=need_results(task, self._record().tasks),
         )
         runner = Runner(options)
         self._runner = runner
         if self.interrupted.is_set():
             runner.kill()
         result = runner.run(task)
+        self._outputs = result.outputs
         return result.status, None
+
+    def _task_of(self, plan: Plan) -> tuple[PlanTask, TaskState]:
+        """The plan task this job runs and its recorded state; ``LookupError`` if none."""
+        if not is_dag(plan):
+            if self.task != DEFAULT_TASK:
+                raise LookupError(f"the pipeline has no task {self.task!r}")
+            return plan.task(DEFAULT_TASK), TaskState()
+        return plan_task_of(plan, self._record(), self.task)
 
     def _conclude(
         self, state: StepState, writer: LogWriter, status: Status, message: str | None
@@ -277,9 +305,34 @@ class Execution:
         if heartbeat.lost.is_set():
             # The reaper (or a new attempt) owns the task now; its record stands.
             return self.env.store.get_run(self.run_id).status
-        ended = lifecycle.end_task(self.run_id, self.task, status, message)
+        if self._fanned is not None:  # a DAG's first job: its tasks carry the run on
+            lifecycle.release(self.run_id, self.task, self.owner)
+            self._dispatch(self._fanned.ready)
+            return self.env.store.get_run(self.run_id).status
+        fan_in = lifecycle.end_and_fan(
+            self.run_id, self.task, status, message, fan=self._fan, outputs=self._outputs
+        )
         lifecycle.release(self.run_id, self.task, self.owner)
+        self._dispatch(fan_in.ready)
+        ended = fan_in.run
         return ended.status if ended is not None else self.env.store.get_run(self.run_id).status
+
+    def _dispatch(self, ready: list[TaskState]) -> None:
+        """Hand each task instance made ready to the invoker; one that cannot be
+        handed over ends ``error`` (its dependants are then decided)."""
+        if not ready:
+            return
+        jobs = [instance_job(self.job, self.run_id, state.id, self._sha) for state in ready]
+        try:
+            if self.env.dispatch is None:
+                raise ScdError("this worker has no invoker to dispatch the next tasks with")
+            self.env.dispatch(jobs)
+        except ScdError as exc:
+            _log.error("run %s: could not dispatch %d task(s): %s", self.run_id, len(jobs), exc)
+            for state in ready:
+                self.env.lifecycle.end_and_fan(
+                    self.run_id, state.id, "error", f"not dispatched: {exc}", fan=self._fan
+                )
 
     def _end_interrupted(self) -> str:
         lifecycle = self.env.lifecycle
