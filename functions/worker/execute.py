@@ -309,8 +309,10 @@ class Execution:
             lifecycle.release(self.run_id, self.task, self.owner)
             self._dispatch(self._fanned.ready)
             return self.env.store.get_run(self.run_id).status
+        # a cancelled run decides no more tasks: it ends once those recorded are final
+        fan = None if self.cancel.is_set() else self._fan
         fan_in = lifecycle.end_and_fan(
-            self.run_id, self.task, status, message, fan=self._fan, outputs=self._outputs
+            self.run_id, self.task, status, message, fan=fan, outputs=self._outputs
         )
         lifecycle.release(self.run_id, self.task, self.owner)
         self._dispatch(fan_in.ready)
