@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 
 from functions.trigger.auth import TokenSpec
 from functions.trigger.state import TriggerState
+from functions.trigger.ui.dag import dag_layout
 from functions.trigger.ui.session import Session
 from functions.trigger.ui.views import chart, open_steps, run_row, step_row
 
@@ -132,6 +133,7 @@ def run_detail(state: TriggerState, run_id: str, with_chart: bool = True) -> dic
     found = store.get_run(run_id)
     steps = [step_row(step) for step in store.list_steps(run_id)]
     detail: dict[str, Any] = {"run": run_row(found), "steps": steps}
+    detail["dag"] = dag_layout(found.tasks)
     if with_chart:
         recent, _ = store.list_runs(app=found.app, limit=_CHART_RUNS)
         detail["chart"] = chart(recent, current=run_id)

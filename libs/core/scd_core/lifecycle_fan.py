@@ -38,6 +38,8 @@ class Decided(Protocol):
     def matrix(self) -> Mapping[str, Any]: ...
     @property
     def message(self) -> str | None: ...
+    @property
+    def needs(self) -> Sequence[str]: ...
 
 
 Fan = Callable[[Sequence[TaskState]], Sequence[Decided]]
@@ -66,7 +68,7 @@ def apply_decisions(
         state = by_id.get(decided.id)
         if state is None:
             state = TaskState(id=decided.id, task=decided.task, name=decided.name)
-            state.matrix = dict(decided.matrix)
+            state.matrix, state.needs = dict(decided.matrix), list(decided.needs)
             state.status = "pending"
             run.tasks.append(state)
             by_id[state.id] = state

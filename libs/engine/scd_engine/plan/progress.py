@@ -75,6 +75,7 @@ class TaskDecision:
     matrix: Mapping[str, Any] = field(default_factory=dict)
     message: str | None = None
     outputs: Mapping[str, str] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
 
 
 _Put = Callable[[TaskDecision], None]
@@ -188,7 +189,8 @@ def _state(
     matrix: dict[str, Any] | None = None,
     message: str | None = None,
 ) -> TaskDecision:
-    return TaskDecision(state_id, task.id, status, name or task.name, matrix or {}, message)
+    name = name or task.name
+    return TaskDecision(state_id, task.id, status, name, matrix or {}, message, needs=task.needs)
 
 
 def _settings(
