@@ -81,6 +81,7 @@ def test_a_diamond_with_a_matrix_fans_out_runs_in_parallel_and_fans_in(
     assert all(task["status"] == "success" for task in tasks.values())
     assert tasks["b (20, mac)"]["matrix"] == {"node": 20, "os": "mac"}
     assert tasks["a"]["outputs"] == {"greeting": "hello from a"}
+    assert tasks["d"]["needs"] == ["b", "c"]
     # the order the needs impose
     assert at(tasks["a"]["finished_at"]) <= min(at(tasks[i]["started_at"]) for i in b)
     ends = [at(tasks[i]["finished_at"]) for i in [*b, "c"]]
