@@ -206,6 +206,7 @@ class Execution:
             pipeline, sha = prepare(
                 job.model_copy(update={"clone_url": url}), where, writer, self.cancel
             )
+            plan = self._plan(pipeline, writer)
         except SetupFailed as exc:
             cancelled = self.cancel.is_set()
             self._conclude(setup, writer, "cancelled" if cancelled else "error", str(exc))
@@ -215,23 +216,36 @@ class Execution:
             env.lifecycle.record_commit(self.run_id, sha)
         if self.cancel.is_set():
             return "cancelled", None
-        return self._engine(workspace, pipeline, secrets, platform_env(app, env.environ), sha)
+        return self._engine(workspace, plan, secrets, platform_env(app, env.environ), sha)
+
+    def _plan(self, pipeline: Pipeline, writer: LogWriter) -> Plan:
+        """The pipeline's plan; ``SetupFailed`` (said in the set-up log) when it has no
+        task for this job."""
+        from scd_engine.plan import compile_plan
+
+        plan = compile_plan(pipeline)  # loaded, so linted: raises nothing
+        if is_dag(plan) and self.task == DEFAULT_TASK:
+            return plan  # the first job of a DAG: it fans the plan out
+        try:
+            self._task_of(plan)
+        except LookupError as exc:
+            writer.line(f"error: {exc}")
+            raise SetupFailed(str(exc)) from exc
+        return plan
 
     def _engine(
         self,
         workspace: Path,
-        pipeline: Pipeline,
+        plan: Plan,
         secrets: dict[str, str],
         extra_env: dict[str, str],
         sha: str,
     ) -> tuple[Status, str | None]:
         # imported on first job: keeps start-up light
-        from scd_engine.plan import compile_plan
         from scd_engine.plan.progress import need_results
         from scd_engine.runtime import Runner, RunnerOptions
 
         env, job, event = self.env, self.job, self._record().event
-        plan = compile_plan(pipeline)  # loaded, so linted: raises nothing
         self._sha = sha
         if is_dag(plan) and self.task == DEFAULT_TASK:
             self._fan = fan_for(plan, self._record())
