@@ -196,23 +196,27 @@ class ApiClient:
         offset: int = 0,
         limit: int | None = None,
         timestamps: bool = False,
+        task: str | None = None,
     ) -> LogPage:
-        """The stored log of a step from byte ``offset`` (one page)."""
+        """The stored log of a step (of task instance ``task``; None: ``default``) from
+        byte ``offset`` (one page)."""
         params = {"offset": str(offset), "timestamps": "true" if timestamps else None}
         params["limit"] = None if limit is None else str(limit)
         answer = self._send(
-            "GET", _log_path(run_id, step), params=_present(params), accept="text/plain"
+            "GET", _log_path(run_id, step, task), params=_present(params), accept="text/plain"
         )
         raw_next = answer.headers.get("x-next-offset")
         next_offset = int(raw_next) if raw_next and raw_next.isdigit() else None
         closed = answer.headers.get("x-log-closed", "").lower() == "true"
         return LogPage(answer.text, next_offset, closed)
 
-    def iter_log(self, run_id: str, step: str, *, timestamps: bool = False) -> Iterator[str]:
+    def iter_log(
+        self, run_id: str, step: str, *, timestamps: bool = False, task: str | None = None
+    ) -> Iterator[str]:
         """The whole stored log of a step, page by page (stops at the current end)."""
         offset = 0
         while True:
-            page = self.read_log(run_id, step, offset=offset, timestamps=timestamps)
+            page = self.read_log(run_id, step, offset=offset, timestamps=timestamps, task=task)
             if page.text:
                 yield page.text
             # A server without X-Next-Offset sends the whole log in one answer.
@@ -220,14 +224,16 @@ class ApiClient:
                 return
             offset = page.next_offset
 
-    def follow_log(self, run_id: str, step: str, *, offset: int = 0) -> Iterator[LogLine | LogEnd]:
+    def follow_log(
+        self, run_id: str, step: str, *, offset: int = 0, task: str | None = None
+    ) -> Iterator[LogLine | LogEnd]:
         """Follow a step's log live (server-sent events) until its final status.
 
         A dropped connection is resumed with ``Last-Event-ID`` (the byte offset
         after the last line received), so no line is lost or repeated; the first
         connection failing raises at once, later ones are retried with backoff.
         """
-        path, resume, connected, failures = _log_path(run_id, step), offset, False, 0
+        path, resume, connected, failures = _log_path(run_id, step, task), offset, False, 0
         while True:
             headers = {"accept": "text/event-stream"}
             if resume:
@@ -294,8 +300,10 @@ def _seg(value: str) -> str:
     return escaped.replace(".", "%2E") if escaped.strip(".") == "" else escaped
 
 
-def _log_path(run_id: str, step: str) -> str:
-    return f"/api/v1/runs/{_seg(run_id)}/steps/{_seg(step)}/logs"
+def _log_path(run_id: str, step: str, task: str | None = None) -> str:
+    if task is None or task == "default":
+        return f"/api/v1/runs/{_seg(run_id)}/steps/{_seg(step)}/logs"
+    return f"/api/v1/runs/{_seg(run_id)}/tasks/{_seg(task)}/steps/{_seg(step)}/logs"
 
 
 def _present(query: Mapping[str, str | None]) -> dict[str, str]:

@@ -37,16 +37,34 @@ class Printer:
 
 
 def step_label(step: dict[str, Any]) -> str:
-    """``name (id)``, or the id alone when the step has no other name."""
+    """``name (id)``, or the id alone when the step has no other name; prefixed with
+    its task instance (``build (18) › test``) when the run has tasks."""
     name, key = step.get("name"), str(step.get("id"))
-    return f"{name} ({key})" if name and name != key else key
+    label = f"{name} ({key})" if name and name != key else key
+    task = _task(step)
+    return label if task is None else f"{task} › {label}"
+
+
+def _task(step: dict[str, Any]) -> str | None:
+    task = step.get("task")
+    return None if task in (None, "default") else str(task)
+
+
+def _key(step: dict[str, Any]) -> tuple[str, str]:
+    return str(step.get("task") or "default"), str(step.get("id"))
 
 
 def follow_step(
-    client: ApiClient, run_id: str, step: str, printer: Printer, *, timestamps: bool = False
+    client: ApiClient,
+    run_id: str,
+    step: str,
+    printer: Printer,
+    *,
+    timestamps: bool = False,
+    task: str | None = None,
 ) -> str:
-    """Print a step's log live until it is closed; the step's final status."""
-    for item in client.follow_log(run_id, step):
+    """Print a step's log (of ``task``) live until it is closed; its final status."""
+    for item in client.follow_log(run_id, step, task=task):
         if isinstance(item, LogEnd):
             return item.status
         printer.write(f"{item.t} {item.text}\n" if timestamps and item.t else f"{item.text}\n")
@@ -63,13 +81,13 @@ def show_run_logs(
     poll_s: float = _POLL_S,
 ) -> str:
     """Print every step's log of the run; its status (final when ``live``)."""
-    shown: set[str] = set()
+    shown: set[tuple[str, str]] = set()
     said = ""
     while True:
         run = client.get_run(run_id)
         status = str(run.get("status"))
         ended = status in FINAL_STATUSES
-        new = [s for s in run.get("steps", []) if str(s.get("id")) not in shown]
+        new = [s for s in run.get("steps", []) if _key(s) not in shown]
         if not live or (ended and not new):
             if not live:
                 for step in new:
@@ -86,11 +104,18 @@ def show_run_logs(
                 break  # keep the run's order: wait for this one to start
             if not ended and step_status not in FINAL_STATUSES:
                 printer.header(f"{step_label(step)} · running")
-                final = follow_step(client, run_id, str(step["id"]), printer, timestamps=timestamps)
+                final = follow_step(
+                    client,
+                    run_id,
+                    str(step["id"]),
+                    printer,
+                    timestamps=timestamps,
+                    task=_task(step),
+                )
                 printer.header(f"{step_label(step)} · {final}")
             else:
                 _show_stored(client, run_id, step, printer, timestamps)
-            shown.add(str(step.get("id")))
+            shown.add(_key(step))
         else:
             if new:
                 continue  # every new step shown: look again at once
@@ -106,5 +131,6 @@ def _show_stored(
     client: ApiClient, run_id: str, step: dict[str, Any], printer: Printer, timestamps: bool
 ) -> None:
     printer.header(f"{step_label(step)} · {step.get('status')}")
-    for text in client.iter_log(run_id, str(step.get("id")), timestamps=timestamps):
+    lines = client.iter_log(run_id, str(step.get("id")), timestamps=timestamps, task=_task(step))
+    for text in lines:
         printer.write(text if text.endswith("\n") else text + "\n")

@@ -98,6 +98,10 @@ def logs_command(
     timestamps: Annotated[
         bool, typer.Option("--timestamps", help="Show each line's timestamp.")
     ] = False,
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="The task instance of STEP, e.g. 'build (18, linux)'."),
+    ] = None,
     server: Server = None,
     token: Token = None,
 ) -> None:
@@ -110,9 +114,9 @@ def logs_command(
         if step is None:
             final = show_run_logs(client, run, printer, live=follow, timestamps=timestamps)
         elif follow:
-            final = follow_step(client, run, step, printer, timestamps=timestamps)
+            final = follow_step(client, run, step, printer, timestamps=timestamps, task=task)
         else:
-            for text in client.iter_log(run, step, timestamps=timestamps):
+            for text in client.iter_log(run, step, timestamps=timestamps, task=task):
                 printer.write(text)
             return
     if follow:

@@ -299,7 +299,8 @@ def _worker_env(environ: Mapping[str, str], settings: Settings) -> dict[str, str
         SCD_LEASE_TTL_SECONDS=repr(settings.lease_ttl_seconds),
         SCD_STEP_GRACE_SECONDS=repr(settings.step_grace_seconds),
     )
-    env.pop("SCD_INVOKER", None)
+    # the workers enqueue a DAG's next tasks on the same queue (no delivery of their own)
+    env["SCD_INVOKER"] = f"local:///{settings.data_dir / 'queue.db'}"
     return env
 
 

@@ -110,6 +110,7 @@ class TaskView(_Shown):
     task: str
     name: str | None
     matrix: dict[str, Any]
+    needs: list[str] = Field(default_factory=list)
     status: str
     attempt: int
     started_at: datetime | None
@@ -288,6 +289,7 @@ def task_view(task: TaskState) -> TaskView:
         task=task.task,
         name=task.name,
         matrix=dict(task.matrix),
+        needs=list(task.needs),
         status=task.status,
         attempt=task.attempt,
         started_at=task.started_at,

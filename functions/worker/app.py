@@ -57,6 +57,7 @@ from functions.worker.execute import Execution, WorkerEnv
 from functions.worker.secrets import LenientEnviron
 
 if TYPE_CHECKING:
+    from scd_core.invoker import Invoker
     from scd_engine.runtime.sandbox import Sandbox
     from scd_trigger_spec import App
 
@@ -77,6 +78,7 @@ class WorkerState:
         self._env: WorkerEnv | None = None
         self._lock = threading.Lock()
         self.active: dict[str, Execution] = {}
+        self._invoker: Invoker | None = None
 
     def env(self) -> WorkerEnv:
         """The worker environment, opening the store and sink on first use."""
@@ -101,8 +103,27 @@ class WorkerState:
                     environ=os.environ,
                     lifecycle=Lifecycle(store),
                     sandbox=step_sandbox(self.settings.sandbox),
+                    dispatch=self.dispatch,
                 )
             return self._env
+
+    def dispatch(self, jobs: list[Job]) -> None:
+        """Hand ``jobs`` (a DAG's next task instances) to the invoker ``SCD_INVOKER``
+        names, opened on first use; ``ConfigError`` when none is configured (the
+        default ``memory://`` reaches no worker)."""
+        from scd_core.errors import BackendError, ConfigError
+        from scd_core.invoker import dispatch_many
+        from scd_core.invokers import open_invoker
+
+        with self._lock:
+            if self._invoker is None:
+                if self.settings.invoker.startswith("memory:"):
+                    raise ConfigError("no invoker configured (SCD_INVOKER) for the next tasks")
+                self._invoker = open_invoker(self.settings.invoker)
+            invoker = self._invoker
+        failures = [exc for exc in dispatch_many(invoker, jobs) if exc is not None]
+        if failures:
+            raise BackendError(f"dispatch failed: {type(failures[0]).__name__}") from failures[0]
 
     def warm(self) -> None:
         """Open the store and sink and import the engine, so the first job starts fast."""

@@ -31,15 +31,16 @@ from typing import TYPE_CHECKING
 
 from scd_core.billing import FcSize, fc_size
 from scd_core.errors import ConfigError, ScdError
-from scd_core.lifecycle import Lifecycle
+from scd_core.lifecycle import Fan, FanIn, Lifecycle
 from scd_core.lifecycle_keys import log_key
 from scd_core.logs import LogWriter
 from scd_core.logsink import LogSink
 from scd_core.masking import Masker
-from scd_core.models import DEFAULT_TASK, Job, Run, Status, StepState, utcnow
+from scd_core.models import DEFAULT_TASK, Job, Run, Status, StepState, TaskState, utcnow
 from scd_core.store import RunStore
 
 from functions.worker.checkout import credential_values
+from functions.worker.dag import fan_for, instance_job, is_dag, plan_task_of
 from functions.worker.heartbeat import Heartbeat
 from functions.worker.secrets import (
     FORK_NOTE,
@@ -59,6 +60,7 @@ from functions.worker.setup import (
 )
 
 if TYPE_CHECKING:
+    from scd_engine.plan import Plan, PlanTask
     from scd_engine.runtime import Runner
     from scd_engine.runtime.sandbox import Sandbox
     from scd_engine.spec import Pipeline
@@ -83,6 +85,8 @@ class WorkerEnv:
     environ: Mapping[str, str]
     lifecycle: Lifecycle
     sandbox: Sandbox | None = None  # confines steps to their workspace (data_dir hidden)
+    # hands the next task instances of a DAG to the invoker; None: this worker cannot
+    dispatch: Callable[[list[Job]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,10 @@ class Execution:
         self.withheld = False  # a fork's run: no secrets, no sts, no platform credentials
         self.record: Run | None = None  # the run as claimed
         self._runner: Runner | None = None
+        self._fan: Fan | None = None  # a DAG's task: what its ending decides next
+        self._outputs: dict[str, str] | None = None
+        self._fanned: FanIn | None = None  # a DAG's first job: what it fanned out
+        self._sha = ""
 
     @property
     def run_id(self) -> str:
@@ -203,9 +211,6 @@ class Execution:
         key = log_key(self.task, SETUP_KEY)
         writer = LogWriter(env.sink, self.run_id, key, masker=self.masker)
         try:
-            if self.task != DEFAULT_TASK:
-                writer.line(f"error: the pipeline has no task {self.task!r}")
-                raise SetupFailed(f"the pipeline has no task {self.task!r}")
             if job.app != run.app:
                 writer.line(f"error: the job names app {job.app!r}, its run is of {run.app!r}")
                 raise SetupFailed("the job does not match its run")
@@ -228,6 +233,7 @@ class Execution:
             shutil.rmtree(workspace, ignore_errors=True)  # left by an earlier attempt
             where = Checkout(workspace, env.data_dir / "cache", token)
             pipeline, sha = prepare(target, where, writer, self.cancel)
+            plan = self._plan(pipeline, writer)
         except SetupFailed as exc:
             cancelled = self.cancel.is_set()
             self._conclude(setup, writer, "cancelled" if cancelled else "error", str(exc))
@@ -238,23 +244,47 @@ class Execution:
         if self.cancel.is_set():
             return "cancelled", None
         extra_env = {} if self.withheld else platform_env(app, env.environ)
-        return self._engine(workspace, pipeline, secrets, extra_env, sha)
+        return self._engine(workspace, plan, secrets, extra_env, sha)
+
+    def _plan(self, pipeline: Pipeline, writer: LogWriter) -> Plan:
+        """The pipeline's plan; ``SetupFailed`` (said in the set-up log) when it has no
+        task for this job."""
+        from scd_engine.plan import compile_plan
+
+        plan = compile_plan(pipeline)  # loaded, so linted: raises nothing
+        if is_dag(plan) and self.task == DEFAULT_TASK:
+            return plan  # the first job of a DAG: it fans the plan out
+        try:
+            self._task_of(plan)
+        except LookupError as exc:
+            writer.line(f"error: {exc}")
+            raise SetupFailed(str(exc)) from exc
+        return plan
 
     def _engine(
         self,
         workspace: Path,
-        pipeline: Pipeline,
+        plan: Plan,
         secrets: dict[str, str],
         extra_env: dict[str, str],
         sha: str,
     ) -> tuple[Status, str | None]:
         # imported on first job: keeps start-up light
-        from scd_core.models import DEFAULT_TASK
-        from scd_engine.plan import compile_plan
+        from scd_engine.plan.progress import need_results
         from scd_engine.runtime import Runner, RunnerOptions
 
         env, job, event = self.env, self.job, self._record().event
-        task = compile_plan(pipeline).task(DEFAULT_TASK)  # loaded, so linted: raises nothing
+        self._sha = sha
+        if is_dag(plan) and self.task == DEFAULT_TASK:
+            self._fan = fan_for(plan, self._record())
+            self._fanned = env.lifecycle.fan_out(self.run_id, DEFAULT_TASK, self._fan)
+            return "success", None
+        try:
+            task, state = self._task_of(plan)
+        except LookupError as exc:
+            return "error", str(exc)
+        if is_dag(plan):
+            self._fan = fan_for(plan, self._record())
         options = RunnerOptions(
             workspace,
             sink=env.sink,
@@ -272,13 +302,25 @@ class Execution:
             sandbox=env.sandbox,
             hidden=(env.data_dir,),
             environ={} if self.withheld else None,  # no sts for a fork's pull request
+            instance=self.task,
+            matrix=dict(state.matrix),
+            needs=need_results(task, self._record().tasks),
         )
         runner = Runner(options)
         self._runner = runner
         if self.interrupted.is_set():
             runner.kill()
         result = runner.run(task)
+        self._outputs = result.outputs
         return result.status, None
+
+    def _task_of(self, plan: Plan) -> tuple[PlanTask, TaskState]:
+        """The plan task this job runs and its recorded state; ``LookupError`` if none."""
+        if not is_dag(plan):
+            if self.task != DEFAULT_TASK:
+                raise LookupError(f"the pipeline has no task {self.task!r}")
+            return plan.task(DEFAULT_TASK), TaskState()
+        return plan_task_of(plan, self._record(), self.task)
 
     def _conclude(
         self, state: StepState, writer: LogWriter, status: Status, message: str | None
@@ -308,9 +350,36 @@ class Execution:
         if heartbeat.lost.is_set():
             # The reaper (or a new attempt) owns the task now; its record stands.
             return self.env.store.get_run(self.run_id).status
-        ended = lifecycle.end_task(self.run_id, self.task, status, message)
+        if self._fanned is not None:  # a DAG's first job: its tasks carry the run on
+            lifecycle.release(self.run_id, self.task, self.owner)
+            self._dispatch(self._fanned.ready)
+            return self.env.store.get_run(self.run_id).status
+        # a cancelled run decides no more tasks: it ends once those recorded are final
+        fan = None if self.cancel.is_set() else self._fan
+        fan_in = lifecycle.end_and_fan(
+            self.run_id, self.task, status, message, fan=fan, outputs=self._outputs
+        )
         lifecycle.release(self.run_id, self.task, self.owner)
+        self._dispatch(fan_in.ready)
+        ended = fan_in.run
         return ended.status if ended is not None else self.env.store.get_run(self.run_id).status
+
+    def _dispatch(self, ready: list[TaskState]) -> None:
+        """Hand each task instance made ready to the invoker; one that cannot be
+        handed over ends ``error`` (its dependants are then decided)."""
+        if not ready:
+            return
+        jobs = [instance_job(self.job, self.run_id, state.id, self._sha) for state in ready]
+        try:
+            if self.env.dispatch is None:
+                raise ScdError("this worker has no invoker to dispatch the next tasks with")
+            self.env.dispatch(jobs)
+        except ScdError as exc:
+            _log.error("run %s: could not dispatch %d task(s): %s", self.run_id, len(jobs), exc)
+            for state in ready:
+                self.env.lifecycle.end_and_fan(
+                    self.run_id, state.id, "error", f"not dispatched: {exc}", fan=self._fan
+                )
 
     def _end_interrupted(self) -> str:
         lifecycle = self.env.lifecycle

@@ -113,14 +113,18 @@ def _load(name: str, workspace: Path, writer: LogWriter) -> Pipeline:
         count = len(exc.problems)
         raise SetupFailed(f"invalid pipeline {name}: {count} problem{'s' * (count != 1)}") from exc
     _reserved_ids(pipeline, name, writer)
-    count = len(pipeline.steps)
-    writer.line(f"Pipeline {pipeline.name or name}: {count} step{'s' * (count != 1)}")
+    count = len(pipeline.all_steps())
+    tasks = f" in {len(pipeline.tasks)} tasks" if pipeline.tasks else ""
+    writer.line(f"Pipeline {pipeline.name or name}: {count} step{'s' * (count != 1)}{tasks}")
     return pipeline
 
 
 def _reserved_ids(pipeline: Pipeline, name: str, writer: LogWriter) -> None:
     """``SetupFailed`` if a step's id is the set-up step's key (their logs would collide)."""
-    for index, step in enumerate(pipeline.steps):
+    steps = [
+        (i, step) for task in pipeline.task_specs().values() for i, step in enumerate(task.steps)
+    ]
+    for index, step in steps:
         if step.key(index) == SETUP_KEY:
             where = step.location
             line, column = (where.line, where.column) if where is not None else (1, 1)

@@ -141,7 +141,7 @@ def test_duplicate_yaml_keys_are_errors_at_the_second_key() -> None:
 def test_merge_keys_are_not_duplicates() -> None:
     text = "x-base: &base {run: a, shell: sh}\nsteps:\n  - <<: *base\n    run: b\n"
     messages = [p.message for p in lint(text)]
-    assert messages == ["unknown key 'x-base' at top level; known keys: name, env, steps"]
+    assert messages == ["unknown key 'x-base' at top level; known keys: name, env, steps, tasks"]
 
 
 def test_invalid_expression_syntax_is_located_at_the_expression() -> None:

@@ -517,3 +517,25 @@ def test_approve_lets_a_forks_waiting_run_go_and_a_second_approve_is_a_conflict(
     again = server.scd("approve", run.id, token=TRIGGER)
     assert again.exit_code == 1
     assert "(HTTP 409)" in again.output
+
+
+def test_logs_of_a_run_with_tasks_shows_each_task_step_and_one_by_task(server: Server) -> None:
+    from scd_core.lifecycle_keys import log_key
+    from scd_core.models import TaskState
+
+    run = _run(server)
+    run.tasks = [TaskState(id=t, task=t.split(" ")[0]) for t in ("a", "b (1)")]
+    run = server.store.update_run(run)
+    for task, text in (("a", "from a"), ("b (1)", "from b one")):
+        state = StepState(id="0", task=task, name="echo", index=0, status="success")
+        server.store.put_step(run.id, state)
+        key = log_key(task, "0")
+        server.sink.append(run.id, key, f"{STAMP}{text}\n".encode())
+        server.sink.close(run.id, key)
+    one = server.scd("logs", run.id, "0", "--task", "b (1)")
+    assert (one.exit_code, one.output) == (0, "from b one\n")
+    every = server.scd("logs", run.id)
+    assert every.exit_code == 0, every.output
+    out = every.output
+    assert out.index("a › echo (0)") < out.index("from a") < out.index("b (1) › echo (0)")
+    assert out.index("b (1) › echo (0)") < out.index("from b one")

@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, Response
 from functions.trigger.auth import TokenSpec
 from functions.trigger.state import TriggerState
 from functions.trigger.ui.costs import cost_text
+from functions.trigger.ui.dag import dag_layout
 from functions.trigger.ui.session import Session
 from functions.trigger.ui.views import chart, open_steps, run_row, run_usage, step_row
 
@@ -139,6 +140,7 @@ def run_detail(state: TriggerState, run_id: str, with_chart: bool = True) -> dic
     table = prices(state.settings.fc_prices)
     row["cost"] = cost_text(bill_tasks(found.tasks, table), table)
     detail: dict[str, Any] = {"run": row, "steps": steps}
+    detail["dag"] = dag_layout(found.tasks)
     if with_chart:
         recent, _ = store.list_runs(app=found.app, limit=_CHART_RUNS)
         detail["chart"] = chart(recent, current=run_id)

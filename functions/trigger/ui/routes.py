@@ -195,7 +195,7 @@ async def run_state(run_id: str, request: Request) -> Response:
     ) -> Response:
         validate_id("run id", run_id)
         detail = await run_in_threadpool(pages.run_detail, state, run_id, False)
-        return JSONResponse({"run": detail["run"], "steps": detail["steps"]})
+        return JSONResponse({"run": detail["run"], "steps": detail["steps"], "dag": detail["dag"]})
 
     return await data(request, handler)
 

@@ -11,6 +11,13 @@ ending of a task or run already final writes nothing and returns None, so every
 ending is idempotent and concurrent endings are written once, the first winning.
 A task ending also ends the run once every task of it is final (fan-in).
 
+The DAG. A run of several tasks fans out and in through the same one write:
+:meth:`Lifecycle.fan_out` replaces the task that read the plan with the first
+decision of a *fan* (:mod:`scd_core.lifecycle_fan`), :meth:`Lifecycle.end_and_fan`
+ends a task and applies the fan's next decision; each returns the instances it
+made ``queued``, which only the writer whose update stuck hears of, so each is
+dispatched once even when two tasks end at the same moment on two workers.
+
 Events. After a write succeeds, each change is delivered to the registered
 listeners (``listen``), in this order: ``run.started`` before ``task.started``;
 ``task.finished`` (each task ended) before ``run.finished``; ``run.queued`` per
@@ -30,12 +37,13 @@ nothing).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from scd_core.billing import FcSize
 from scd_core.errors import Conflict, NotFound
 from scd_core.lifecycle_events import Change, ChangeName, Listener, Listeners
+from scd_core.lifecycle_fan import Fan, FanIn, apply_decisions
 from scd_core.lifecycle_keys import lease_key, legacy_lease_key
 from scd_core.lifecycle_records import (
     close_logs,
@@ -52,6 +60,7 @@ from scd_core.models import (
     Run,
     Status,
     StepState,
+    TaskState,
     utcnow,
 )
 from scd_core.store import RunStore
@@ -63,6 +72,8 @@ __all__ = [
     "REAPER",
     "Change",
     "Claim",
+    "Fan",
+    "FanIn",
     "Lifecycle",
     "Listener",
     "close_logs",
@@ -199,20 +210,65 @@ class Lifecycle:
     ) -> Run | None:
         """End the task with ``status`` unless it is final; the run too once every task
         is final (its status the worst of theirs). The updated run, or None."""
+        return self.end_and_fan(run_id, task, status, message).run
+
+    def end_and_fan(
+        self,
+        run_id: str,
+        task: str,
+        status: Status,
+        message: str | None = None,
+        *,
+        fan: Fan | None = None,
+        outputs: Mapping[str, str] | None = None,
+    ) -> FanIn:
+        """``end_task``, and in the same write the task's ``outputs`` and the next
+        decision of ``fan`` (tasks made ready, skipped, cancelled); the run ends once
+        every task is final after it. ``FanIn.ready``: the instances to dispatch,
+        empty unless this call wrote."""
+        ready: list[TaskState] = []
 
         def end(run: Run) -> _Decision:
             state = task_of(run, task)
             if state.status in FINAL_STATUSES or run.status in FINAL_STATUSES:
                 return None
+            if outputs is not None:
+                state.outputs = dict(outputs)
             finish(state, status, message)
             put_task(run, state)
             names: list[tuple[ChangeName, str | None]] = [("task.finished", task)]
-            if all(t.status in FINAL_STATUSES for t in run.tasks):
-                finish(run, combined(run.tasks), message)
-                names.append(("run.finished", None))
-            return run, names
+            if fan is not None:
+                names += apply_decisions(run, fan(run.tasks), ready)
+            return run, self._maybe_end(run, names, message)
 
-        return self._ending(run_id, end, task)
+        updated = self._ending(run_id, end, task)
+        return FanIn(updated, ready if updated is not None else [])
+
+    def fan_out(self, run_id: str, planner: str, fan: Fan) -> FanIn:
+        """Replace task ``planner`` (the invocation that read the plan: the run's first,
+        ``default``) by ``fan``'s first decision, once: a run that has other tasks
+        already, or is final, is left as it is (``FanIn(None)``). The run ends here if
+        every task decided is final (all skipped)."""
+        ready: list[TaskState] = []
+
+        def start(run: Run) -> _Decision:
+            if run.status in FINAL_STATUSES or any(t.id != planner for t in run.tasks):
+                return None
+            run.tasks = []
+            names = apply_decisions(run, fan(run.tasks), ready)
+            return run, self._maybe_end(run, names, None)
+
+        updated = self._change(run_id, start)
+        return FanIn(updated, ready if updated is not None else [])
+
+    @staticmethod
+    def _maybe_end(
+        run: Run, names: list[tuple[ChangeName, str | None]], message: str | None
+    ) -> list[tuple[ChangeName, str | None]]:
+        if run.tasks and all(t.status in FINAL_STATUSES for t in run.tasks):
+            finish(run, combined(run.tasks), message)
+            return [*names, ("run.finished", None)]
+        return names
 
     def end_run(self, run_id: str, status: Status, message: str | None = None) -> Run | None:
         """End the run with ``status`` unless it is final, and each open task with it (a

@@ -195,6 +195,7 @@ class TaskState(BaseModel):
     task: str = DEFAULT_TASK
     name: str | None = None
     matrix: dict[str, Any] = Field(default_factory=new_dict)
+    needs: list[str] = Field(default_factory=new_list)  # the task ids it waited for
     status: Status = "queued"
     attempt: int = 1
     started_at: datetime | None = None

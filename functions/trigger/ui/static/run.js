@@ -208,8 +208,46 @@
     if (cancel) { cancel.disabled = run.final; }
   }
 
+  /* the DAG: redrawn from the layout the server computed, when it changed */
+  var drawnDag = "";
+  function drawDag(dag) {
+    var text = JSON.stringify(dag);
+    if (text === drawnDag) { return; }
+    drawnDag = text;
+    var svg = document.getElementById("dag");
+    document.getElementById("dag-section").hidden = !dag;
+    if (!dag) { return; }
+    var ns = "http://www.w3.org/2000/svg";
+    function node(name, attrs) {
+      var el = document.createElementNS(ns, name);
+      Object.keys(attrs).forEach(function (k) { el.setAttribute(k, attrs[k]); });
+      return el;
+    }
+    svg.setAttribute("width", dag.width);
+    svg.setAttribute("height", dag.height);
+    svg.setAttribute("viewBox", "0 0 " + dag.width + " " + dag.height);
+    var parts = dag.edges.map(function (e) {
+      return node("line", { "class": "edge", x1: e.x1, y1: e.y1, x2: e.x2, y2: e.y2 });
+    });
+    dag.boxes.forEach(function (b) {
+      var g = node("g", { "class": "task", "data-task": b.id });
+      var rect = node("rect", { "class": "box status-" + b.status, x: b.x, y: b.y,
+                                width: b.w, height: b.h, rx: 4 });
+      var title = node("title", {});
+      title.textContent = b.id + ": " + b.status;
+      rect.appendChild(title);
+      var label = node("text", { x: b.x + 8, y: b.y + 19 });
+      label.textContent = b.label;
+      g.appendChild(rect);
+      g.appendChild(label);
+      parts.push(g);
+    });
+    svg.replaceChildren.apply(svg, parts);
+  }
+
   function update(data) {
     updateRun(data.run);
+    drawDag(data.dag);
     data.steps.forEach(function (step) {
       var item = stepItem(step);
       item.setAttribute("data-status", step.status);

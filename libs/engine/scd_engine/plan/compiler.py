@@ -10,7 +10,11 @@ rules, raising :class:`~scd_core.errors.SpecError` with every problem (each
 naming its step). A pipeline from :func:`~scd_engine.spec.load_pipeline` passed
 those very checks (located at ``file:line:column``) when it was loaded, so it
 is not checked twice and compiling it raises nothing. A pipeline written as one
-``steps:`` list becomes one task, :data:`~scd_core.models.DEFAULT_TASK`.
+``steps:`` list becomes one task, :data:`~scd_core.models.DEFAULT_TASK`; one
+with ``tasks:`` becomes its tasks in spec order, each with its ``needs``, its
+``if`` (as a condition; None for the default ``success()``), its matrix
+unexpanded and its ``env`` over the pipeline's. A graph the linter did not see
+(built in code) is checked by :class:`Plan`, raising ``PlanError``.
 """
 
 from __future__ import annotations
@@ -24,13 +28,17 @@ from scd_core.models import DEFAULT_TASK
 
 from scd_engine.expressions import ExpressionError, condition, find_expressions, parse
 from scd_engine.expressions import referenced_paths as _paths
-from scd_engine.plan.model import Plan, PlanStep, PlanTask
+from scd_engine.plan.model import Matrix, Plan, PlanStep, PlanTask
 from scd_engine.spec.checks import CONTEXTS
 from scd_engine.spec.injection import injection_message, untrusted_reads
+from scd_engine.spec.pipeline import MATRIX_KEYS
 from scd_engine.spec.problems import did_you_mean
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scd_engine.spec import Pipeline, Step
+    from scd_engine.spec.pipeline import Task
 
 __all__ = ["compile_plan"]
 
@@ -42,11 +50,63 @@ def compile_plan(pipeline: Pipeline) -> Plan:
     checker = _Checker(pipeline.file or "<pipeline>", linted=pipeline.location is not None)
     for name, value in pipeline.env.items():
         checker.template(value, f"env.{name}")
-    steps = tuple(_step(checker, index, step) for index, step in enumerate(pipeline.steps))
+    if pipeline.tasks:
+        tasks = tuple(_task(checker, i, t, pipeline.env) for i, t in pipeline.tasks.items())
+    else:
+        steps = tuple(_step(checker, index, step) for index, step in enumerate(pipeline.steps))
+        tasks = (PlanTask(id=DEFAULT_TASK, steps=steps, env=dict(pipeline.env)),)
     if checker.problems:
         raise SpecError(checker.problems)
-    task = PlanTask(id=DEFAULT_TASK, steps=steps, env=dict(pipeline.env))
-    return Plan(tasks=(task,), name=pipeline.name, file=pipeline.file)
+    return Plan(tasks=tasks, name=pipeline.name, file=pipeline.file)
+
+
+def _task(checker: _Checker, task_id: str, task: Task, env: Mapping[str, str]) -> PlanTask:
+    steps = tuple(_step(checker, index, step) for index, step in enumerate(task.steps))
+    if_value = task.if_
+    if isinstance(if_value, bool):
+        if_value = "true" if if_value else "false"
+    expression: str | None = None
+    if if_value:
+        try:
+            expression = condition(if_value)
+        except ExpressionError as exc:
+            checker.add(f"task {task_id}: invalid ${{{{ }}}} in 'if': {exc}", None)
+    return PlanTask(
+        id=task_id,
+        steps=steps,
+        name=str(task.name) if task.name else None,
+        needs=tuple(task.needs),
+        matrix=_matrix(task.matrix),
+        env={**env, **task.env},
+        condition=None if expression == "success()" else expression,
+        outputs=dict(task.outputs),
+        timeout_minutes=task.timeout_minutes,
+        continue_on_error=task.continue_on_error,
+    )
+
+
+def _matrix(value: dict[str, Any] | str | None) -> Matrix:
+    if value is None:
+        return Matrix()
+    if isinstance(value, str):
+        return Matrix(source=value)
+    rows = {
+        part: v if isinstance(v, str) else tuple(_plain(r) for r in v)
+        for part in ("include", "exclude")
+        if (v := value.get(part)) is not None
+    }
+    axes = {
+        name: v if isinstance(v, str) else tuple(_plain(v))
+        for name, v in value.items()
+        if name not in MATRIX_KEYS
+    }
+    return Matrix(
+        axes=axes,
+        include=rows.get("include", ()),
+        exclude=rows.get("exclude", ()),
+        fail_fast=value.get("fail-fast", True),
+        max_parallel=value.get("max-parallel"),
+    )
 
 
 def _step(checker: _Checker, index: int, step: Step) -> PlanStep:

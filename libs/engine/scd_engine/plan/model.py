@@ -21,7 +21,7 @@ from scd_core.errors import ScdError
 
 __all__ = ["PLAN_VERSION", "Matrix", "Plan", "PlanError", "PlanStep", "PlanTask"]
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 """The shape of :meth:`Plan.to_data`; a reader refuses a newer one."""
 
 StepKind = Literal["run", "uses", "script"]
@@ -94,38 +94,61 @@ class PlanStep:
 class Matrix:
     """A task's matrix, unexpanded: ``axes`` (name → values), ``include``, ``exclude``.
 
-    Empty (the default) means one instance with an empty ``matrix`` context.
+    An axis's values are a tuple, or one ``${{ }}`` text evaluated when the task
+    becomes ready (``fromJSON(needs.x.outputs.y)``); ``source``, when set, is one
+    ``${{ }}`` text giving the whole matrix mapping. ``fail_fast`` (GitHub's
+    default: true) cancels the other instances once one fails; ``max_parallel``
+    caps the instances running at once (None: no cap). Empty (the default)
+    means one instance with an empty ``matrix`` context.
     """
 
-    axes: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
-    include: tuple[Mapping[str, Any], ...] = ()
-    exclude: tuple[Mapping[str, Any], ...] = ()
+    axes: Mapping[str, tuple[Any, ...] | str] = field(default_factory=dict)
+    include: tuple[Mapping[str, Any], ...] | str = ()
+    exclude: tuple[Mapping[str, Any], ...] | str = ()
+    fail_fast: bool | str = True
+    max_parallel: int | str | None = None
+    source: str | None = None
 
     @property
     def empty(self) -> bool:
         """True when the task has no matrix."""
-        return not (self.axes or self.include or self.exclude)
+        return not (self.axes or self.include or self.exclude or self.source)
 
     def to_data(self) -> dict[str, Any]:
         """This matrix as JSON data."""
         return {
-            "axes": {name: list(values) for name, values in self.axes.items()},
-            "include": [dict(row) for row in self.include],
-            "exclude": [dict(row) for row in self.exclude],
+            "axes": {k: v if isinstance(v, str) else list(v) for k, v in self.axes.items()},
+            "include": _rows_data(self.include),
+            "exclude": _rows_data(self.exclude),
+            "fail_fast": self.fail_fast,
+            "max_parallel": self.max_parallel,
+            "source": self.source,
         }
 
     @classmethod
     def from_data(cls, data: Any) -> Matrix:
         """The matrix ``to_data`` gave; :class:`PlanError` when ``data`` does not fit."""
         fields = _mapping(data, "a matrix")
-        _known(fields, {"axes", "include", "exclude"}, "a matrix")
+        known = {"axes", "include", "exclude", "fail_fast", "max_parallel", "source"}
+        _known(fields, known, "a matrix")
         axes = _mapping(fields.get("axes", {}), "matrix axes")
         rows = {part: _rows(fields.get(part, []), part) for part in ("include", "exclude")}
         return cls(
-            axes={str(k): tuple(_list(v, f"matrix axis {k!r}")) for k, v in axes.items()},
+            axes={str(k): _axis(v, k) for k, v in axes.items()},
             include=rows["include"],
             exclude=rows["exclude"],
+            fail_fast=fields.get("fail_fast", True),
+            max_parallel=fields.get("max_parallel"),
+            source=fields.get("source"),
         )
+
+
+def _axis(value: Any, name: str) -> tuple[Any, ...] | str:
+    return value if isinstance(value, str) else tuple(_list(value, f"matrix axis {name!r}"))
+
+
+def _rows_data(rows: tuple[Mapping[str, Any], ...] | str) -> list[dict[str, Any]] | str:
+    return rows if isinstance(rows, str) else [dict(row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -134,6 +157,9 @@ class PlanTask:
 
     ``env`` is what every step's ``env`` context starts from (the pipeline's
     ``env``, the task's own over it), as templates rendered before each step.
+    ``condition`` is the task's ``if`` as an expression (None: ``success()`` of
+    its needs), evaluated when its needs have ended; ``outputs`` are templates
+    rendered after its last step (``needs.<id>.outputs.<name>`` downstream).
     A pipeline written as one ``steps:`` list is one task, ``default``.
     """
 
@@ -143,6 +169,10 @@ class PlanTask:
     needs: tuple[str, ...] = ()
     matrix: Matrix = field(default_factory=Matrix)
     env: Mapping[str, str] = field(default_factory=dict)
+    condition: str | None = None
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    timeout_minutes: float | str | None = None
+    continue_on_error: bool | str = False
 
     def to_data(self) -> dict[str, Any]:
         """This task as JSON data."""
@@ -153,13 +183,17 @@ class PlanTask:
             "matrix": self.matrix.to_data(),
             "env": dict(self.env),
             "steps": [step.to_data() for step in self.steps],
+            "condition": self.condition,
+            "outputs": dict(self.outputs),
+            "timeout_minutes": self.timeout_minutes,
+            "continue_on_error": self.continue_on_error,
         }
 
     @classmethod
     def from_data(cls, data: Any) -> PlanTask:
         """The task ``to_data`` gave; :class:`PlanError` when ``data`` does not fit."""
         fields = _mapping(data, "a task")
-        _known(fields, {"id", "name", "needs", "matrix", "env", "steps"}, "a task")
+        _known(fields, {*_TASK_FIELDS, "matrix", "steps"}, "a task")
         if not isinstance(fields.get("id"), str):
             raise PlanError("invalid plan: a task's id must be a str")
         values = {
@@ -169,7 +203,9 @@ class PlanTask:
             "matrix": Matrix.from_data(fields.get("matrix", {})),
             "env": dict(_mapping(fields.get("env", {}), "a task's env")),
             "steps": tuple(PlanStep.from_data(s) for s in _list(fields.get("steps"), "steps")),
+            "outputs": dict(_mapping(fields.get("outputs", {}), "a task's outputs")),
         }
+        values.update({k: fields[k] for k in _TASK_SCALARS if k in fields})
         return _build(cls, values, "a task")
 
 
@@ -223,6 +259,8 @@ class Plan:
 
 
 _STEP_FIELDS = tuple(PlanStep.__dataclass_fields__)
+_TASK_FIELDS = tuple(PlanTask.__dataclass_fields__)
+_TASK_SCALARS = ("condition", "timeout_minutes", "continue_on_error")
 
 
 def _check_graph(tasks: tuple[PlanTask, ...]) -> None:
@@ -258,7 +296,9 @@ def _visit(
     done.add(task_id)
 
 
-def _rows(value: Any, what: str) -> tuple[dict[str, Any], ...]:
+def _rows(value: Any, what: str) -> tuple[dict[str, Any], ...] | str:
+    if isinstance(value, str):
+        return value
     return tuple(dict(_mapping(row, f"a row of {what}")) for row in _list(value, what))
 
 

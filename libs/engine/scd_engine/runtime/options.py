@@ -41,12 +41,15 @@ class RunnerOptions:
     ``cache_dir``: the ``cache`` plugin's store (default: a temp dir).
     ``app``/``task``: those contexts (``task.id`` is the run id). ``masker``:
     share one (the secrets are added to it). ``tmp_root``: where the run's
-    private temp dir goes (default /dev/shm when writable). ``environ``: where the
+    private temp dir goes (default /dev/shm when writable). ``instance``: the
+    task instance this is (``build (18, linux)``; None: the plan task's id), which
+    keys its steps' records and logs (``scd_core`` ``log_key``); ``matrix`` and
+    ``needs``: those contexts (a matrix instance's values; each needed task's
+    ``result`` and ``outputs``). ``environ``: where the
     ``sts`` credentials come from (default ``os.environ``; ``{}`` withholds them, as for
-    a fork's pull request). ``sandbox``: confines
-    each ``run`` and ``script`` step to its workspace and temp dir (None: steps
-    share the caller's view of the disk); ``hidden``: paths it must never show,
-    whatever else it shows (scd's data dir).
+    a fork's pull request). ``sandbox``: confines each ``run`` and ``script`` step to
+    its workspace and temp dir (None: steps share the caller's view of the disk);
+    ``hidden``: paths it must never show, whatever else it shows (scd's data dir).
     """
 
     workspace: Path
@@ -67,3 +70,6 @@ class RunnerOptions:
     environ: Mapping[str, str] | None = None
     sandbox: Sandbox | None = None
     hidden: tuple[Path, ...] = ()
+    instance: str | None = None
+    matrix: Mapping[str, Any] = field(default_factory=dict)
+    needs: Mapping[str, Any] = field(default_factory=dict)

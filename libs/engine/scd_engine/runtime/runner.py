@@ -30,14 +30,15 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from scd_core.lifecycle_keys import log_key
 from scd_core.logs import LogWriter
 from scd_core.masking import Masker
 from scd_core.models import Status, StepState, utcnow
 
-from scd_engine.expressions import ExpressionError
+from scd_engine.expressions import ExpressionError, render
 from scd_engine.plan.model import PlanTask
 from scd_engine.runtime.contexts import base_contexts
 from scd_engine.runtime.environment import process_base_env
@@ -57,6 +58,7 @@ class RunResult:
 
     status: Status
     steps: list[StepState]
+    outputs: dict[str, str] = field(default_factory=dict)
 
 
 class Runner:
@@ -119,9 +121,10 @@ class Runner:
         )
         for value in contexts["sts"].values():
             self.masker.add(value)  # credentials: masked like secrets
+        contexts["matrix"], contexts["needs"] = dict(options.matrix), dict(options.needs)
         session = self._session = Session(
             run_id=self.run_id,
-            task_id=task.id,
+            task_id=options.instance or task.id,
             workspace=self.workspace,
             sink=options.sink,
             contexts=contexts,
@@ -158,7 +161,19 @@ class Runner:
             for pgid in scope.groups:
                 kill_group(pgid)  # background processes live until the run ends, not longer
             shutil.rmtree(tmp, ignore_errors=True)
-        return RunResult(status=session.status(), steps=states)
+        return RunResult(session.status(), states, task_outputs(task, session))
+
+
+def task_outputs(task: PlanTask, session: Session) -> dict[str, str]:
+    """The task's ``outputs`` rendered after its steps (a value that cannot be rendered
+    is left out, with a warning in no log: GitHub sets such an output empty)."""
+    rendered: dict[str, str] = {}
+    for name, template in task.outputs.items():
+        try:
+            rendered[name] = session.masker.mask(render(template, session.contexts))
+        except ExpressionError:
+            rendered[name] = ""
+    return rendered
 
 
 def _run_hooks(
@@ -178,7 +193,8 @@ def _run_hooks(
             done.append(state)
             continue
         status = session.status()
-        writer = LogWriter(session.sink, session.run_id, state.id, masker=session.masker)
+        key = log_key(session.task_id, state.id)
+        writer = LogWriter(session.sink, session.run_id, key, masker=session.masker)
         state.status, state.started_at = "running", utcnow()
         session.emit(state)
         try:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from scd_core.errors import ScdError
+from scd_core.lifecycle_keys import log_key
 from scd_core.logs import LogWriter
 from scd_core.models import StepState, utcnow
 
@@ -75,7 +76,8 @@ class StepDriver:
             )
             session.emit(state)
             return
-        writer = LogWriter(session.sink, session.run_id, state.id, masker=session.masker)
+        key = log_key(session.task_id, state.id)
+        writer = LogWriter(session.sink, session.run_id, key, masker=session.masker)
         state.status, state.started_at = "running", utcnow()
         continue_on_error = False
         if error is not None:

@@ -26,6 +26,7 @@ from scd_engine.expressions import (
     referenced_paths,
     uses_status_function,
 )
+from scd_engine.spec.graph import graph_problems
 from scd_engine.spec.injection import injection_message, tainted_env, untrusted_reads
 from scd_engine.spec.pipeline import (
     ID_PATTERN,
@@ -43,6 +44,7 @@ CONTEXTS: tuple[str, ...] = (
     "vars", "runner", "job", "sts",
 )  # fmt: skip
 _TEMPLATED = ("name", "working-directory", "continue-on-error", "timeout-minutes", "run", "script")
+_TASK_TEMPLATED = ("name", "continue-on-error", "timeout-minutes")
 _SCRIPTS = ("run", "script")
 _Add = Callable[..., None]
 
@@ -55,6 +57,7 @@ class _Checker:
     earlier: set[str] = field(default_factory=set)  # ids so far, lower case
     # env names (lower case) whose values read untrusted text: the pipeline's, then a step's
     tainted: frozenset[str] = frozenset()
+    needs: frozenset[str] = frozenset()  # the current task's needs, lower case
 
     def add(self, node: yaml.Node | None, message: str, severity: str = "error") -> None:
         where = self.source.at(node)
@@ -72,17 +75,51 @@ def spec_problems(source: YamlSource) -> list[Problem]:
         return []
     _check_templates(checker, (), data, ("name",), earlier=set())
     pipeline_tainted = tainted_env(data.get("env"))
-    steps = data.get("steps")
-    if isinstance(steps, list):
-        for index, step in enumerate(steps):
-            if isinstance(step, dict):
-                checker.tainted = tainted_env(step.get("env"), pipeline_tainted)
-                _check_step(checker, index, step)
+    _check_steps(checker, (), data.get("steps"), pipeline_tainted)
+    tasks = data.get("tasks")
+    if isinstance(tasks, dict):
+        _check_tasks(checker, tasks, pipeline_tainted)
     return checker.problems
 
 
-def _check_step(checker: _Checker, index: int, step: dict[Any, Any]) -> None:
-    loc: Loc = ("steps", index)
+def _check_steps(checker: _Checker, loc: Loc, steps: Any, tainted: frozenset[str]) -> None:
+    """Check the steps list at ``(*loc, "steps")``; step ids are known from here on."""
+    if isinstance(steps, list):
+        for index, step in enumerate(steps):
+            if isinstance(step, dict):
+                checker.tainted = tainted_env(step.get("env"), tainted)
+                _check_step(checker, index, step, loc)
+
+
+def _check_tasks(checker: _Checker, tasks: dict[Any, Any], tainted: frozenset[str]) -> None:
+    """Every task's fields, steps and expressions, then the graph of their ``needs``."""
+    for task_id, task in tasks.items():
+        if not isinstance(task, dict):
+            continue
+        loc: Loc = ("tasks", task_id)
+        needs = task.get("needs")
+        needs = [needs] if isinstance(needs, str) else needs if isinstance(needs, list) else []
+        checker.needs = frozenset(str(n).lower() for n in needs)
+        checker.ids, checker.earlier = {}, set()
+        checker.tainted = tainted_env(task.get("env"), tainted)
+        task_tainted = checker.tainted
+        _check_templates(checker, loc, task, _TASK_TEMPLATED, earlier=set())
+        if isinstance(task.get("if"), str):
+            _check_condition(checker, (*loc, "if"), task["if"], set())
+        _check_nested(checker, (*loc, "matrix"), task.get("matrix"), set())
+        _check_steps(checker, loc, task.get("steps"), task_tainted)
+        outputs = task.get("outputs")
+        if isinstance(outputs, dict):  # read after the steps: every step id is known
+            for name, value in outputs.items():
+                if isinstance(value, str):
+                    where = (*loc, "outputs", name)
+                    _check_template(checker, where, value, checker.earlier, field="outputs")
+    checker.needs = frozenset()
+    graph_problems(tasks, checker.add_at)
+
+
+def _check_step(checker: _Checker, index: int, step: dict[Any, Any], task: Loc = ()) -> None:
+    loc: Loc = (*task, "steps", index)
     keys = {str(k) for k in step}
     for culprit, message in step_structure_messages(keys):
         if culprit is None and _misspelt_kind(keys):
@@ -128,15 +165,18 @@ def _check_templates(
                 _check_template(checker, (*loc, "env", name), value, earlier, field="env")
 
 
-def _check_nested(checker: _Checker, loc: Loc, value: Any, earlier: set[str]) -> None:
+def _check_nested(
+    checker: _Checker, loc: Loc, value: Any, earlier: set[str], field: str | None = None
+) -> None:
+    field = field or str(loc[-1])  # the key holding the nested value: 'with', 'matrix'
     if isinstance(value, str):
-        _check_template(checker, loc, value, earlier, field=str(loc[2]))
+        _check_template(checker, loc, value, earlier, field=field)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_nested(checker, (*loc, key), item, earlier)
+            _check_nested(checker, (*loc, key), item, earlier, field)
     elif isinstance(value, list):
         for position, item in enumerate(value):
-            _check_nested(checker, (*loc, position), item, earlier)
+            _check_nested(checker, (*loc, position), item, earlier, field)
 
 
 def _check_template(
@@ -194,7 +234,7 @@ def _check_expression(
         add(f"invalid expression ${{{{ {expression.strip()} }}}} in '{field}': {exc}{hint}")
         return
     for path in paths:
-        _check_path(add, path, earlier)
+        _check_path(add, path, earlier, checker.needs)
     _check_habits(add, expression)
     if field in _SCRIPTS:
         for path, example in untrusted_reads(paths, checker.tainted):
@@ -223,7 +263,7 @@ def _function_hint(exc: ExpressionError) -> str:
     return f"; did you mean '{by_lower[close[0]]}()'?" if close else ""
 
 
-def _check_path(add: _Add, path: str, earlier: set[str]) -> None:
+def _check_path(add: _Add, path: str, earlier: set[str], needs: frozenset[str]) -> None:
     head, _, rest = path.lower().partition(".")
     if head not in CONTEXTS:
         hint = did_you_mean(head, CONTEXTS) or f"; known contexts: {', '.join(CONTEXTS)}"
@@ -235,6 +275,12 @@ def _check_path(add: _Add, path: str, earlier: set[str]) -> None:
         add(f"unknown context '{head}'{hint}")
         return
     step_id = rest.split(".", 1)[0]
+    if head == "needs" and step_id and step_id != "*" and step_id not in needs:
+        add(
+            f"needs.{step_id} refers to a task this task does not need; hint: add "
+            f"'{step_id}' to its 'needs' (a task reads the outputs and result of the tasks "
+            "it needs)" + did_you_mean(step_id, tuple(sorted(needs)))
+        )
     if head == "steps" and step_id and step_id != "*" and step_id not in earlier:
         add(
             f"steps.{step_id} refers to no earlier step; hint: a step can read the "

@@ -18,7 +18,7 @@ from scd_core.errors import ConfigError, NotFound, Problem, SpecError
 
 from scd_engine.spec.checks import spec_problems
 from scd_engine.spec.habits import habit_problems, without_on
-from scd_engine.spec.pipeline import Pipeline
+from scd_engine.spec.pipeline import Pipeline, Step
 from scd_engine.spec.problems import validation_problems
 from scd_engine.spec.yamlsource import YamlSource, read_yaml
 
@@ -92,12 +92,19 @@ def _analyse(path: str | Path, text: str | None) -> tuple[Pipeline | None, list[
 
 def _set_locations(pipeline: Pipeline, source: YamlSource) -> None:
     pipeline._location = source.locate(())
-    steps = source.node(("steps",))
-    if not isinstance(steps, yaml.SequenceNode):
+    _set_step_locations(pipeline.steps, source.node(("steps",)), source)
+    for task_id, task in pipeline.tasks.items():
+        task._location = source.locate(("tasks", task_id))
+        _set_step_locations(task.steps, source.node(("tasks", task_id, "steps")), source)
+
+
+def _set_step_locations(steps: list[Step], node: yaml.Node | None, source: YamlSource) -> None:
+    if not isinstance(node, yaml.SequenceNode):
         return
-    for step, node in zip(pipeline.steps, steps.value, strict=False):
-        step._location = source.at(node)
-        for key_node, value_node in node.value if isinstance(node, yaml.MappingNode) else ():
+    for step, step_node in zip(steps, node.value, strict=False):
+        step._location = source.at(step_node)
+        pairs = step_node.value if isinstance(step_node, yaml.MappingNode) else ()
+        for key_node, value_node in pairs:
             name = _STEP_FIELDS.get(str(key_node.value))
             if name is not None:
                 step._field_locations[name] = source.at(value_node)

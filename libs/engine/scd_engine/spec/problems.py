@@ -16,7 +16,7 @@ import yaml
 from pydantic_core import ErrorDetails
 from scd_core.errors import Problem
 
-from scd_engine.spec.pipeline import PIPELINE_KEYS, SHELLS, STEP_KEYS, yaml_type
+from scd_engine.spec.pipeline import PIPELINE_KEYS, SHELLS, STEP_KEYS, TASK_KEYS, yaml_type
 from scd_engine.spec.yamlsource import Loc, YamlSource
 
 __all__ = ["did_you_mean", "validation_problems"]
@@ -77,7 +77,7 @@ def _non_string_key(error: ErrorDetails, loc: Loc, source: YamlSource) -> Proble
                 node, raw = key_node, key_node.value
                 break
     where = source.at(node)
-    known = STEP_KEYS if _in_step(loc[:-1]) else PIPELINE_KEYS
+    known = _known_keys(loc[:-1])
     if raw in known:
         message = f"key {raw} must be a string; hint: quote it ('{raw}')"
     else:
@@ -112,7 +112,25 @@ def _field(loc: Loc) -> str:
 
 
 def _in_step(loc: Loc) -> bool:
-    return len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int)
+    return _step_number(loc) is not None
+
+
+def _step_number(loc: Loc) -> int | None:
+    """The 0-based index of the step ``loc`` is in (a pipeline's or a task's), else None."""
+    start = 2 if len(loc) >= 2 and loc[0] == "tasks" else 0
+    index = loc[start + 1] if len(loc) >= start + 2 and loc[start] == "steps" else None
+    return index if isinstance(index, int) else None
+
+
+def _in_task(loc: Loc) -> str | None:
+    """The id of the task ``loc`` is in, else None."""
+    return str(loc[1]) if len(loc) >= 2 and loc[0] == "tasks" else None
+
+
+def _known_keys(parent: Loc) -> tuple[str, ...]:
+    if _in_step(parent):
+        return STEP_KEYS
+    return TASK_KEYS if _in_task(parent) is not None and len(parent) == 2 else PIPELINE_KEYS
 
 
 def _message(error: ErrorDetails, loc: Loc) -> str:
@@ -128,7 +146,7 @@ def _message(error: ErrorDetails, loc: Loc) -> str:
             f"missing required key '{loc[-1]}'; hint: a pipeline lists its steps, "
             "such as 'steps: [{run: make test}]'"
         )
-    if kind == "too_short" and loc == ("steps",):
+    if kind == "too_short" and loc and loc[-1] == "steps":
         return "'steps' is empty; hint: a pipeline needs at least one step, e.g. '- run: make'"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return _not_a_mapping(loc, value)
@@ -145,9 +163,11 @@ def _message(error: ErrorDetails, loc: Loc) -> str:
 
 
 def _unknown_key(key: str, parent: Loc) -> str:
-    in_step = _in_step(parent)
-    known = STEP_KEYS if in_step else PIPELINE_KEYS
-    where = f"in step {parent[1] + 1}" if in_step and isinstance(parent[1], int) else "at top level"
+    known = _known_keys(parent)
+    number, task = _step_number(parent), _in_task(parent)
+    where = "at top level" if task is None else f"in task '{task}'"
+    if number is not None:
+        where = f"in step {number + 1}" + ("" if task is None else f" of task '{task}'")
     hint = did_you_mean(key, known)
     if not hint and key.lower() in _KEY_HINTS:
         hint = f"; hint: {_KEY_HINTS[key.lower()]}"
@@ -162,7 +182,7 @@ def _not_a_mapping(loc: Loc, value: Any) -> str:
             f"the pipeline must be a mapping with a 'steps' list, not {yaml_type(value)}; "
             "hint: start the file with 'steps:'"
         )
-    if _in_step(loc) and len(loc) == 2:
+    if len(loc) in (2, 4) and _in_step(loc) and isinstance(loc[-1], int):
         hint = f"; did you mean '- run: {value}'?" if isinstance(value, str) else ""
         return f"a step must be a mapping such as '- run: make', not {yaml_type(value)}{hint}"
     return f"'{_field(loc)}' must be a mapping, not {yaml_type(value)}"

@@ -101,6 +101,50 @@ _STEP: dict[str, Any] = {
     "not": {"required": ["with", "inputs"]},
 }
 
+_TASK: dict[str, Any] = {
+    "type": "object",
+    "description": "One task: steps run in one worker invocation once its needs ended.",
+    "properties": {
+        "name": {"type": ["string", "number"], "description": "Name shown in the UI."},
+        "needs": {
+            "description": "Task ids that must end first; by default they must succeed.",
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        },
+        "if": {
+            "type": ["string", "boolean"],
+            "description": "Run the task only when true; without a status function it "
+            "means success() && (...), success() of the tasks it needs.",
+        },
+        "matrix": {
+            "description": "Axes of values (one task instance per combination), include, "
+            "exclude, fail-fast (default true), max-parallel; or one ${{ }} expression.",
+            "anyOf": [{"type": "object"}, {"type": "string", "pattern": _EXPRESSION}],
+        },
+        "env": {**_ENV, "description": "Environment for this task's steps."},
+        "steps": {
+            "type": "array",
+            "minItems": 1,
+            "description": "Steps, run in order.",
+            "items": {"$ref": "#/$defs/step"},
+        },
+        "timeout-minutes": {
+            **_STEP_PROPERTIES["timeout-minutes"],
+            "description": "Stop the task after this many minutes.",
+        },
+        "continue-on-error": {
+            **_STEP_PROPERTIES["continue-on-error"],
+            "description": "When true, a failure of this task does not fail the run.",
+        },
+        "outputs": {
+            "type": "object",
+            "description": "Values later tasks read as ${{ needs.<task>.outputs.<name> }}.",
+            "additionalProperties": {"type": "string"},
+        },
+    },
+    "required": ["steps"],
+    "additionalProperties": False,
+}
+
 _SCHEMA: dict[str, Any] = {
     "$schema": SCHEMA_DIALECT,
     "title": "scd pipeline (serverless-pipeline.yaml)",
@@ -115,10 +159,18 @@ _SCHEMA: dict[str, Any] = {
             "description": "Steps, run in order.",
             "items": {"$ref": "#/$defs/step"},
         },
+        "tasks": {
+            "type": "object",
+            "minProperties": 1,
+            "description": "Tasks by id, each its own worker invocation, ordered by 'needs' "
+            "(instead of 'steps').",
+            "propertyNames": {"pattern": f"^{ID_PATTERN.pattern}$"},
+            "additionalProperties": {"$ref": "#/$defs/task"},
+        },
     },
-    "required": ["steps"],
+    "oneOf": [{"required": ["steps"]}, {"required": ["tasks"]}],
     "additionalProperties": False,
-    "$defs": {"step": _STEP},
+    "$defs": {"step": _STEP, "task": _TASK},
 }
 
 
