@@ -13,7 +13,8 @@ What counts as a write, outside ``scd_core/lifecycle*.py``:
   FC's async tasks or the local queue's, have statuses of their own);
 - ``Run(...)`` or ``TaskState(...)`` called with ``status=``, a
   ``model_copy(update={"status": ...})`` of anything but a step (the store backends
-  may copy a run to normalise it: they keep what they are given), and
+  may copy a run to normalise it, or stand in for a record they cannot decode: they
+  show what is stored), and
   ``setattr(x, "status", ...)``.
 """
 
@@ -137,7 +138,7 @@ class _Scanner(ast.NodeVisitor):
         if name == "update_run" and isinstance(node.func, ast.Attribute):
             if not self.store_backend:
                 self._flag(node, "calls update_run")
-        elif name in ("Run", "TaskState") and "status" in keywords:
+        elif name in ("Run", "TaskState") and "status" in keywords and not self.store_backend:
             self._flag(node, f"builds a {name} with status=")
         elif name == "model_copy" and isinstance(node.func, ast.Attribute):
             exempt = self.engine or self.store_backend or self._is_step(node.func.value)
