@@ -130,14 +130,35 @@ class _Instance:
         stack.callback(self.store.close)
         self.sink = open_sink(settings.log_sink)
         self.pool = WorkerPool(options.workers, _worker_env(environ, settings), _log_dir(settings))
-        destinations = Destinations(self.store, self.sink)
+        from scd_core.lifecycle import Lifecycle
+
+        from functions.report import reporting
+
+        # one lifecycle for every writer in this process, so its listeners hear all
+        self.lifecycle = Lifecycle(self.store)
+        self.reporting = reporting(
+            settings.data_dir, self.store, self._load_app, environ, settings.public_url
+        )
+        stack.callback(self.reporting.close)
+        self.lifecycle.listen(self.reporting.reporter)
+        destinations = Destinations(self.store, self.sink, self.lifecycle)
         self.invoker = LocalInvoker(
             settings.data_dir / "queue.db",
             self.pool.urls,
             on_failure=destinations.on_failure,
             on_stop=destinations.on_stop,
         )
-        self.reaper = Reaper(self.store, self.sink)
+        self.reaper = Reaper(self.store, self.sink, lifecycle=self.lifecycle)
+
+    def _load_app(self, name: str) -> Any:
+        """The app ``name`` as this process knows it (scd.yaml's, then the store's)."""
+        from functions.appconfig import stored_app
+
+        app = self.config.apps.get(name)
+        if app is not None:
+            return app
+        spec = self.store.get_app(name)
+        return None if spec is None else stored_app(name, spec)
 
     def run(self, choice: ConfigChoice, echo: Callable[[str], None]) -> None:
         import uvicorn
@@ -153,6 +174,7 @@ class _Instance:
             store=self.store,
             invoker=self.invoker,
             freeze_gc=True,
+            lifecycle=self.lifecycle,
         )
         api.state.scd_log_sink = self.sink
         server = uvicorn.Server(

@@ -51,6 +51,8 @@ from functions.worker.secrets import LenientEnviron
 if TYPE_CHECKING:
     from scd_trigger_spec import App
 
+    from functions.report import Reporting
+
 __all__ = ["WorkerState", "app", "create_app"]
 
 _log = logging.getLogger("scd.worker")
@@ -68,6 +70,21 @@ class WorkerState:
         self._env: WorkerEnv | None = None
         self._lock = threading.Lock()
         self.active: dict[str, Execution] = {}
+        self._reporting: Reporting | None = None
+
+    def _report(self, data_dir: Path, store: RunStore) -> Reporting | None:
+        """Statuses, callbacks and notifications from this worker (None: off)."""
+        from functions.report import reporting
+
+        if os.environ.get("SCD_REPORT", "1").strip().lower() in ("0", "false", "no", "off"):
+            return None
+        return reporting(data_dir, store, self._quiet_app, os.environ, self.settings.public_url)
+
+    def _quiet_app(self, name: str) -> App | None:
+        try:
+            return self.load_app(name)
+        except ScdError:
+            return None
 
     def env(self) -> WorkerEnv:
         """The worker environment, opening the store and sink on first use."""
@@ -82,6 +99,10 @@ class WorkerState:
                     (data_dir / sub).mkdir(parents=True, exist_ok=True)
                 store = self._store or open_store(self.settings.store)
                 sink: LogSink = open_sink(self.settings.log_sink)
+                lifecycle = Lifecycle(store)
+                self._reporting = self._report(data_dir, store)
+                if self._reporting is not None:
+                    lifecycle.listen(self._reporting.reporter)
                 self._env = WorkerEnv(
                     store=store,
                     sink=sink,
@@ -90,7 +111,7 @@ class WorkerState:
                     grace_s=self.settings.step_grace_seconds,
                     load_app=self.load_app,
                     environ=os.environ,
-                    lifecycle=Lifecycle(store),
+                    lifecycle=lifecycle,
                 )
             return self._env
 
@@ -135,6 +156,8 @@ class WorkerState:
         return [execution.run_id for execution in running]
 
     def close(self) -> None:
+        if self._reporting is not None:
+            self._reporting.close()
         if self._env is not None and self._store is None:
             self._env.store.close()
 

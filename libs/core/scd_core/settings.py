@@ -48,6 +48,8 @@ class Settings(BaseModel):
     step_grace_seconds: float = Field(default=10.0, ge=0)
     # Apps API: may an app name a repository on this machine's disk (file:// or a path)?
     allow_local_repos: bool = True
+    # Where users reach the trigger (commit statuses and callbacks link runs there).
+    public_url: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -75,6 +77,7 @@ class Settings(BaseModel):
             ("SCD_STORE", "store"),
             ("SCD_INVOKER", "invoker"),
             ("SCD_LOG_SINK", "log_sink"),
+            ("SCD_PUBLIC_URL", "public_url"),
         ):
             if env.get(name):
                 values[field] = env[name]
