@@ -100,7 +100,8 @@ async def redeliver(run_id: str, delivery_id: str, state: TriggerState = _TRIGGE
         if found is None or found.run_id != run_id:
             raise NotFound(f"run {run_id} has no delivery {delivery_id!r}")
         queued = outbox.redeliver(delivery_id)
-        assert queued is not None  # noqa: S101  (it was there a moment ago)
+        if queued is None:  # deleted in between
+            raise NotFound(f"run {run_id} has no delivery {delivery_id!r}")
         return queued.public()
 
     return JSONResponse(await run_in_threadpool(again), status_code=202)
