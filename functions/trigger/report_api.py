@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from scd_core.errors import NotFound
 from scd_core.logsink import validate_id
@@ -33,7 +33,6 @@ from starlette.requests import Request
 
 from functions.report.outbox import Outbox
 from functions.report.wiring import OUTBOX_FILE
-from functions.trigger.auth import Scope
 from functions.trigger.errors import ERROR_RESPONSES
 from functions.trigger.runs_api import needs
 from functions.trigger.state import TriggerState, state_of
@@ -42,8 +41,8 @@ __all__ = ["BADGE_MAX_AGE_S", "badge_svg", "outbox_of", "router"]
 
 router = APIRouter(tags=["deliveries"])
 BADGE_MAX_AGE_S = 30
-_READ = needs(Scope.READ)
-_TRIGGER = needs(Scope.TRIGGER)
+_READ = Depends(needs("read"))
+_TRIGGER = Depends(needs("trigger"))
 _outboxes: dict[Path, Outbox] = {}
 _lock = threading.Lock()
 _COLOURS = {

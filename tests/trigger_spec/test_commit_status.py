@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
+from http_double import recorder
 from scd_core.errors import BackendError
 from scd_trigger_spec.providers.status import (
     CommitStatus,
@@ -14,9 +12,6 @@ from scd_trigger_spec.providers.status import (
     repository_path,
     status_request,
 )
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "functions"))
-from http_double import recorder  # noqa: E402
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -103,9 +98,12 @@ def test_scd_statuses_map_to_each_providers_words(status: str, github: str, gitl
 
 
 def test_a_refusal_is_an_error_naming_the_code_but_never_the_token() -> None:
-    with recorder((500, {"message": "boom"})) as api, httpx.Client() as client:
-        with pytest.raises(BackendError) as caught:
-            report_status(client, _status("github", api.url), "tok-secret-1")
+    with (
+        recorder((500, {"message": "boom"})) as api,
+        httpx.Client() as client,
+        pytest.raises(BackendError) as caught,
+    ):
+        report_status(client, _status("github", api.url), "tok-secret-1")
     assert "500" in str(caught.value)
     assert "tok-secret-1" not in str(caught.value)
 
