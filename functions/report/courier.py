@@ -96,11 +96,12 @@ class Courier:
             self._wake.clear()
 
     def send_due(self) -> int:
-        """Send every delivery due now; how many were attempted."""
-        total = 0
-        while not self._stop.is_set() or total == 0:
+        """Send every delivery due now, each once (a retry waits for a later call);
+        how many were attempted."""
+        total, start = 0, time.time()
+        while True:
             try:
-                batch = self.outbox.claim_due()
+                batch = self.outbox.claim_due(due_by=start)
             except Exception:  # a locked or broken file: try again later
                 log.exception("outbox: could not claim deliveries")
                 return total

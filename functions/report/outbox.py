@@ -163,10 +163,13 @@ class Outbox:
             )
             return cursor.rowcount == 1
 
-    def claim_due(self, limit: int = 20, lease_s: float = 60.0) -> list[Delivery]:
-        """Take the due deliveries (oldest first) under a lease; superseded ones are
-        marked so and left out."""
+    def claim_due(
+        self, limit: int = 20, lease_s: float = 60.0, due_by: float | None = None
+    ) -> list[Delivery]:
+        """Take the deliveries due by ``due_by`` (default: now), oldest first, under a
+        lease; superseded ones are marked so and left out."""
         now = time.time()
+        due = now if due_by is None else min(now, due_by)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -180,7 +183,7 @@ class Outbox:
                 rows = self._db.execute(
                     f"SELECT {_COLUMNS} FROM deliveries WHERE state = 'pending'"  # noqa: S608
                     " AND next_at <= ? AND lease_until <= ? ORDER BY seq LIMIT ?",
-                    (now, now, limit),
+                    (due, now, limit),
                 ).fetchall()
                 self._db.executemany(
                     "UPDATE deliveries SET lease_until = ? WHERE id = ?",
