@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from api_support import Served, config_yaml, serve_trigger, token_yaml
 from factories import make_run, make_task
@@ -98,3 +100,20 @@ def test_the_badge_shows_the_last_runs_status_word_without_a_token(served: Serve
 def test_an_app_may_turn_its_badge_off_and_unknown_apps_have_none(served: Served) -> None:
     assert served.request("GET", "/badge/hidden.svg", None).status_code == 404
     assert served.request("GET", "/badge/nobody.svg", None).status_code == 404
+
+
+def test_the_dashboards_run_page_lists_the_runs_deliveries(served: Served) -> None:
+    run, _ = served.store.create_run(make_run(1, tasks=[make_task()]))
+    delivery_id = _queue(served, run)
+    with httpx.Client(base_url=served.url, timeout=10) as client:
+        csrf = re.search(r'name="csrf" value="([^"]*)"', client.get("/ui/login").text)
+        assert csrf is not None
+        form = {"token": READER, "csrf": csrf.group(1), "next": "/ui/"}
+        assert client.post("/ui/login", data=form).status_code == 303
+        page = client.get(f"/ui/runs/{run.id}").text
+    row = re.search(rf'<tr data-delivery="{delivery_id}">(.*?)</tr>', page)
+    assert row is not None
+    assert "callback" in row.group(1)
+    assert "pending" in row.group(1)
+    assert "ConnectError" in row.group(1)
+    assert "private" not in page
