@@ -118,6 +118,9 @@ class Outbox:
             path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
         self._db.execute("PRAGMA journal_mode = WAL")
+        # a run.queued insert is on the webhook's path: no fsync per insert (WAL with
+        # NORMAL survives a crash of the process, which is what retries must outlive)
+        self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:

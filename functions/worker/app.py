@@ -145,6 +145,13 @@ class WorkerState:
             with self._lock:
                 if self.active.get(job.id) is execution:
                     del self.active[job.id]
+            self._flush_reports()
+
+    def _flush_reports(self) -> None:
+        """On Function Compute, send what the job queued before answering: an instance
+        is frozen between invocations, so its courier thread may not run again soon."""
+        if self._reporting is not None and os.environ.get("FC_FUNCTION_NAME"):
+            self._reporting.courier.send_due()
 
     def pre_stop(self) -> list[str]:
         """Interrupt every running job; the run ids interrupted."""
