@@ -47,6 +47,13 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def _unset(value: object) -> bool:
+    """Whether ``value`` is a ``${env:VAR}`` the worker could not resolve."""
+    from functions.worker.secrets import UNSET_MARK
+
+    return isinstance(value, str) and UNSET_MARK in value
+
+
 class Courier:
     """Sends the due deliveries of ``outbox``; see the module docstring."""
 
@@ -162,7 +169,9 @@ class Courier:
 
         from functions.worker.secrets import resolve_secrets
 
-        token = resolve_secrets(app, self.environ).get("status_token")
+        found = resolve_secrets(app, self.environ)
+        # the app's own secret, else the machine-wide SCD_SECRET_STATUS_TOKEN
+        token = found.get("status_token") or found.get("STATUS_TOKEN")
         if not token:
             raise BackendError("the app's status_token secret is not set here")
         status = CommitStatus(
@@ -193,7 +202,10 @@ class Courier:
             "X-Scd-Delivery": delivery.id,
         }
         if callback.secret is not None:
-            headers["X-Scd-Signature-256"] = signature(callback.secret.get_secret_value(), body)
+            secret = callback.secret.get_secret_value()
+            if _unset(secret):
+                raise BackendError("the callback's secret: variable unset here")
+            headers["X-Scd-Signature-256"] = signature(secret, body)
         return self._post(url, body, headers, delivery.target)
 
     def _post(self, url: str, body: bytes, headers: dict[str, str], shown: str) -> int:
@@ -215,6 +227,9 @@ class Courier:
             name: value.get_secret_value() if isinstance(value, SecretStr) else value
             for name, value in app.notify[index].inputs.items()
         }
+        unset = sorted(name for name, value in inputs.items() if _unset(value))
+        if unset:
+            raise BackendError(f"notify input(s) {', '.join(unset)}: variable unset here")
         kind = "feishu" if payload["uses"] == "lark" else payload["uses"]
         if kind == "notify-webhook":
             url = str(inputs.get("url") or inputs.get("webhook") or "")

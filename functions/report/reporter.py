@@ -3,9 +3,10 @@
 Contract: a :class:`Reporter` is a lifecycle listener (``lifecycle.listen(reporter)``).
 For each change it looks the app up and queues, in the outbox, one delivery per
 thing to say, keyed by the change's idempotency key (a change heard twice queues
-once): commit statuses (when the app's secrets name a ``status_token`` and the run
-has a commit), completion callbacks (for the events each asks for), and, on
-``run.finished``, the app's ``notify:`` entries whose condition holds. It does no
+once): commit statuses (when the app's secrets name a ``status_token``, or
+``SCD_SECRET_STATUS_TOKEN`` is set for every app, and the run has a commit),
+completion callbacks (for the events each asks for), and, on ``run.finished``,
+the app's ``notify:`` entries whose condition holds. It does no
 network I/O: a :class:`~functions.report.courier.Courier` sends. It then calls
 ``wake`` so a courier in this process sends at once. It never raises for an
 unknown app or a store error (logged), so it can never fail a status change.
@@ -19,7 +20,8 @@ passed in 42 s", "step test failed", "cancelled", "error: <message>".
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from scd_core.errors import ScdError
@@ -48,9 +50,13 @@ def run_url(public_url: str | None, run_id: str) -> str | None:
 
 def seconds(run: Run) -> float | None:
     """How long the run ran, or None if it has not both started and ended."""
-    if run.started_at is None or run.finished_at is None:
+    return _span(run.started_at, run.finished_at)
+
+
+def _span(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
         return None
-    return round((run.finished_at - run.started_at).total_seconds(), 3)
+    return round((end - start).total_seconds(), 3)
 
 
 def _description(status: str, steps: list[StepState], run: Run, message: str | None) -> str:
@@ -81,8 +87,11 @@ class Reporter:
         load_app: Callable[[str], App | None],
         public_url: str | None = None,
         wake: Callable[[], None] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.outbox = outbox
+        # a machine-wide SCD_SECRET_STATUS_TOKEN turns statuses on for every app
+        self.global_token = bool((environ or {}).get("SCD_SECRET_STATUS_TOKEN"))
         self.store = store
         self.load_app = load_app
         self.public_url = public_url
@@ -107,7 +116,8 @@ class Reporter:
     def _statuses(self, app: App, change: Change) -> int:
         run = change.run
         provider = app.provider or run.event.provider
-        if "status_token" not in app.secrets or provider not in _PROVIDERS:
+        has_token = "status_token" in app.secrets or self.global_token
+        if not has_token or provider not in _PROVIDERS:
             return 0
         if not run.event.commit:
             return 0

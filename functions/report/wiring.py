@@ -53,7 +53,7 @@ def reporting(
     """Open the outbox in ``data_dir`` and start a courier on it."""
     outbox = Outbox(Path(data_dir) / OUTBOX_FILE)
     courier = Courier(outbox, load_app, environ)
-    reporter = Reporter(outbox, store, load_app, public_url, wake=courier.wake)
+    reporter = Reporter(outbox, store, load_app, public_url, wake=courier.wake, environ=environ)
     if start:
         courier.start()
     return Reporting(outbox, reporter, courier)

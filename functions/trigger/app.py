@@ -192,7 +192,11 @@ def _start_scheduler(
 
     launcher, grace = state.launcher, state.settings.scheduler_grace_seconds
     scheduler = Scheduler(
-        catalogue, launcher.store, launcher.invoker, grace=timedelta(seconds=grace)
+        catalogue,
+        launcher.store,
+        launcher.invoker,
+        grace=timedelta(seconds=grace),
+        lifecycle=launcher.lifecycle,
     )
     scheduler.start()
     front.state.scd_scheduler = scheduler

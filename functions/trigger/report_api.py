@@ -13,7 +13,8 @@ Contract:
   delivery; 404 if the run has no such delivery.
 - ``GET /badge/{app}.svg[?branch=]`` (no token): an SVG badge with the status word
   of the app's last run (of ``branch``), ``no runs`` before the first. 404 for an
-  unknown app or one with ``badge: false``. ``Cache-Control: max-age=30``.
+  unknown app or one with ``badge: false``. ``Cache-Control: max-age=30``; the
+  process keeps each (app, branch) answer ``BADGE_CACHE_S`` seconds.
 
 The outbox is ``<data_dir>/outbox.db``, the file the process's couriers share.
 """
@@ -21,6 +22,7 @@ The outbox is ``<data_dir>/outbox.db``, the file the process's couriers share.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +39,13 @@ from functions.trigger.errors import ERROR_RESPONSES
 from functions.trigger.runs_api import needs
 from functions.trigger.state import TriggerState, state_of
 
-__all__ = ["BADGE_MAX_AGE_S", "badge_svg", "outbox_of", "router"]
+__all__ = ["BADGE_CACHE_S", "BADGE_MAX_AGE_S", "badge_svg", "outbox_of", "router"]
 
 router = APIRouter(tags=["deliveries"])
 BADGE_MAX_AGE_S = 30
+BADGE_CACHE_S = 2.0  # a README viewed by many reads the store once per app and interval
+_BADGE_ENTRIES = 1024
+_badges: dict[tuple[int, str, str], tuple[float, str]] = {}
 _READ = Depends(needs("read"))
 _TRIGGER = Depends(needs("trigger"))
 _outboxes: dict[Path, Outbox] = {}
@@ -131,10 +136,21 @@ async def badge(request: Request, name: str, branch: str | None = Query(None)) -
     if not app.badge:
         raise NotFound(f"no app named {name!r}")
 
-    def last() -> str:
-        runs, _ = state.launcher.store.list_runs(app=app.name, branch=branch or None, limit=1)
-        return runs[0].status if runs else "no runs"
+    key = (id(state), app.name, branch or "")
+    cached = _badges.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        word = cached[1]
+    else:
 
-    svg = badge_svg("scd", await run_in_threadpool(last))
+        def last() -> str:
+            store = state.launcher.store
+            runs, _ = store.list_runs(app=app.name, branch=branch or None, limit=1)
+            return runs[0].status if runs else "no runs"
+
+        word = await run_in_threadpool(last)
+        if len(_badges) >= _BADGE_ENTRIES:  # any branch name is a key: stay bounded
+            _badges.clear()
+        _badges[key] = (time.monotonic() + BADGE_CACHE_S, word)
+    svg = badge_svg("scd", word)
     headers = {"Cache-Control": f"public, max-age={BADGE_MAX_AGE_S}"}
     return Response(svg, media_type="image/svg+xml", headers=headers)

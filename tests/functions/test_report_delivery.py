@@ -35,8 +35,10 @@ def store(tmp_path: Path) -> Iterator[RunStore]:
     opened.close()
 
 
-def _wire(tmp_path: Path, store: RunStore, app: App) -> tuple[Lifecycle, Reporting]:
-    environ = {"SCD_SECRET_STATUS_TOKEN": "not-this-one"}  # the app's own secret wins
+def _wire(
+    tmp_path: Path, store: RunStore, app: App, environ: dict[str, str] | None = None
+) -> tuple[Lifecycle, Reporting]:
+    environ = environ or {}
     wired = reporting(
         tmp_path, store, lambda name: app if name == app.name else None, environ,
         "https://ci.example", start=False,
@@ -67,7 +69,8 @@ def test_a_run_reports_pending_running_then_its_final_state_with_a_link(
     tmp_path: Path, store: RunStore
 ) -> None:
     with recorder() as api:
-        lifecycle, wired = _wire(tmp_path, store, _status_app(api.url, "gitlab"))
+        machine_wide = {"SCD_SECRET_STATUS_TOKEN": "not-this-one"}  # the app's own wins
+        lifecycle, wired = _wire(tmp_path, store, _status_app(api.url, "gitlab"), machine_wide)
         run = _one_task_run(store, lifecycle)
         wired.courier.send_due()
         lifecycle.claim(run.id, owner="w", ttl_s=30)
@@ -151,6 +154,13 @@ def test_no_status_token_means_no_status_and_the_token_is_never_stored(
         assert wired.courier.send_due() == 0
         wired.close()
     assert api.requests == []
+    with recorder() as api:  # a machine-wide token turns statuses on for every app
+        app = make_app(provider="github", status_api=api.url)
+        lifecycle, wired = _wire(tmp_path, store, app, {"SCD_SECRET_STATUS_TOKEN": "env-tok"})
+        lifecycle.queued([store.create_run(make_run(3, tasks=[make_task()]))[0]])
+        wired.courier.send_due()
+        wired.close()
+    assert [r.headers["authorization"] for r in api.requests] == ["Bearer env-tok"]
     lifecycle, wired = _wire(tmp_path, store, _status_app("http://127.0.0.1:9"))
     _one_task_run(store, lifecycle, 2)
     wired.close()
