@@ -40,6 +40,7 @@ __all__ = ["Courier", "signature"]
 
 log = logging.getLogger("scd.report")
 _TIMEOUT_S = 10.0
+_PRUNE_EVERY_S = 3600.0
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -95,8 +96,15 @@ class Courier:
             self._client = None
 
     def _loop(self) -> None:
+        pruned = 0.0
         while not self._stop.is_set():
             self.send_due()
+            if time.monotonic() - pruned > _PRUNE_EVERY_S:
+                pruned = time.monotonic()
+                try:
+                    self.outbox.prune()
+                except Exception:  # a busy file: next time
+                    log.exception("outbox: could not prune")
             due = self.outbox.next_due()
             wait = self.idle_s if due is None else min(self.idle_s, max(0.05, due - time.time()))
             self._wake.wait(wait)

@@ -11,7 +11,8 @@ try after an exponential backoff (``BACKOFF_S`` doubling up to ``MAX_BACKOFF_S``
 until the delivery's deadline passes, then ``failed``. A delivery of a
 ``group`` (a commit status context) is ``superseded`` when a newer one of the
 same group exists, so an old ``running`` retried late never hides the final
-state. Rows hold no secret: credentials are added when sending. Thread-safe
+state. ``prune`` forgets finished deliveries older than ``KEEP_S``. Rows hold no
+secret: credentials are added when sending. Thread-safe
 (one connection, one lock); the file survives restarts, so do pending retries.
 """
 
@@ -26,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["BACKOFF_S", "MAX_BACKOFF_S", "Delivery", "DeliveryState", "Outbox"]
+__all__ = ["BACKOFF_S", "KEEP_S", "MAX_BACKOFF_S", "Delivery", "DeliveryState", "Outbox"]
 
 BACKOFF_S = 5.0
 MAX_BACKOFF_S = 3600.0
+KEEP_S = 30 * 86400.0  # how long the delivery log keeps a finished delivery
 DeliveryState = Literal["pending", "delivered", "failed", "superseded"]
 
 _SCHEMA = """
@@ -250,6 +252,15 @@ class Outbox:
                 (run_id, limit),
             ).fetchall()
         return [_row(row) for row in rows]
+
+    def prune(self, older_than_s: float = KEEP_S) -> int:
+        """Forget finished deliveries older than ``older_than_s``; how many."""
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM deliveries WHERE state != 'pending' AND created_at < ?",
+                (time.time() - older_than_s,),
+            )
+        return cursor.rowcount
 
     def next_due(self) -> float | None:
         """When the earliest pending delivery is due (epoch seconds), or None."""

@@ -132,7 +132,7 @@ class Reporter:
         steps = self._steps(run) if change.name.endswith("finished") else []
         added = 0
         for context, status, message in targets:
-            mine = [s for s in steps if context == f"scd/{app.name}" or context.endswith(s.task)]
+            mine = [s for s in steps if context in (f"scd/{app.name}", f"scd/{app.name}/{s.task}")]
             payload = {
                 "provider": provider,
                 "repository": run.event.repository or "",

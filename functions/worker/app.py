@@ -73,7 +73,8 @@ class WorkerState:
         self._reporting: Reporting | None = None
 
     def _report(self, data_dir: Path, store: RunStore) -> Reporting | None:
-        """Statuses, callbacks and notifications from this worker (None: off)."""
+        """Statuses, callbacks and notifications from this worker (None: off, with
+        ``SCD_REPORT=0``); the outbox is ``<data_dir>/outbox.db``."""
         from functions.report import reporting
 
         if os.environ.get("SCD_REPORT", "1").strip().lower() in ("0", "false", "no", "off"):

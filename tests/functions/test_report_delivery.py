@@ -278,3 +278,19 @@ def test_notify_webhook_always_posts_the_run(tmp_path: Path, store: RunStore) ->
         wired.close()
     (request,) = hook.requests
     assert json.loads(request.body)["status"] == "success"
+
+
+def test_the_outbox_forgets_finished_deliveries_after_a_while(tmp_path: Path) -> None:
+    box = outbox_module.Outbox(tmp_path / "outbox.db")
+    try:
+        for n, at in enumerate([0.0, 1e12]):
+            box.add(
+                dedup=f"d{n}", run_id="r", app="web", kind="callback", target="t",
+                event="run.finished", payload={}, retry_for_s=60, now=at,
+            )  # fmt: skip
+        old, _new = box.of_run("r")
+        box.record(old.id, code=200, error=None)
+        assert box.prune(older_than_s=3600) == 1
+        assert [d.id for d in box.of_run("r")] == [_new.id]
+    finally:
+        box.close()
