@@ -54,6 +54,7 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
         sources=(
             (".", "functions/__init__.py"),
             (".", "functions/trigger"),
+            (".", "functions/report"),  # the delivery log and badges read its outbox
             _CORE,
             _TRIGGER_SPEC,
         ),
@@ -65,6 +66,7 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
         sources=(
             (".", "functions/__init__.py"),
             (".", "functions/worker"),
+            (".", "functions/report"),  # commit statuses, callbacks, notifications
             # scd.yaml is read with the trigger's loader (apps and their secrets)
             (".", "functions/trigger/__init__.py"),
             (".", "functions/trigger/config.py"),
@@ -73,6 +75,6 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
             _TRIGGER_SPEC,
             _ENGINE,
         ),
-        requires=(*_SERVER, "fastapi", "pydantic", "pyyaml", "croniter"),
+        requires=(*_SERVER, "fastapi", "pydantic", "pyyaml", "croniter", "httpx"),
     ),
 )

@@ -2,8 +2,9 @@
 
 Contract: ``start()`` runs a daemon thread; ``wake()`` (what a ``Reporter`` calls)
 makes it look at once, else it looks when the next delivery is due (at most every
-``idle_s``). ``send_due()`` sends what is due now in the caller's thread (tests,
-and a worker flushing at the end of a job). Each delivery is sent with the
+``idle_s``). ``send_due()`` sends what is due now in the caller's thread (tests);
+``flush()`` also waits for deliveries other couriers have in flight (a worker at
+the end of a job). Each delivery is sent with the
 credentials resolved now from the app (``load_app`` and ``environ``: the
 ``status_token`` secret, a callback's secret, a notifier's inputs), so nothing
 secret is ever stored; its outcome goes to the outbox (the delivery log), and a
@@ -126,6 +127,18 @@ class Courier:
                 self._send(delivery)
             total += len(batch)
         return total
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Send what is due now and wait for what other couriers have in flight, for
+        at most ``timeout_s`` (a retry after a backoff is left for later)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.send_due()
+            due = self.outbox.next_due()
+            waiting = self.outbox.in_flight() or (due is not None and due <= time.time())
+            if not waiting or time.monotonic() >= deadline:
+                return
+            time.sleep(0.05)
 
     def _send(self, delivery: Delivery) -> None:
         code: int | None = None

@@ -10,10 +10,11 @@ processes sharing the file never send one delivery twice at the same time;
 try after an exponential backoff (``BACKOFF_S`` doubling up to ``MAX_BACKOFF_S``)
 until the delivery's deadline passes, then ``failed``. A delivery of a
 ``group`` (a commit status context) is ``superseded`` when a newer one of the
-same group exists, so an old ``running`` retried late never hides the final
-state. ``prune`` forgets finished deliveries older than ``KEEP_S``. Rows hold no
-secret: credentials are added when sending. Thread-safe
-(one connection, one lock); the file survives restarts, so do pending retries.
+same group exists, and is not claimed while another of its group is in flight,
+so an old ``running`` sent late never hides the final state. ``prune`` forgets
+finished deliveries older than ``KEEP_S``. Rows hold no secret: credentials are
+added when sending. Thread-safe (one connection, one lock); the file survives
+restarts, so do pending retries.
 """
 
 from __future__ import annotations
@@ -185,10 +186,15 @@ class Outbox:
                     " AND newer.run_id = deliveries.run_id AND newer.seq > deliveries.seq)",
                     (now,),
                 )
+                # a group's delivery waits while another of its group is in flight, so
+                # statuses of one context reach the provider in the order they were made
                 rows = self._db.execute(
                     f"SELECT {_COLUMNS} FROM deliveries WHERE state = 'pending'"  # noqa: S608
-                    " AND next_at <= ? AND lease_until <= ? ORDER BY seq LIMIT ?",
-                    (due, now, limit),
+                    " AND next_at <= ? AND lease_until <= ? AND (grp IS NULL OR NOT EXISTS"
+                    " (SELECT 1 FROM deliveries AS busy WHERE busy.grp = deliveries.grp"
+                    " AND busy.run_id = deliveries.run_id AND busy.state = 'pending'"
+                    " AND busy.lease_until > ?)) ORDER BY seq LIMIT ?",
+                    (due, now, now, limit),
                 ).fetchall()
                 self._db.executemany(
                     "UPDATE deliveries SET lease_until = ? WHERE id = ?",
@@ -261,6 +267,15 @@ class Outbox:
                 (time.time() - older_than_s,),
             )
         return cursor.rowcount
+
+    def in_flight(self) -> int:
+        """How many deliveries some courier holds a lease on right now."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND lease_until > ?",
+                (time.time(),),
+            ).fetchone()
+        return int(row[0])
 
     def next_due(self) -> float | None:
         """When the earliest pending delivery is due (epoch seconds), or None."""

@@ -128,7 +128,15 @@ def badge_svg(label: str, word: str) -> str:
     )
 
 
-@router.get("/badge/{name}.svg", include_in_schema=True, summary="An app's status badge")
+@router.get(
+    "/badge/{name}.svg",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}}, "description": "the badge"},
+        **ERROR_RESPONSES,
+    },
+    summary="An app's status badge",
+)
 async def badge(request: Request, name: str, branch: str | None = Query(None)) -> Response:
     """The last run's status word as an SVG badge (no token needed)."""
     state = state_of(request)

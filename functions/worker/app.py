@@ -152,7 +152,7 @@ class WorkerState:
         """On Function Compute, send what the job queued before answering: an instance
         is frozen between invocations, so its courier thread may not run again soon."""
         if self._reporting is not None and os.environ.get("FC_FUNCTION_NAME"):
-            self._reporting.courier.send_due()
+            self._reporting.courier.flush(timeout_s=30.0)
 
     def pre_stop(self) -> list[str]:
         """Interrupt every running job; the run ids interrupted."""

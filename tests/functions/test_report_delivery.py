@@ -294,3 +294,24 @@ def test_the_outbox_forgets_finished_deliveries_after_a_while(tmp_path: Path) ->
         assert [d.id for d in box.of_run("r")] == [_new.id]
     finally:
         box.close()
+
+
+def test_a_status_waits_while_an_older_one_of_its_context_is_in_flight(tmp_path: Path) -> None:
+    box = outbox_module.Outbox(tmp_path / "outbox.db")
+    try:
+
+        def add(n: int) -> None:
+            box.add(
+                dedup=f"s{n}", run_id="r", app="web", kind="status", target="scd/web",
+                group="status:scd/web", event=f"e{n}", payload={}, retry_for_s=60,
+            )  # fmt: skip
+
+        add(1)
+        (running,) = box.claim_due()  # another courier is sending it
+        add(2)
+        assert box.claim_due() == []  # the newer one waits for it
+        assert box.in_flight() == 1
+        box.record(running.id, code=201, error=None)
+        assert [d.event for d in box.claim_due()] == ["e2"]
+    finally:
+        box.close()
