@@ -181,10 +181,11 @@ class Outbox:
             try:
                 self._db.execute(
                     "UPDATE deliveries SET state = 'superseded', finished_at = ?"
-                    " WHERE state = 'pending' AND grp IS NOT NULL AND EXISTS (SELECT 1 FROM"
+                    " WHERE state = 'pending' AND grp IS NOT NULL AND lease_until <= ?"
+                    " AND EXISTS (SELECT 1 FROM"
                     " deliveries AS newer WHERE newer.grp = deliveries.grp"
                     " AND newer.run_id = deliveries.run_id AND newer.seq > deliveries.seq)",
-                    (now,),
+                    (now, now),
                 )
                 # a group's delivery waits while another of its group is in flight, so
                 # statuses of one context reach the provider in the order they were made
