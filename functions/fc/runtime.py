@@ -55,6 +55,7 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
             (".", "functions/__init__.py"),
             (".", "functions/trigger"),
             (".", "functions/appconfig"),
+            (".", "functions/report"),  # the delivery log and badges read its outbox
             _CORE,
             _TRIGGER_SPEC,
         ),
@@ -66,6 +67,7 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
         sources=(
             (".", "functions/__init__.py"),
             (".", "functions/worker"),
+            (".", "functions/report"),  # commit statuses, callbacks, notifications
             # scd.yaml (apps and their secrets), whose tokens are the trigger's auth's
             (".", "functions/trigger/__init__.py"),
             (".", "functions/appconfig"),
@@ -74,6 +76,6 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
             _TRIGGER_SPEC,
             _ENGINE,
         ),
-        requires=(*_SERVER, "fastapi", "pydantic", "pyyaml", "croniter"),
+        requires=(*_SERVER, "fastapi", "pydantic", "pyyaml", "croniter", "httpx"),
     ),
 )

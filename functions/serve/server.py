@@ -142,7 +142,18 @@ class _Instance:
         stack.callback(self.store.close)
         _end_unreadable(self.store)
         self.sink = open_sink(settings.log_sink)
-        destinations = Destinations(self.store, self.sink)
+        from scd_core.lifecycle import Lifecycle
+
+        from functions.report import reporting
+
+        # one lifecycle for every writer in this process, so its listeners hear all
+        self.lifecycle = Lifecycle(self.store)
+        self.reporting = reporting(
+            settings.data_dir, self.store, self._load_app, environ, settings.public_url
+        )
+        stack.callback(self.reporting.close)
+        self.lifecycle.listen(self.reporting.reporter)
+        destinations = Destinations(self.store, self.sink, self.lifecycle)
         self.pool: WorkerPool | RedisWorkerPool
         self.invoker: LocalInvoker | RedisInvoker
         # made anew at each start: only this invoker and these workers know it
@@ -163,8 +174,18 @@ class _Instance:
                 on_stop=destinations.on_stop,
                 worker_token=worker_token,
             )
-        self.reaper = Reaper(self.store, self.sink)
+        self.reaper = Reaper(self.store, self.sink, lifecycle=self.lifecycle)
         self.pruner = _pruner(settings, options)
+
+    def _load_app(self, name: str) -> Any:
+        """The app ``name`` as this process knows it (scd.yaml's, then the store's)."""
+        from functions.appconfig import stored_app
+
+        app = self.config.apps.get(name)
+        if app is not None:
+            return app
+        spec = self.store.get_app(name)
+        return None if spec is None else stored_app(name, spec)
 
     def run(self, choice: ConfigChoice, echo: Callable[[str], None]) -> None:
         import uvicorn
@@ -183,6 +204,7 @@ class _Instance:
             store=self.store,
             invoker=self.invoker,
             freeze_gc=True,
+            lifecycle=self.lifecycle,
         )
         api.state.scd_log_sink = self.sink
         server = uvicorn.Server(

@@ -20,6 +20,7 @@ from functions.trigger import (
     apps_api,
     logstream,
     manual,
+    report_api,
     runs_api,
     timers,
     tokens_api,
@@ -133,6 +134,7 @@ def build_api(state: TriggerState) -> FastAPI:
     api.add_api_route("/healthz", _healthz, methods=["GET"], response_model=Health)
     api.include_router(runs_api.router)
     api.include_router(approvals.router)
+    api.include_router(report_api.router)
     api.include_router(logstream.router)
     api.include_router(apps_api.router)
     api.include_router(tokens_api.router)

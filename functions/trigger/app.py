@@ -34,7 +34,7 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scd_core.invoker import Invoker
 from scd_core.settings import Settings
@@ -52,6 +52,9 @@ from functions.trigger.launcher import Launcher
 from functions.trigger.limits import guard_api, guarded
 from functions.trigger.state import TriggerState
 from functions.trigger.webhooks import receive_webhook, serve_webhook
+
+if TYPE_CHECKING:
+    from scd_core.lifecycle import Lifecycle
 
 __all__ = ["TriggerFront", "app", "create_app"]
 
@@ -136,6 +139,7 @@ def create_app(
     store: RunStore | None = None,
     invoker: Invoker | None = None,
     freeze_gc: bool = False,
+    lifecycle: Lifecycle | None = None,
 ) -> TriggerFront:
     """The trigger app; ``settings`` default to ``Settings.from_env()`` at start-up.
 
@@ -143,13 +147,14 @@ def create_app(
     once started, everything allocated so far is moved out of the garbage
     collector's sight (``gc.freeze``). Its full collections then walk only what
     requests allocate, not every module and model: under a burst of webhooks they
-    took 30 to 60 ms each and set the p99.
+    took 30 to 60 ms each and set the p99. ``lifecycle``: the process's one
+    lifecycle (with its listeners) for the launcher to announce runs through.
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(front: TriggerFront) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            state = _open(settings or Settings.from_env(), config, store, invoker, stack)
+            state = _open(settings or Settings.from_env(), config, store, invoker, stack, lifecycle)
             stack.callback(state.launcher.close)  # runs first: finish launches, then close
             front.state.scd = lazy.state = front.scd = state
             if state.settings.scheduler:
@@ -187,7 +192,11 @@ def _start_scheduler(
 
     launcher, grace = state.launcher, state.settings.scheduler_grace_seconds
     scheduler = Scheduler(
-        catalogue, launcher.store, launcher.invoker, grace=timedelta(seconds=grace)
+        catalogue,
+        launcher.store,
+        launcher.invoker,
+        grace=timedelta(seconds=grace),
+        lifecycle=launcher.lifecycle,
     )
     scheduler.start()
     front.state.scd_scheduler = scheduler
@@ -200,6 +209,7 @@ def _open(
     store: RunStore | None,
     invoker: Invoker | None,
     stack: contextlib.AsyncExitStack,
+    lifecycle: Lifecycle | None = None,
 ) -> TriggerState:
     if config is None:
         config = load_config(settings.config)
@@ -216,7 +226,9 @@ def _open(
         _close_later(stack, invoker)
     # tokens created through the API count on every route, the hot ones included
     config.tokens.attach(store)
-    return TriggerState(settings=settings, config=config, launcher=Launcher(store, invoker))
+    return TriggerState(
+        settings=settings, config=config, launcher=Launcher(store, invoker, lifecycle)
+    )
 
 
 def _close_later(stack: contextlib.AsyncExitStack, backend: Any) -> None:

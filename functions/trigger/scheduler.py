@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 from scd_core.errors import ScdError
 from scd_core.invoker import Invoker
+from scd_core.lifecycle import Lifecycle
 from scd_core.models import utcnow
 from scd_core.store import RunStore
 from scd_trigger_spec import App, schedule_event
@@ -106,10 +107,12 @@ class Scheduler:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         grace: timedelta = timedelta(seconds=300),
         refresh_s: float = 2.0,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.store = store
-        self.launcher = Launcher(store, invoker)
+        # the process's lifecycle, so that its listeners hear scheduled runs queued too
+        self.launcher = Launcher(store, invoker, lifecycle)
         self.clock = clock
         self.sleep = sleep
         self.grace = grace

@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from scd_engine.runtime.sandbox import Sandbox
     from scd_trigger_spec import App
 
+    from functions.report import Reporting
+
 __all__ = ["WorkerState", "app", "create_app", "step_sandbox"]
 
 _log = logging.getLogger("scd.worker")
@@ -79,6 +81,22 @@ class WorkerState:
         self._lock = threading.Lock()
         self.active: dict[str, Execution] = {}
         self._invoker: Invoker | None = None
+        self._reporting: Reporting | None = None
+
+    def _report(self, data_dir: Path, store: RunStore) -> Reporting | None:
+        """Statuses, callbacks and notifications from this worker (None: off, with
+        ``SCD_REPORT=0``); the outbox is ``<data_dir>/outbox.db``."""
+        from functions.report import reporting
+
+        if os.environ.get("SCD_REPORT", "1").strip().lower() in ("0", "false", "no", "off"):
+            return None
+        return reporting(data_dir, store, self._quiet_app, os.environ, self.settings.public_url)
+
+    def _quiet_app(self, name: str) -> App | None:
+        try:
+            return self.load_app(name)
+        except ScdError:
+            return None
 
     def env(self) -> WorkerEnv:
         """The worker environment, opening the store and sink on first use."""
@@ -93,6 +111,10 @@ class WorkerState:
                     (data_dir / sub).mkdir(parents=True, exist_ok=True)
                 store = self._store or open_store(self.settings.store)
                 sink: LogSink = open_sink(self.settings.log_sink)
+                lifecycle = Lifecycle(store)
+                self._reporting = self._report(data_dir, store)
+                if self._reporting is not None:
+                    lifecycle.listen(self._reporting.reporter)
                 self._env = WorkerEnv(
                     store=store,
                     sink=sink,
@@ -101,7 +123,7 @@ class WorkerState:
                     grace_s=self.settings.step_grace_seconds,
                     load_app=self.load_app,
                     environ=os.environ,
-                    lifecycle=Lifecycle(store),
+                    lifecycle=lifecycle,
                     sandbox=step_sandbox(self.settings.sandbox),
                     dispatch=self.dispatch,
                 )
@@ -155,6 +177,13 @@ class WorkerState:
             with self._lock:
                 if self.active.get(job.id) is execution:
                     del self.active[job.id]
+            self._flush_reports()
+
+    def _flush_reports(self) -> None:
+        """On Function Compute, send what the job queued before answering: an instance
+        is frozen between invocations, so its courier thread may not run again soon."""
+        if self._reporting is not None and os.environ.get("FC_FUNCTION_NAME"):
+            self._reporting.courier.flush(timeout_s=30.0)
 
     def pre_stop(self) -> list[str]:
         """Interrupt every running job; the run ids interrupted."""
@@ -166,6 +195,8 @@ class WorkerState:
         return [execution.run_id for execution in running]
 
     def close(self) -> None:
+        if self._reporting is not None:
+            self._reporting.close()
         if self._env is not None and self._store is None:
             self._env.store.close()
 

@@ -57,12 +57,13 @@ def test_npm_names_are_told_apart_from_scds_own(name: str, expected: NpmSpec | N
 
 def test_names_resolve_to_the_bridge_or_to_a_native_equivalent(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path)
-    assert isinstance(resolve_plugin("@serverless-cd/ding-talk", workspace), NodePlugin)
+    assert isinstance(resolve_plugin("npm:@serverless-cd/ding-talk", workspace), NodePlugin)
     assert isinstance(resolve_plugin("./plugins/notify", workspace), NodePlugin)
     assert isinstance(resolve_plugin("./plugins/boom.js", workspace), NodePlugin)
     assert isinstance(resolve_plugin("./plugins/boom", workspace), NodePlugin)
     assert isinstance(resolve_plugin("npm:@serverless-cd/checkout", workspace), NodePlugin)
-    for native in ("@serverless-cd/checkout", "@serverless-cd/cache@0.0.13"):
+    natives = ("@serverless-cd/checkout", "@serverless-cd/cache@0.0.13", "@serverless-cd/ding-talk")
+    for native in natives:
         assert not isinstance(resolve_plugin(native, workspace), NodePlugin)
 
 

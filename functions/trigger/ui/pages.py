@@ -144,7 +144,18 @@ def run_detail(state: TriggerState, run_id: str, with_chart: bool = True) -> dic
     if with_chart:
         recent, _ = store.list_runs(app=found.app, limit=_CHART_RUNS)
         detail["chart"] = chart(recent, current=run_id)
+        detail["deliveries"] = _deliveries(state, run_id)
     return detail
+
+
+def _deliveries(state: TriggerState, run_id: str) -> list[dict[str, Any]]:
+    """The run's commit statuses, callbacks and notifications, as the API lists them."""
+    from functions.report.wiring import OUTBOX_FILE
+    from functions.trigger.report_api import outbox_of
+
+    if not (Path(state.settings.data_dir) / OUTBOX_FILE).exists():
+        return []  # nothing was ever queued here: do not create the file for a page view
+    return [d.public() for d in outbox_of(state).of_run(run_id, limit=50)]
 
 
 def static(name: str) -> Response:

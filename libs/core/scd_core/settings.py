@@ -79,6 +79,8 @@ class Settings(BaseModel):
         except ConfigError as exc:
             raise ValueError(str(exc)) from exc
         return value
+    # Where users reach the trigger (commit statuses and callbacks link runs there).
+    public_url: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -109,6 +111,7 @@ class Settings(BaseModel):
             ("SCD_SANDBOX", "sandbox"),
             ("SCD_LOG_SINK", "log_sink"),
             ("SCD_FC_PRICES", "fc_prices"),
+            ("SCD_PUBLIC_URL", "public_url"),
         ):
             if env.get(name):
                 values[field] = env[name]

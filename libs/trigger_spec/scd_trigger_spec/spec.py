@@ -29,6 +29,7 @@ from scd_core.models import new_dict, new_list
 from scd_trigger_spec.cron import parse_cron
 from scd_trigger_spec.globs import glob_regex
 from scd_trigger_spec.patterns import compile_pattern
+from scd_trigger_spec.reporting import Callback, Notify
 
 __all__ = [
     "PR_TYPES",
@@ -286,6 +287,12 @@ class App(BaseModel):
     allow_platform_env: bool = False
     forks: ForkPolicy = Field(default_factory=ForkPolicy)
     retry: Retry = Field(default_factory=Retry)
+    # Reporting back (issue 13): commit statuses go out when ``secrets`` holds a
+    # ``status_token``, to ``status_api`` (None: the provider's public API).
+    callbacks: list[Callback] = Field(default_factory=new_list)
+    notify: list[Notify] = Field(default_factory=new_list)
+    badge: bool = True
+    status_api: str | None = None
 
     @model_validator(mode="before")
     @classmethod

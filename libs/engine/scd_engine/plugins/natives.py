@@ -1,14 +1,16 @@
 """serverless-cd plugins that scd runs natively instead of through Node.
 
-Contract: :func:`native_equivalent` maps ``@serverless-cd/cache`` and
-``@serverless-cd/checkout`` (any version pin; ``npm:`` forces the npm package
-instead) to scd plugins taking the npm plugin's inputs:
+Contract: :func:`native_equivalent` maps ``@serverless-cd/cache``,
+``@serverless-cd/ding-talk`` and ``@serverless-cd/checkout`` (any version pin;
+``npm:`` forces the npm package instead) to scd plugins taking the npm plugin's inputs:
 
 - cache: ``key`` and ``path`` (one path or a list) go to the built-in ``cache``;
   paths outside the workspace (``~/.npm``) are left out with a log line, since the
   built-in cache keeps workspace paths only; the OSS settings serverless-cd's plugin
   reads are not used (archives live in the worker's cache dir). Outputs
   ``cache-hit`` as the npm plugin does.
+- ding-talk: the built-in ``dingtalk`` (see :mod:`~scd_engine.plugins.notify`), which
+  takes the npm plugin's ``webhook``, ``secret``, ``msgtype`` and ``payload``.
 - checkout: the set-up step already checked the run's commit out, so with no
   ``ref``/``commit`` in the inputs (or the run's own) it logs that and does
   nothing; another ``commit`` or ``ref`` is checked out in the workspace (from
@@ -24,7 +26,7 @@ from typing import Any
 
 from scd_core.errors import ScdError
 
-from scd_engine.plugins import cache
+from scd_engine.plugins import cache, notify
 from scd_engine.plugins.context import Plugin, PluginContext
 
 __all__ = ["native_equivalent"]
@@ -127,5 +129,6 @@ def _git(ctx: PluginContext, *args: str) -> str:
 
 _NATIVE: dict[str, Plugin] = {
     "@serverless-cd/cache": sd_cache,
+    "@serverless-cd/ding-talk": notify.dingtalk,
     "@serverless-cd/checkout": sd_checkout,
 }

@@ -35,6 +35,11 @@ ENTRY_POINT_GROUP = "scd.plugins"
 BUILTINS: dict[str, str] = {
     "cache": "scd_engine.plugins.cache:run",
     "notify-webhook": "scd_engine.plugins.webhook:run",
+    "dingtalk": "scd_engine.plugins.notify:dingtalk",
+    "wecom": "scd_engine.plugins.notify:wecom",
+    "feishu": "scd_engine.plugins.notify:feishu",
+    "lark": "scd_engine.plugins.notify:feishu",
+    "email": "scd_engine.plugins.notify:email",
 }
 
 
