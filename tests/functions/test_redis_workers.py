@@ -45,6 +45,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
         yield started
 
 
+# An app no scd.yaml names: its runs check out the repository their own record names.
+LOOSE = "loose"
+
 class Workers:
     """``scd worker`` processes sharing one data dir, store and stream."""
 
@@ -60,6 +63,8 @@ class Workers:
             "SCD_CONFIG": str(self.data_dir / "scd.yaml"),
             "SCD_LEASE_TTL_SECONDS": str(STORE_TTL_S),
             "SCD_STEP_GRACE_SECONDS": "1",
+            # steps report through files under the test's temp dir: no sandbox here
+            "SCD_SANDBOX": "none",
         }
         args = ["--redis", self.url, "--concurrency", str(concurrency), "--lease", str(LEASE_S)]
         with (self.data_dir / f"worker-{len(self.procs)}.log").open("ab") as out:
@@ -142,11 +147,11 @@ def test_two_workers_drain_300_jobs_while_one_is_killed_mid_job_every_run_ends_o
     )
     repo, sha = make_repo(tmp_path / "repo", {"serverless-pipeline.yaml": TRIVIAL})
     doomed = workers.start(concurrency=2)
-    long_job = new_job(store, f"file://{long_repo}", long_sha)
+    long_job = new_job(store, f"file://{long_repo}", long_sha, app=LOOSE)
     invoker.dispatch(long_job)
     step_pid = wait_file(pid_file)  # the long job runs on the doomed worker
     workers.start(concurrency=2)
-    jobs = [new_job(store, f"file://{repo}", sha) for _ in range(300)]
+    jobs = [new_job(store, f"file://{repo}", sha, app=LOOSE) for _ in range(300)]
     invoker.dispatch_many(jobs)
     ids = [job.id for job in jobs]
     wait_for(
@@ -177,9 +182,10 @@ def test_two_workers_drain_300_jobs_while_one_is_killed_mid_job_every_run_ends_o
 def test_a_lost_run_is_retried_when_the_app_asks_for_it(
     setup: Callable[..., tuple[RunStore, Workers, RedisInvoker]], tmp_path: Path
 ) -> None:
-    store, workers, invoker = setup(retry={"max": 2, "on": ["worker-lost"]})
     pid_file = tmp_path / "nap.pid"
     repo, sha = make_repo(tmp_path / "repo", {"serverless-pipeline.yaml": sleeping(pid_file, 3)})
+    # the worker checks out the app's repository: the app names this one
+    store, workers, invoker = setup(repo=f"file://{repo}", retry={"max": 2, "on": ["worker-lost"]})
     doomed = workers.start()
     job = new_job(store, f"file://{repo}", sha)
     invoker.dispatch(job)
@@ -212,7 +218,7 @@ def test_queued_jobs_survive_a_redis_restart_and_then_run(
 ) -> None:
     store, workers, invoker = setup()
     repo, sha = make_repo(tmp_path / "repo", {"serverless-pipeline.yaml": TRIVIAL})
-    jobs = [new_job(store, f"file://{repo}", sha) for _ in range(10)]
+    jobs = [new_job(store, f"file://{repo}", sha, app=LOOSE) for _ in range(10)]
     invoker.dispatch_many(jobs)
     server.restart()
     workers.start(concurrency=2)
@@ -227,7 +233,7 @@ def test_a_cancel_reaches_a_running_step_through_the_control_channel(
     pid_file = tmp_path / "nap.pid"
     repo, sha = make_repo(tmp_path / "repo", {"serverless-pipeline.yaml": sleeping(pid_file, 60)})
     workers.start()
-    job = new_job(store, f"file://{repo}", sha)
+    job = new_job(store, f"file://{repo}", sha, app=LOOSE)
     invoker.dispatch(job)
     wait_file(pid_file)
     invoker.stop(job.id)  # only the channel: no store cancel request is written here
@@ -241,7 +247,7 @@ def test_a_job_stopped_while_queued_never_starts(
 ) -> None:
     store, workers, invoker = setup()
     repo, sha = make_repo(tmp_path / "repo", {"serverless-pipeline.yaml": TRIVIAL})
-    job: Job = new_job(store, f"file://{repo}", sha)
+    job: Job = new_job(store, f"file://{repo}", sha, app=LOOSE)
     invoker.dispatch(job)
     invoker.stop(job.id)
     workers.start()
