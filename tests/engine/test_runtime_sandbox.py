@@ -129,3 +129,30 @@ def test_the_steps_of_a_sandboxed_run_share_their_tmp(data_dir: Path) -> None:
     result, sink = _run_sandboxed(data_dir, text)
     assert result.status == "success"
     assert _log(sink, "read") == "kept\n"
+
+
+def test_git_works_in_a_sandboxed_checkout_that_borrows_from_its_mirror(data_dir: Path) -> None:
+    import os as _os
+
+    env = {**_os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t.invalid"}  # fmt: skip
+    source = data_dir.parent / "source"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(source)], check=True)
+    (source / "README").write_text("hi\n")
+    subprocess.run(["git", "-C", str(source), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(source), "commit", "-qm", "one"], check=True, env=env)
+    mirrors = data_dir / "cache" / "mirrors"
+    mirrors.mkdir(parents=True)
+    mirror, other = mirrors / "mine.git", mirrors / "other.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(source), str(mirror)], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(source), str(other)], check=True)
+    workspace = data_dir / "work" / "mine"
+    subprocess.run(["git", "clone", "-q", "--shared", str(mirror), str(workspace)], check=True)
+    text = (
+        "steps:\n  - id: head\n    run: git rev-parse HEAD && git log --oneline | wc -l\n"
+        f"  - id: other\n    run: ls {other} || echo hidden\n"
+    )
+    result, sink = _run_sandboxed(data_dir, text)
+    assert result.status == "success", _log(sink, "head")
+    assert _log(sink, "head").splitlines()[1] == "1"
+    assert "hidden" in _log(sink, "other")

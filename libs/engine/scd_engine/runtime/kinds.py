@@ -236,9 +236,12 @@ def _process(scope: Scope, call: StepCall, argv: list[str]) -> Finished:
     if scope.sandbox is not None:
         shared_tmp = scope.tmp / "tmp"  # the run's /tmp: its steps share it
         shared_tmp.mkdir(exist_ok=True)
+        from scd_engine.runtime.sandbox import borrowed_objects
+
         argv = scope.sandbox.wrap(
             argv, workspace=scope.workspace, cwd=call.cwd, hidden=scope.hidden,
             writable=(scope.tmp,), tmp=shared_tmp,
+            readable=borrowed_objects(scope.workspace),
         )  # fmt: skip
     try:
         res: ProcessResult = run_process(

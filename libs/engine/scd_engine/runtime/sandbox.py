@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Sandbox", "find_sandbox"]
+__all__ = ["Sandbox", "borrowed_objects", "find_sandbox"]
 
 _SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/var/lib/ca-certificates", "/run/systemd/resolve")
 _ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -51,11 +51,14 @@ class Sandbox:
         hidden: Sequence[Path] = (),
         writable: Sequence[Path] = (),
         tmp: Path | None = None,
+        readable: Sequence[Path] = (),
     ) -> list[str]:
         """``argv`` run by bubblewrap in a view of the disk holding only the system,
         the interpreter's paths, ``/tmp`` (``tmp`` mounted there, so the steps of one
         run share it as they would share the machine's; else an empty one),
-        ``workspace`` and ``writable`` (read-write: the step's files outside it)."""
+        ``workspace`` and ``writable`` (read-write: the step's files outside it), and
+        ``readable`` read-only even inside a hidden path (the object store of the
+        checkout's own git mirror, which its ``.git`` borrows from)."""
         args = [self.bwrap, "--die-with-parent", "--unshare-ipc", "--unshare-uts"]
         # its own process ids: no /proc/<pid>/environ of scd's processes to read
         args += ["--unshare-pid"]
@@ -71,11 +74,25 @@ class Sandbox:
         args += ["--tmpfs", _TMP] if tmp is None else ["--bind", str(tmp.resolve()), _TMP]
         for path in hidden:
             args += ["--tmpfs", str(path.resolve())]
+        for own in readable:
+            place = str(own.resolve())
+            args += ["--ro-bind-try", place, place]
         for own in (workspace, *writable):
             place = str(own.resolve())
             args += ["--bind", place, place]
         args += ["--chdir", str(cwd.resolve()), "--"]
         return [*args, *argv]
+
+
+def borrowed_objects(workspace: Path) -> tuple[Path, ...]:
+    """The object stores a checkout in ``workspace`` borrows from (git's alternates):
+    a step running git needs them, and only them, of scd's mirror cache."""
+    alternates = workspace / ".git" / "objects" / "info" / "alternates"
+    try:
+        lines = alternates.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ()
+    return tuple(Path(line) for line in lines if line.startswith("/"))
 
 
 def _python_paths() -> tuple[str, ...]:
