@@ -54,6 +54,7 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
         sources=(
             (".", "functions/__init__.py"),
             (".", "functions/trigger"),
+            (".", "functions/appconfig"),
             _CORE,
             _TRIGGER_SPEC,
         ),
@@ -65,14 +66,25 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
         sources=(
             (".", "functions/__init__.py"),
             (".", "functions/worker"),
-            # scd.yaml is read with the trigger's loader (apps and their secrets)
+            # scd.yaml's loader (apps and their secrets), which reads the tokens' models
+            (".", "functions/appconfig"),
             (".", "functions/trigger/__init__.py"),
-            (".", "functions/trigger/config.py"),
             (".", "functions/trigger/auth.py"),
             _CORE,
             _TRIGGER_SPEC,
             _ENGINE,
         ),
         requires=(*_SERVER, "fastapi", "pydantic", "pyyaml", "croniter"),
+    ),
+    FunctionCode(
+        name="failure-handler",
+        app="functions.failure_handler.app:app",
+        sources=(
+            (".", "functions/__init__.py"),
+            (".", "functions/failure_handler"),
+            _CORE,
+        ),
+        # the store and the sink only: no engine, no webhook code, no FastAPI
+        requires=(*_SERVER, "starlette", "pydantic", "pyyaml"),
     ),
 )

@@ -52,7 +52,7 @@ from scd_core.stores.rows import dump_model
 if TYPE_CHECKING:
     from scd_core.invokers.results import AsyncTask
 
-__all__ = ["MAX_ASYNC_PAYLOAD", "FcInvoker", "default_endpoint", "task_id"]
+__all__ = ["MAX_ASYNC_PAYLOAD", "FcInvoker", "default_endpoint", "job_id_of", "task_id"]
 
 MAX_ASYNC_PAYLOAD = 128 * 1024  # FC's limit on an async invocation's body
 _TASK_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
@@ -68,6 +68,15 @@ def task_id(job_id: str) -> str:
     if _TASK_ID.fullmatch(candidate):
         return candidate
     return "scdh_" + hashlib.sha256(job_id.encode("utf-8")).hexdigest()
+
+
+def job_id_of(task: str) -> str | None:
+    """The job id ``task_id`` made ``task`` from, or None when it cannot be known (a
+    hashed ``scdh_`` id, or not one of scd's). The inverse of ``task_id``, kept here
+    so the scheme lives in one place; the failure handler reads it."""
+    if task.startswith("scd_") and len(task) > 4:
+        return task[4:]
+    return None
 
 
 def default_endpoint(account_id: str, region: str, environ: Mapping[str, str]) -> str:
