@@ -187,7 +187,11 @@ def _start_scheduler(
 
     launcher, grace = state.launcher, state.settings.scheduler_grace_seconds
     scheduler = Scheduler(
-        catalogue, launcher.store, launcher.invoker, grace=timedelta(seconds=grace)
+        catalogue,
+        launcher.store,
+        launcher.invoker,
+        grace=timedelta(seconds=grace),
+        workers=launcher.workers,
     )
     scheduler.start()
     front.state.scd_scheduler = scheduler
@@ -216,7 +220,8 @@ def _open(
         _close_later(stack, invoker)
     # tokens created through the API count on every route, the hot ones included
     config.tokens.attach(store)
-    return TriggerState(settings=settings, config=config, launcher=Launcher(store, invoker))
+    launcher = Launcher(store, invoker, workers=config.workers)
+    return TriggerState(settings=settings, config=config, launcher=launcher)
 
 
 def _close_later(stack: contextlib.AsyncExitStack, backend: Any) -> None:

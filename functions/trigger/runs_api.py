@@ -44,7 +44,7 @@ from starlette.types import Scope as AsgiScope
 
 from functions.trigger.auth import Scope
 from functions.trigger.errors import ERROR_RESPONSES, ErrorBody
-from functions.trigger.launcher import job_for, new_run_id
+from functions.trigger.launcher import new_run_id
 from functions.trigger.state import TriggerState, state_of
 from functions.trigger.views import (
     CancelAnswer,
@@ -149,7 +149,7 @@ def rerun_run(state: TriggerState, run_id: str) -> Run:
         if not created:  # another rerun took this number first
             continue
         state.launcher.lifecycle.queued([run])
-        job = job_for(app, run)  # clones the app's repository, never the event's
+        job = state.launcher.job_for(app, run)  # the app's repository, never the event's
         state.launcher.invoker.dispatch(job)
         return run
     raise Conflict(f"run {run_id} was rerun too many times")

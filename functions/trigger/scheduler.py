@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,6 +45,7 @@ from scd_core.models import utcnow
 from scd_core.store import RunStore
 from scd_trigger_spec import App, schedule_event
 from scd_trigger_spec.cron import CronSchedule
+from scd_trigger_spec.routing import WorkerRule
 
 from functions.trigger.launcher import Launched, Launcher
 from functions.trigger.schedules import (
@@ -106,10 +107,11 @@ class Scheduler:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         grace: timedelta = timedelta(seconds=300),
         refresh_s: float = 2.0,
+        workers: Sequence[WorkerRule] = (),
     ) -> None:
         self.catalogue = catalogue
         self.store = store
-        self.launcher = Launcher(store, invoker)
+        self.launcher = Launcher(store, invoker, workers=workers)
         self.clock = clock
         self.sleep = sleep
         self.grace = grace

@@ -177,7 +177,7 @@ def test_an_unreachable_endpoint_is_a_backend_error(environ: None) -> None:
 @pytest.mark.usefixtures("environ")
 def test_a_job_over_the_async_payload_limit_is_refused_before_sending(double: FcDouble) -> None:
     invoker = invoker_for(double)
-    big = make_job(8, payload={"blob": "x" * (130 * 1024)})
+    big = make_job(8).model_copy(update={"pipeline": "p" * (130 * 1024)})  # none is so big
     with pytest.raises(BackendError, match="over FC's async payload limit"):
         invoker.dispatch(big)
     assert double.requests == 0

@@ -10,7 +10,8 @@ trigger does).
 
 ``fc://ACCOUNT.REGION/FUNCTION?qualifier=LATEST&endpoint=URL`` is an ``FcInvoker``
 on FC 3.0's async invocation of the worker function FUNCTION in that account and
-region; ``endpoint`` replaces FC's (a loopback double), ``timeout_s`` and
+region; ``endpoint`` replaces FC's (a loopback double), ``endpoint.REGION=URL``
+replaces it for the jobs routed to REGION (``Job.region``), ``timeout_s`` and
 ``attempts`` tune its requests. ``scd_core.invokers.fcdouble.FcDouble`` is FC's
 async API on loopback for tests (signature checks, delivery, destinations). The
 ``redis`` backend comes later.
@@ -33,6 +34,7 @@ ACCEPTED_URLS = (
     "fc://ACCOUNT.REGION/FUNCTION?qualifier=LATEST&endpoint=URL",
 )
 _FC_PLACE = re.compile(r"(\d+)\.([a-z0-9-]+)")
+_FC_REGION = re.compile(r"[a-z]{2}-[a-z0-9-]+")
 # local:// options holding seconds, with LocalInvoker's defaults
 _LOCAL_SECONDS = {
     "max_event_age_s": 86400.0,
@@ -108,7 +110,13 @@ def _open_fc(url: str, rest: str) -> Invoker:
     except ValueError as exc:
         raise ConfigError(f"invoker URL {url!r}: bad query") from exc
     known = {"qualifier", "endpoint", "timeout_s", "attempts"}
-    if set(options) - known or any(len(values) != 1 for values in options.values()):
+    endpoints = {
+        key.removeprefix("endpoint."): values[0]
+        for key, values in options.items()
+        if key.startswith("endpoint.") and _FC_REGION.fullmatch(key.removeprefix("endpoint."))
+    }
+    unknown = set(options) - known - {f"endpoint.{region}" for region in endpoints}
+    if unknown or any(len(values) != 1 for values in options.values()):
         raise ConfigError(f"invoker URL {url!r}: unknown or repeated option")
     one = {key: values[0] for key, values in options.items()}
     try:
@@ -124,4 +132,5 @@ def _open_fc(url: str, rest: str) -> Invoker:
         endpoint=one.get("endpoint") or None,
         timeout_s=timeout_s,
         attempts=attempts,
+        endpoints=endpoints,
     )

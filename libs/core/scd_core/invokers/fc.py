@@ -13,7 +13,13 @@ connections, and our own ACS3-HMAC-SHA256 signature (``fcsign``), so a trigger's
 cold start imports neither the vendor SDK nor an HTTP client library. Endpoint:
 ``https://<account>.<region>.fc.aliyuncs.com``, ``<region>-internal`` when this
 process runs on FC in that region (``FC_REGION``), or the ``endpoint`` given (a
-loopback double in tests). Credentials are read from the environment
+loopback double in tests).
+
+Regions: a job goes to ``job.region`` (else the invoker's) and ``job.function``
+(else the invoker's function), at that region's endpoint: an override from
+``endpoints`` (region -> URL; doubles in tests) or FC's own. ``stop`` finds the
+task where the job was dispatched from this process, else tries each region
+it knows. Credentials are read from the environment
 (``Credentials.from_env``) at each request, so a rotated STS token is picked up.
 
 Retries: a 429, a 5xx or a connection failure is retried up to ``attempts`` times
@@ -35,6 +41,7 @@ import json
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -58,6 +65,7 @@ MAX_ASYNC_PAYLOAD = 128 * 1024  # FC's limit on an async invocation's body
 _TASK_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 _FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 _RETRYABLE_ERRORS = (OSError, http.client.HTTPException)
+_PLACES_KEPT = 4096  # jobs whose region stop() remembers
 
 
 def task_id(job_id: str) -> str:
@@ -115,12 +123,16 @@ class FcInvoker:
         backoff_s: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
         environ: Mapping[str, str] | None = None,
+        endpoints: Mapping[str, str] | None = None,
     ) -> None:
         if not _FUNCTION.fullmatch(function):
             raise ConfigError(f"fc invoker: {function!r} is not a function name")
         if attempts < 1 or timeout_s <= 0 or backoff_s < 0:
             raise ConfigError("fc invoker: attempts >= 1, timeout_s > 0 and backoff_s >= 0")
-        base = endpoint or default_endpoint(account_id, region, environ or os.environ)
+        self._environ = dict(environ or os.environ)
+        self.account_id = account_id
+        self.region = region
+        base = endpoint or default_endpoint(account_id, region, self._environ)
         self.endpoint = base
         self.function = function
         self.qualifier = qualifier
@@ -128,8 +140,14 @@ class FcInvoker:
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._sleep = sleep
-        self._pool = Pool(base, timeout_s)
+        self._timeout_s = timeout_s
+        self._endpoints = {region: base, **dict(endpoints or {})}
+        self._pools: dict[str, Pool] = {}
+        self._pools_lock = threading.Lock()
+        self._placed: dict[str, tuple[str, str]] = {}  # job id -> (region, function)
         self._closed = False
+        for other in self._endpoints:  # a bad override fails at start-up, not at dispatch
+            self._pool_for(other)
 
     def __repr__(self) -> str:
         return f"FcInvoker({self.function!r}, endpoint={self.endpoint!r})"
@@ -159,21 +177,39 @@ class FcInvoker:
             "x-fc-invocation-type": "Async",
             "x-fc-async-task-id": task_id(job.id),
         }
-        where = f"InvokeFunction of job {job.id}"
+        place = self.place(job)
+        where = f"InvokeFunction of job {job.id} in {place[0]}"
         action = "InvokeFunction"
-        status, _, answer = self._call("POST", "invocations", body, action, headers, where)
-        if status in (200, 202):
-            return
-        error = _fc_error(status, answer)
-        if _duplicate(error):
+        status, _, answer = self._call("POST", "invocations", body, action, headers, where, place)
+        if status in (200, 202) or _duplicate(error := _fc_error(status, answer)):
+            with self._pools_lock:
+                self._placed[job.id] = place
+                if len(self._placed) > _PLACES_KEPT:  # the oldest first: dicts keep order
+                    del self._placed[next(iter(self._placed))]
             return
         raise self._failure(where, error)
 
-    def stop(self, job_id: str) -> None:
-        """``StopAsyncTask``; an unknown or already finished task is a no-op."""
-        where = f"StopAsyncTask of job {job_id}"
+    def stop(self, job_id: str, *, region: str | None = None, function: str | None = None) -> None:
+        """``StopAsyncTask``; an unknown or already finished task is a no-op.
+
+        The task is looked for where ``region``/``function`` say, else where this
+        invoker dispatched the job, else in every region it knows (its own and
+        its ``endpoints``): FC answers 404 where the task is not.
+        """
+        with self._pools_lock:
+            known = self._placed.get(job_id)
+            places = list(dict.fromkeys((r, self.function) for r in self._endpoints))
+        if region is not None or function is not None:
+            places = [(region or self.region, function or self.function)]
+        elif known is not None:
+            places = [known]
+        for place in places:
+            self._stop_in(job_id, place)
+
+    def _stop_in(self, job_id: str, place: tuple[str, str]) -> None:
+        where = f"StopAsyncTask of job {job_id} in {place[0]}"
         path = f"async-tasks/{quote(task_id(job_id), safe='')}/stop"
-        status, _, answer = self._call("PUT", path, b"", "StopAsyncTask", {}, where)
+        status, _, answer = self._call("PUT", path, b"", "StopAsyncTask", {}, where, place)
         if status in (200, 202, 204):
             return
         error = _fc_error(status, answer)
@@ -181,10 +217,33 @@ class FcInvoker:
             return
         raise self._failure(where, error)
 
+    def place(self, job: Job) -> tuple[str, str]:
+        """Where ``job`` goes: its region and worker function, else this invoker's."""
+        function = job.function or self.function
+        if not _FUNCTION.fullmatch(function):
+            raise BackendError(f"job {job.id}: {function!r} is not a function name")
+        return job.region or self.region, function
+
+    def endpoint_of(self, region: str) -> str:
+        """FC's endpoint for ``region``: an override given, else FC's public or internal one."""
+        found = self._endpoints.get(region)
+        return found or default_endpoint(self.account_id, region, self._environ)
+
+    def _pool_for(self, region: str) -> Pool:
+        base = self.endpoint_of(region)
+        with self._pools_lock:
+            pool = self._pools.get(base)
+            if pool is None:
+                pool = self._pools[base] = Pool(base, self._timeout_s)
+            return pool
+
     def close(self) -> None:
         """Close the kept-alive connections; later ``dispatch`` raises. Idempotent."""
         self._closed = True
-        self._pool.close()
+        with self._pools_lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.close()
 
     # -- beyond the Protocol -----------------------------------------------------------
 
@@ -214,9 +273,13 @@ class FcInvoker:
         action: str,
         headers: Mapping[str, str],
         where: str,
+        place: tuple[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """One signed request, retried on 429, 5xx and connection failures."""
-        path = f"/{API_VERSION}/functions/{quote(self.function, safe='')}/{sub_path}"
+        """One signed request to ``place`` (region, function; default: this invoker's),
+        retried on 429, 5xx and connection failures."""
+        region, function = place or (self.region, self.function)
+        pool = self._pool_for(region)
+        path = f"/{API_VERSION}/functions/{quote(function, safe='')}/{sub_path}"
         query = {"qualifier": self.qualifier}
         target = f"{path}?qualifier={quote(self.qualifier, safe='~')}"
         last: BaseException | None = None
@@ -229,11 +292,11 @@ class FcInvoker:
             except AuthError as exc:
                 raise BackendError(f"{where}: {exc}") from exc
             signed = signed_headers(
-                method, self._pool.host, path, query, body,
+                method, pool.host, path, query, body,
                 action=action, credentials=creds, headers=headers,
             )  # fmt: skip
             try:
-                status, answer_headers, answer = self._pool.send(method, target, body, signed)
+                status, answer_headers, answer = pool.send(method, target, body, signed)
             except _RETRYABLE_ERRORS as exc:
                 last = exc
                 continue
