@@ -11,7 +11,8 @@ trigger does).
 ``fc://ACCOUNT.REGION/FUNCTION?qualifier=LATEST&endpoint=URL`` is an ``FcInvoker``
 on FC 3.0's async invocation of the worker function FUNCTION in that account and
 region; ``endpoint`` replaces FC's (a loopback double), ``endpoint.REGION=URL``
-replaces it for the jobs routed to REGION (``Job.region``), ``timeout_s`` and
+replaces it for the jobs routed to REGION (``Job.region``), ``stop_grace_s``
+(20) is how long a cancelled running job has before StopAsyncTask, ``timeout_s`` and
 ``attempts`` tune its requests. ``scd_core.invokers.fcdouble.FcDouble`` is FC's
 async API on loopback for tests (signature checks, delivery, destinations). The
 ``redis`` backend comes later.
@@ -98,7 +99,7 @@ def _open_local(url: str, rest: str) -> Invoker:
 
 
 def _open_fc(url: str, rest: str) -> Invoker:
-    from scd_core.invokers.fc import FcInvoker
+    from scd_core.invokers.fc import DEFAULT_STOP_GRACE_S, FcInvoker
 
     where, _, query = rest.partition("?")
     place, _, function = where.partition("/")
@@ -109,7 +110,7 @@ def _open_fc(url: str, rest: str) -> Invoker:
         options = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:
         raise ConfigError(f"invoker URL {url!r}: bad query") from exc
-    known = {"qualifier", "endpoint", "timeout_s", "attempts"}
+    known = {"qualifier", "endpoint", "timeout_s", "attempts", "stop_grace_s"}
     endpoints = {
         key.removeprefix("endpoint."): values[0]
         for key, values in options.items()
@@ -121,9 +122,12 @@ def _open_fc(url: str, rest: str) -> Invoker:
     one = {key: values[0] for key, values in options.items()}
     try:
         timeout_s = float(one.get("timeout_s", "3"))
+        stop_grace_s = float(one.get("stop_grace_s", str(DEFAULT_STOP_GRACE_S)))
         attempts = int(one.get("attempts", "3"))
     except ValueError as exc:
-        raise ConfigError(f"invoker URL {url!r}: timeout_s and attempts are numbers") from exc
+        raise ConfigError(
+            f"invoker URL {url!r}: timeout_s, attempts, stop_grace_s are numbers"
+        ) from exc
     return FcInvoker(
         match.group(1),
         match.group(2),
@@ -133,4 +137,5 @@ def _open_fc(url: str, rest: str) -> Invoker:
         timeout_s=timeout_s,
         attempts=attempts,
         endpoints=endpoints,
+        stop_grace_s=stop_grace_s,
     )

@@ -5,8 +5,10 @@ and ``x-fc-async-task-id`` = ``task_id(job.id)``: FC keeps one task per id, so a
 second dispatch of a job (a retried webhook, a retried request) is refused as a
 duplicate, which is success here. FC then delivers the job's JSON to the
 worker's ``POST /invoke`` (at least once; s.yaml sets no retries). ``stop`` is
-``StopAsyncTask``; ``task`` reads ``GetAsyncTask``. The body is the job only,
-never more than FC's 128 KB async limit (a larger job is refused before sending).
+``StopAsyncTask``, the hard stop of a cancel: at once for a queued task, after
+``stop_grace_s`` for a running one (the worker ends a cancelled run itself);
+``task`` reads ``GetAsyncTask``. The body is the job only, never more than
+FC's 128 KB async limit (a larger job is refused before sending).
 
 Transport: the standard library's ``http.client`` with a small pool of kept-alive
 connections, and our own ACS3-HMAC-SHA256 signature (``fcsign``), so a trigger's
@@ -38,6 +40,7 @@ import contextlib
 import hashlib
 import http.client
 import json
+import logging
 import os
 import random
 import re
@@ -59,13 +62,25 @@ from scd_core.stores.rows import dump_model
 if TYPE_CHECKING:
     from scd_core.invokers.results import AsyncTask
 
-__all__ = ["MAX_ASYNC_PAYLOAD", "FcInvoker", "default_endpoint", "job_id_of", "task_id"]
+__all__ = [
+    "DEFAULT_STOP_GRACE_S",
+    "MAX_ASYNC_PAYLOAD",
+    "FcInvoker",
+    "default_endpoint",
+    "job_id_of",
+    "task_id",
+]
 
 MAX_ASYNC_PAYLOAD = 128 * 1024  # FC's limit on an async invocation's body
 _TASK_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 _FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 _RETRYABLE_ERRORS = (OSError, http.client.HTTPException)
 _PLACES_KEPT = 4096  # jobs whose region stop() remembers
+_FINAL = ("Succeeded", "Failed", "Stopped", "Expired", "Invalid")
+# A cancelled worker's own way out: its poll (0.25 s), the step grace (SCD_STEP_GRACE_SECONDS,
+# 10 s by default) between SIGTERM and SIGKILL, and the run's last writes.
+DEFAULT_STOP_GRACE_S = 20.0
+_log = logging.getLogger("scd.invokers.fc")
 
 
 def task_id(job_id: str) -> str:
@@ -124,10 +139,11 @@ class FcInvoker:
         sleep: Callable[[float], None] = time.sleep,
         environ: Mapping[str, str] | None = None,
         endpoints: Mapping[str, str] | None = None,
+        stop_grace_s: float = DEFAULT_STOP_GRACE_S,
     ) -> None:
         if not _FUNCTION.fullmatch(function):
             raise ConfigError(f"fc invoker: {function!r} is not a function name")
-        if attempts < 1 or timeout_s <= 0 or backoff_s < 0:
+        if attempts < 1 or timeout_s <= 0 or backoff_s < 0 or stop_grace_s < 0:
             raise ConfigError("fc invoker: attempts >= 1, timeout_s > 0 and backoff_s >= 0")
         self._environ = dict(environ or os.environ)
         self.account_id = account_id
@@ -145,6 +161,8 @@ class FcInvoker:
         self._pools: dict[str, Pool] = {}
         self._pools_lock = threading.Lock()
         self._placed: dict[str, tuple[str, str]] = {}  # job id -> (region, function)
+        self._stop_grace_s = stop_grace_s
+        self._timers: set[threading.Timer] = set()
         self._closed = False
         for other in self._endpoints:  # a bad override fails at start-up, not at dispatch
             self._pool_for(other)
@@ -190,21 +208,56 @@ class FcInvoker:
         raise self._failure(where, error)
 
     def stop(self, job_id: str, *, region: str | None = None, function: str | None = None) -> None:
-        """``StopAsyncTask``; an unknown or already finished task is a no-op.
+        """Cancel's hard stop: ``StopAsyncTask``, at once for a queued task, after
+        ``stop_grace_s`` for a running one; an unknown or finished task is a no-op.
 
-        The task is looked for where ``region``/``function`` say, else where this
-        invoker dispatched the job, else in every region it knows (its own and
-        its ``endpoints``): FC answers 404 where the task is not.
+        A running worker is given the grace to end by itself: it polls the store
+        for the cancel request (every 0.25 s), stops the step (SIGTERM, then
+        SIGKILL after the step grace) and ends the run ``cancelled``. If FC still
+        shows the task running when the grace is over, a timer thread of this
+        invoker stops it (``stop_grace_s=0``: at once). The task is looked for
+        where ``region``/``function`` say, else where this invoker dispatched the
+        job, else in every region it knows (FC answers 404 where it is not).
         """
+        for place in self._places(job_id, region, function):
+            task = self._task_in(job_id, place)
+            if task is None or task.status in _FINAL:
+                continue
+            if task.status in ("Running", "Stopping") and self._stop_grace_s > 0:
+                self._stop_later(job_id, place)
+            else:
+                self._stop_in(job_id, place)
+
+    def _places(
+        self, job_id: str, region: str | None, function: str | None
+    ) -> list[tuple[str, str]]:
+        if region is not None or function is not None:
+            return [(region or self.region, function or self.function)]
         with self._pools_lock:
             known = self._placed.get(job_id)
-            places = list(dict.fromkeys((r, self.function) for r in self._endpoints))
-        if region is not None or function is not None:
-            places = [(region or self.region, function or self.function)]
-        elif known is not None:
-            places = [known]
-        for place in places:
-            self._stop_in(job_id, place)
+            every = list(dict.fromkeys((r, self.function) for r in self._endpoints))
+        return [known] if known is not None else every
+
+    def _stop_later(self, job_id: str, place: tuple[str, str]) -> None:
+        def hard_stop() -> None:
+            with self._pools_lock:
+                self._timers.discard(timer)
+            try:
+                task = self._task_in(job_id, place)
+                if task is not None and task.status not in _FINAL:
+                    _log.warning("job %s: not ended %gs after cancel; stopping its FC task",
+                                 job_id, self._stop_grace_s)  # fmt: skip
+                    self._stop_in(job_id, place)
+            except BackendError as exc:  # nobody to raise to on this thread
+                _log.error("job %s: hard stop failed: %s", job_id, exc)
+
+        timer = threading.Timer(self._stop_grace_s, hard_stop)
+        timer.daemon = True
+        with self._pools_lock:
+            if self._closed:
+                return
+            self._timers.add(timer)
+        timer.start()
 
     def _stop_in(self, job_id: str, place: tuple[str, str]) -> None:
         where = f"StopAsyncTask of job {job_id} in {place[0]}"
@@ -239,9 +292,12 @@ class FcInvoker:
 
     def close(self) -> None:
         """Close the kept-alive connections; later ``dispatch`` raises. Idempotent."""
-        self._closed = True
         with self._pools_lock:
+            self._closed = True
             pools = list(self._pools.values())
+            timers, self._timers = list(self._timers), set()
+        for timer in timers:
+            timer.cancel()
         for pool in pools:
             pool.close()
 
@@ -249,9 +305,14 @@ class FcInvoker:
 
     def task(self, job_id: str) -> AsyncTask | None:
         """``GetAsyncTask`` of the job's task (FC's states); None when FC has no such task."""
-        where = f"GetAsyncTask of job {job_id}"
+        with self._pools_lock:
+            place = self._placed.get(job_id)
+        return self._task_in(job_id, place or (self.region, self.function))
+
+    def _task_in(self, job_id: str, place: tuple[str, str]) -> AsyncTask | None:
+        where = f"GetAsyncTask of job {job_id} in {place[0]}"
         path = f"async-tasks/{quote(task_id(job_id), safe='')}"
-        status, _, answer = self._call("GET", path, b"", "GetAsyncTask", {}, where)
+        status, _, answer = self._call("GET", path, b"", "GetAsyncTask", {}, where, place)
         if status == 404:
             return None
         if status != 200:
