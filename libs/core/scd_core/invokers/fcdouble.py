@@ -163,6 +163,11 @@ class FcDouble:
             task = self._tasks.get(task_id)
             return None if task is None else task_view(task, self.arn)
 
+    def task_ids(self) -> list[str]:
+        """The ids of every task received, in the order they came."""
+        with self._cond:
+            return list(self._tasks)
+
     def wait(self, task_id: str, statuses: tuple[str, ...] = FINAL, timeout_s: float = 60.0) -> str:
         """Block until the task reaches one of ``statuses``; its status (``TimeoutError``)."""
         deadline = time.monotonic() + timeout_s
