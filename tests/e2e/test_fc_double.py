@@ -13,14 +13,16 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from e2e_support import SECRET, GitRepo, kill_group, wait_for_file
+from e2e_support import SECRET, TOKEN, GitRepo, kill_group, wait_for_file
 from fc_stack import AWAY, FcStack
 from scd_core.invokers.fc import MAX_ASYNC_PAYLOAD, task_id
 
@@ -130,6 +132,22 @@ def test_an_app_s_worker_region_gets_its_jobs_and_the_run_shows_it(
     assert stack.away.task(task_id(run_id)) is not None
     assert stack.home.task(task_id(run_id)) is None
     assert [t["region"] for t in run["tasks"]] == [AWAY]
+    page = dashboard_page(stack, f"/ui/runs/{run_id}")
+    assert f'<dd id="run-region">{AWAY}</dd>' in page
+
+
+def dashboard_page(stack: FcStack, path: str) -> str:
+    """``path`` of the dashboard, after logging in with the admin token."""
+    assert stack.trigger is not None
+    with httpx.Client(base_url=stack.trigger.url, timeout=30) as browser:
+        login = browser.get("/ui/login").text
+        found = re.search(r'name="csrf" value="([^"]*)"', login)
+        assert found, "no csrf field on the login page"
+        form = {"token": TOKEN, "csrf": found.group(1), "next": "/ui/"}
+        assert browser.post("/ui/login", data=form).status_code == 303
+        answer = browser.get(path)
+        assert answer.status_code == 200, answer.text
+        return answer.text
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="kills the worker process by pid")
