@@ -112,7 +112,7 @@ class FcError(Exception):
     """An FC answer that is not a success: HTTP status, FC's code and message."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        self.status, self.code, self.message = status, code, message
+        self.http_status, self.code, self.message = status, code, message
         super().__init__(f"HTTP {status} {code}: {message}".rstrip(": "))
 
 
@@ -395,7 +395,8 @@ def _fc_error(status: int, answer: bytes) -> FcError:
 def _duplicate(error: FcError) -> bool:
     """FC's refusal of a task id it already has (409; some pages say 400)."""
     text = f"{error.code} {error.message}".lower()
-    return error.status == 409 or (error.status == 400 and ("exist" in text or "duplicat" in text))
+    refused = error.http_status == 400 and ("exist" in text or "duplicat" in text)
+    return error.http_status == 409 or refused
 
 
 def _finished(error: FcError) -> bool:
