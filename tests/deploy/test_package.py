@@ -105,7 +105,7 @@ def test_the_failure_handler_ships_the_store_and_nothing_else(
     assert (handler / "bootstrap").stat().st_mode & 0o111
     assert (handler / "functions" / "failure_handler" / "app.py").is_file()
     assert (handler / "scd_core").is_dir()
-    for heavy in ("scd_engine", "scd_trigger_spec", "fastapi", "jinja2", "croniter"):
+    for heavy in ("scd_engine", "scd_trigger_spec", "fastapi", "jinja2", "croniter", "uvloop"):
         assert not (handler / heavy).exists(), heavy
     assert not (handler / "functions" / "trigger").exists()  # no webhook code
     assert not (handler / "functions" / "worker").exists()
