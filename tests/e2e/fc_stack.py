@@ -103,7 +103,7 @@ class FcStack:
             "SCD_CONFIG": str(config),
             "SCD_DATA_DIR": str(data),
             "SCD_STORE": f"sqlite:///{data / 'scd.db'}",
-            "SCD_LOG_SINK": f"file://{data / 'logs'}",
+            "SCD_LOG_SINK": f"file:///{data / 'logs'}",  # file:////abs, as sqlite:////abs
             "SCD_STEP_GRACE_SECONDS": "5",
         }
         self.handler = Function(
