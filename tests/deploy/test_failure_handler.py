@@ -109,7 +109,7 @@ def test_the_task_ends_error_with_the_reason_and_its_step_too(
     store: RunStore, tmp_path: Path
 ) -> None:
     job = running(store)
-    handled = Handler(store, open_sink(f"file://{tmp_path / 'logs'}")).handle(
+    handled = Handler(store, open_sink(f"file:///{tmp_path / 'logs'}")).handle(
         parse(record(job, "function timed out after 86400 s"))
     )
     assert handled.ended
@@ -165,7 +165,7 @@ def test_a_job_expired_in_the_queue_ends_its_queued_run(store: RunStore) -> None
 
 
 def app_client(store: RunStore, tmp_path: Path) -> Any:
-    settings = Settings(data_dir=tmp_path, log_sink=f"file://{tmp_path / 'logs'}")
+    settings = Settings(data_dir=tmp_path, log_sink=f"file:///{tmp_path / 'logs'}")
     return asgi_client(create_app(settings, store=store))
 
 
