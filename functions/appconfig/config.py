@@ -18,6 +18,7 @@ Shape::
 
     apps: [<App>, ...]                # scd_trigger_spec.App
     tokens: [{name, sha256, scopes}]  # scopes: read | trigger | admin
+    workers: [<WorkerRule>, ...]      # scd_trigger_spec.routing: region routing
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 from scd_core.errors import ConfigError
 from scd_trigger_spec import App
+from scd_trigger_spec.routing import WorkerRule
 
 from functions.appconfig.document import Document
 from functions.trigger.auth import Tokens, TokenSpec
 
 __all__ = ["AppReader", "Config", "load_app", "load_config", "parse_config", "stored_app"]
 
-_TOP_KEYS = ("apps", "tokens")
+_TOP_KEYS = ("apps", "tokens", "workers")
 
 
 class AppReader(Protocol):
@@ -53,6 +55,7 @@ class Config:
     apps: dict[str, App] = field(default_factory=dict)
     tokens: Tokens = field(default_factory=lambda: Tokens(()))
     source: str = "scd.yaml"
+    workers: tuple[WorkerRule, ...] = ()  # region routing rules, in order
 
 
 def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> Config:
@@ -75,6 +78,7 @@ def parse_config(
     data = doc.load(text)
     apps: dict[str, App] = {}
     specs: list[TokenSpec] = []
+    workers: list[WorkerRule | None] = []
     if isinstance(data, dict):
         for key in data:
             if key not in _TOP_KEYS:
@@ -89,10 +93,13 @@ def parse_config(
             else:
                 apps[app.name] = app
         specs = _tokens(doc, data)
+        workers = [doc.validate(WorkerRule, item, ("workers", i)) for i, item in
+                   enumerate(doc.items(data, "workers"))]  # fmt: skip
     elif data is not None:
         doc.problem((), "the top level must be a mapping with 'apps' and 'tokens'")
     doc.raise_problems()
-    return Config(apps=apps, tokens=Tokens(specs), source=file)
+    rules = tuple(rule for rule in workers if rule is not None)
+    return Config(apps=apps, tokens=Tokens(specs), source=file, workers=rules)
 
 
 def _tokens(doc: Document, data: dict[Any, Any]) -> list[TokenSpec]:

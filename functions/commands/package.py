@@ -1,6 +1,7 @@
 """``scd package``: one code directory per FC function, ready for ``s deploy``.
 
-Builds ``<out>/trigger`` and ``<out>/worker`` (``--function`` picks some) as
+Builds ``<out>/trigger``, ``<out>/worker`` and ``<out>/failure-handler``
+(``--function`` picks some) as
 ``functions.fc.package`` describes, with the lock's dependencies as linux x86_64
 wheels for the runtime's Python, and prints each directory's size. Bytecode is
 compiled when a Python of the runtime's version is on this machine; otherwise
@@ -69,7 +70,7 @@ def package(
                     python_version=version,
                     compiler=compiler,
                 )
-                typer.echo(f"{built.name:<10} {built.size / 1e6:6.1f} MB  {built.path}")
+                typer.echo(f"{built.name:<16} {built.size / 1e6:6.1f} MB  {built.path}")
     except ScdError as exc:
         typer.echo(f"scd package: {exc}", err=True)
         raise typer.Exit(2) from None

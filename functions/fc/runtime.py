@@ -68,14 +68,26 @@ FUNCTIONS: tuple[FunctionCode, ...] = (
             (".", "functions/__init__.py"),
             (".", "functions/worker"),
             (".", "functions/report"),  # commit statuses, callbacks, notifications
-            # scd.yaml (apps and their secrets), whose tokens are the trigger's auth's
-            (".", "functions/trigger/__init__.py"),
+            # scd.yaml's loader (apps and their secrets), which reads the tokens' models
             (".", "functions/appconfig"),
+            (".", "functions/trigger/__init__.py"),
             (".", "functions/trigger/auth.py"),
             _CORE,
             _TRIGGER_SPEC,
             _ENGINE,
         ),
         requires=(*_SERVER, "fastapi", "pydantic", "pyyaml", "croniter", "httpx"),
+    ),
+    FunctionCode(
+        name="failure-handler",
+        app="functions.failure_handler.app:app",
+        sources=(
+            (".", "functions/__init__.py"),
+            (".", "functions/failure_handler"),
+            _CORE,
+        ),
+        # the store and the sink only: no engine, no webhook code, no FastAPI, and
+        # plain uvicorn (a few records a day need no uvloop: 16 MB less)
+        requires=("uvicorn", "starlette", "pydantic", "pyyaml"),
     ),
 )

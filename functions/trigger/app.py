@@ -197,6 +197,7 @@ def _start_scheduler(
         launcher.invoker,
         grace=timedelta(seconds=grace),
         lifecycle=launcher.lifecycle,
+        workers=launcher.workers,
     )
     scheduler.start()
     front.state.scd_scheduler = scheduler
@@ -226,9 +227,8 @@ def _open(
         _close_later(stack, invoker)
     # tokens created through the API count on every route, the hot ones included
     config.tokens.attach(store)
-    return TriggerState(
-        settings=settings, config=config, launcher=Launcher(store, invoker, lifecycle)
-    )
+    launcher = Launcher(store, invoker, lifecycle, workers=config.workers)
+    return TriggerState(settings=settings, config=config, launcher=launcher)
 
 
 def _close_later(stack: contextlib.AsyncExitStack, backend: Any) -> None:

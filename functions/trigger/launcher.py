@@ -34,8 +34,11 @@ from scd_core.invoker import Invoker, dispatch_many
 from scd_core.models import Job, Run
 from scd_core.store import RunStore, create_runs
 from scd_trigger_spec import Accepted, App
+from scd_trigger_spec.routing import WorkerRule, route
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from scd_core.lifecycle import Lifecycle
 
 __all__ = ["Launched", "Launcher", "job_for", "new_run_id", "new_run_ids"]
@@ -66,13 +69,20 @@ _Waiter = tuple[App, Run, asyncio.AbstractEventLoop, "asyncio.Future[Launched]"]
 
 
 class Launcher:
-    """Records runs in ``store`` and dispatches new ones through ``invoker``."""
+    """Records runs in ``store`` and dispatches new ones through ``invoker``; each job
+    goes to the worker ``route`` chooses with scd.yaml's ``workers`` rules."""
 
     def __init__(
-        self, store: RunStore, invoker: Invoker, lifecycle: Lifecycle | None = None
+        self,
+        store: RunStore,
+        invoker: Invoker,
+        lifecycle: Lifecycle | None = None,
+        *,
+        workers: Sequence[WorkerRule] = (),
     ) -> None:
         self.store = store
         self.invoker = invoker
+        self.workers = tuple(workers)
         self._lifecycle = lifecycle
         self._queue: SimpleQueue[_Waiter | None] = SimpleQueue()
         self._lock = threading.Lock()
@@ -86,6 +96,10 @@ class Launcher:
 
             self._lifecycle = Lifecycle(self.store)
         return self._lifecycle
+
+    def job_for(self, app: App, run: Run) -> Job:
+        """``job_for(app, run, self.workers)``: the job, routed by this launcher's rules."""
+        return job_for(app, run, self.workers)
 
     async def launch_async(self, app: App, accepted: Accepted) -> Launched:
         """``launch`` on the launcher's thread, awaited from the event loop.
@@ -156,7 +170,7 @@ class Launcher:
                     outcomes.append(Launched(held, created))
                     continue
             if created:
-                jobs.append((len(outcomes), job_for(app, stored)))
+                jobs.append((len(outcomes), self.job_for(app, stored)))
             outcomes.append(Launched(stored, created))
         lifecycle = self._lifecycle
         if jobs and lifecycle is not None and lifecycle.listeners:  # nobody listens: no work
@@ -199,8 +213,9 @@ def _new_run(run_id: str, app: App, accepted: Accepted) -> Run:
     )
 
 
-def job_for(app: App, run: Run) -> Job:
-    """The job that runs ``run`` of ``app``.
+def job_for(app: App, run: Run, workers: Sequence[WorkerRule] = ()) -> Job:
+    """The job that runs ``run`` of ``app``, in the region (and worker function) that
+    ``route(app, workers)`` chooses; None for each: the trigger's own.
 
     The clone URL is the app's repository, never the event's: a payload names
     its repository, but only the app's configuration says what may be cloned
@@ -210,6 +225,7 @@ def job_for(app: App, run: Run) -> Job:
     the run id.
     """
     event = run.event
+    target = route(app, workers)
     return Job(
         id=run.id,
         app=app.name,
@@ -217,6 +233,8 @@ def job_for(app: App, run: Run) -> Job:
         ref=event.ref,
         commit=event.commit,
         pipeline=run.pipeline,
+        region=None if target is None else target.region,
+        function=None if target is None else target.function,
     )
 
 

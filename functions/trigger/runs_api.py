@@ -46,7 +46,7 @@ from starlette.types import Scope as AsgiScope
 from functions.trigger.approvals import hold_if_needed
 from functions.trigger.auth import Scope
 from functions.trigger.errors import ERROR_RESPONSES, ErrorBody
-from functions.trigger.launcher import job_for, new_run_id
+from functions.trigger.launcher import new_run_id
 from functions.trigger.state import TriggerState, state_of
 from functions.trigger.views import (
     CancelAnswer,
@@ -153,7 +153,7 @@ def rerun_run(state: TriggerState, run_id: str) -> Run:
         state.launcher.lifecycle.queued([run])
         if hold_if_needed(state.launcher.lifecycle, app, run) is not None:
             return store.get_run(run.id)  # a fork's rerun waits for approval too
-        job = job_for(app, run)  # clones the app's repository, never the event's
+        job = state.launcher.job_for(app, run)  # the app's repository, never the event's
         state.launcher.invoker.dispatch(job)
         return run
     raise Conflict(f"run {run_id} was rerun too many times")

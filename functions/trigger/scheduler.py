@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,6 +46,7 @@ from scd_core.models import utcnow
 from scd_core.store import RunStore
 from scd_trigger_spec import App, schedule_event
 from scd_trigger_spec.cron import CronSchedule
+from scd_trigger_spec.routing import WorkerRule
 
 from functions.trigger.launcher import Launched, Launcher
 from functions.trigger.schedules import (
@@ -108,11 +109,12 @@ class Scheduler:
         grace: timedelta = timedelta(seconds=300),
         refresh_s: float = 2.0,
         lifecycle: Lifecycle | None = None,
+        workers: Sequence[WorkerRule] = (),
     ) -> None:
         self.catalogue = catalogue
         self.store = store
         # the process's lifecycle, so that its listeners hear scheduled runs queued too
-        self.launcher = Launcher(store, invoker, lifecycle)
+        self.launcher = Launcher(store, invoker, lifecycle, workers=workers)
         self.clock = clock
         self.sleep = sleep
         self.grace = grace

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -94,7 +95,7 @@ def test_a_second_dispatch_of_a_job_is_a_no_op(double: FcDouble, worker: FakeFun
 def test_stop_stops_a_running_task_and_is_a_no_op_after(
     double: FcDouble, worker: FakeFunction
 ) -> None:
-    invoker = invoker_for(double)
+    invoker = invoker_for(double, stop_grace_s=0.0)
     worker.hold.clear()  # the step runs until stopped
     job = make_job(3)
     invoker.dispatch(job)
@@ -109,6 +110,40 @@ def test_stop_stops_a_running_task_and_is_a_no_op_after(
     assert task.status == "Stopped"
     assert double.destinations == []  # a stop is not a failure
     assert invoker.task("never-dispatched") is None
+    invoker.close()
+
+
+def test_a_running_task_gets_the_grace_to_end_before_the_hard_stop(
+    double: FcDouble, worker: FakeFunction
+) -> None:
+    invoker = invoker_for(double, stop_grace_s=1.0)
+    worker.hold.clear()  # a worker that does not honour the cancel
+    job = make_job(4)
+    invoker.dispatch(job)
+    assert double.wait(task_id(job.id), ("Running",)) == "Running"
+    invoker.stop(job.id)
+    task = invoker.task(job.id)
+    assert task is not None
+    assert task.status == "Running"  # not cut at once
+    assert double.wait(task_id(job.id), timeout_s=60) == "Stopped"  # cut after the grace
+    invoker.close()
+
+
+def test_a_task_that_ends_within_the_grace_is_not_stopped(
+    double: FcDouble, worker: FakeFunction
+) -> None:
+    invoker = invoker_for(double, stop_grace_s=1.0)
+    worker.hold.clear()
+    job = make_job(5)
+    invoker.dispatch(job)
+    assert double.wait(task_id(job.id), ("Running",)) == "Running"
+    invoker.stop(job.id)
+    worker.hold.set()  # the worker ends the cancelled run itself
+    assert double.wait(task_id(job.id)) == "Succeeded"
+    time.sleep(1.5)  # past the grace: the timer found it final and left it
+    task = invoker.task(job.id)
+    assert task is not None
+    assert task.status == "Succeeded"
     invoker.close()
 
 

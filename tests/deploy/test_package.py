@@ -97,6 +97,20 @@ def test_each_function_ships_only_what_it_needs(packages: tuple[Path, str, str])
     assert not (worker / "jinja2").exists()  # the dashboard's templates stay with the trigger
 
 
+def test_the_failure_handler_ships_the_store_and_nothing_else(
+    packages: tuple[Path, str, str],
+) -> None:
+    out, _, _ = packages
+    handler = out / "failure-handler"
+    assert (handler / "bootstrap").stat().st_mode & 0o111
+    assert (handler / "functions" / "failure_handler" / "app.py").is_file()
+    assert (handler / "scd_core").is_dir()
+    for heavy in ("scd_engine", "scd_trigger_spec", "fastapi", "jinja2", "croniter", "uvloop"):
+        assert not (handler / heavy).exists(), heavy
+    assert not (handler / "functions" / "trigger").exists()  # no webhook code
+    assert not (handler / "functions" / "worker").exists()
+
+
 def test_bytecode_is_compiled_for_the_target_python(packages: tuple[Path, str, str]) -> None:
     out, python, _ = packages
     tag = subprocess.run(
@@ -134,7 +148,11 @@ def _answer(port: int, method: str, path: str, proc: subprocess.Popen[bytes]) ->
 
 @pytest.mark.parametrize(
     ("function", "method", "path"),
-    [("trigger", "GET", "/healthz"), ("worker", "POST", "/initialize")],
+    [
+        ("trigger", "GET", "/healthz"),
+        ("worker", "POST", "/initialize"),
+        ("failure-handler", "POST", "/initialize"),
+    ],
 )
 def test_each_bootstrap_starts_the_function_on_fc_s_port(
     packages: tuple[Path, str, str], tmp_path: Path, function: str, method: str, path: str

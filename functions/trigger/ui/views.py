@@ -103,6 +103,8 @@ def run_row(run: Run) -> dict[str, Any]:
         "duration": _took(seconds),
         "rerun_of": run.rerun_of,
         "final": run.status in FINAL_STATUSES,
+        # where its tasks ran (region routing); empty until a worker claimed one
+        "region": ", ".join(dict.fromkeys(t.region for t in run.tasks if t.region)),
     })  # fmt: skip
 
 

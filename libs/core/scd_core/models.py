@@ -246,9 +246,10 @@ class Job(BaseModel):
     is the invocation's id (FC's async task id, the dedup key of a dispatch): the run
     id for a run's one task. ``run_id`` names the run when it differs from ``id``;
     read ``run`` for the run's id either way. ``region`` is where the worker should
-    run (None: the trigger's own). Jobs queued by an older release, which carried the
-    whole ``event`` and a null ``task``, still load: the event is dropped (the run in
-    the store has it) and the task is ``default``.
+    run and ``function`` the worker function there (None: the trigger's own, for
+    each). Jobs queued by an older release, which carried the whole ``event`` and a
+    null ``task``, still load: the event is dropped (the run in the store has it)
+    and the task is ``default``.
     """
 
     id: str
@@ -261,6 +262,7 @@ class Job(BaseModel):
     commit: str | None = None
     pipeline: str = "serverless-pipeline.yaml"
     region: str | None = None
+    function: str | None = None
 
     @field_validator("task", mode="before")
     @classmethod

@@ -43,6 +43,7 @@ __all__ = [
     "Retry",
     "Schedule",
     "TriggerSpec",
+    "WorkerTarget",
     "lone_surrogate",
 ]
 
@@ -265,6 +266,34 @@ def _default_trigger() -> TriggerSpec:
     return TriggerSpec(push=PushFilter())
 
 
+_REGION = re.compile(r"[a-z]{2}-[a-z0-9-]{1,40}")
+_FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")  # FC's function name rule
+
+
+class WorkerTarget(BaseModel):
+    """Where an app's jobs run: an FC region and, optionally, the worker function there
+    (None: the trigger's worker function name). See ``scd_trigger_spec.routing``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str
+    function: str | None = None
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.fullmatch(value):
+            raise ValueError("region must be an FC region id such as ap-southeast-1")
+        return value
+
+    @field_validator("function")
+    @classmethod
+    def _function(cls, value: str | None) -> str | None:
+        if value is not None and not _FUNCTION.fullmatch(value):
+            raise ValueError("function must be an FC function name ([A-Za-z_][A-Za-z0-9_-]*)")
+        return value
+
+
 class App(BaseModel):
     """One app of ``scd.yaml``: where its webhooks come from and what they trigger."""
 
@@ -293,6 +322,8 @@ class App(BaseModel):
     notify: list[Notify] = Field(default_factory=new_list)
     badge: bool = True
     status_api: str | None = None
+    # Which worker runs this app's jobs (None: scd.yaml's workers rules, then the trigger's).
+    worker: WorkerTarget | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -10,7 +10,9 @@ trigger does).
 
 ``fc://ACCOUNT.REGION/FUNCTION?qualifier=LATEST&endpoint=URL`` is an ``FcInvoker``
 on FC 3.0's async invocation of the worker function FUNCTION in that account and
-region; ``endpoint`` replaces FC's (a loopback double), ``timeout_s`` and
+region; ``endpoint`` replaces FC's (a loopback double), ``endpoint.REGION=URL``
+replaces it for the jobs routed to REGION (``Job.region``), ``stop_grace_s``
+(20) is how long a cancelled running job has before StopAsyncTask, ``timeout_s`` and
 ``attempts`` tune its requests. ``scd_core.invokers.fcdouble.FcDouble`` is FC's
 async API on loopback for tests (signature checks, delivery, destinations).
 
@@ -37,6 +39,7 @@ ACCEPTED_URLS = (
     "redis://HOST:PORT/DB?stream=NAME",
 )
 _FC_PLACE = re.compile(r"(\d+)\.([a-z0-9-]+)")
+_FC_REGION = re.compile(r"[a-z]{2}-[a-z0-9-]+")
 # local:// options holding seconds, with LocalInvoker's defaults
 _LOCAL_SECONDS = {
     "max_event_age_s": 86400.0,
@@ -104,7 +107,7 @@ def _open_local(url: str, rest: str) -> Invoker:
 
 
 def _open_fc(url: str, rest: str) -> Invoker:
-    from scd_core.invokers.fc import FcInvoker
+    from scd_core.invokers.fc import DEFAULT_STOP_GRACE_S, FcInvoker
 
     where, _, query = rest.partition("?")
     place, _, function = where.partition("/")
@@ -115,15 +118,24 @@ def _open_fc(url: str, rest: str) -> Invoker:
         options = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:
         raise ConfigError(f"invoker URL {url!r}: bad query") from exc
-    known = {"qualifier", "endpoint", "timeout_s", "attempts"}
-    if set(options) - known or any(len(values) != 1 for values in options.values()):
+    known = {"qualifier", "endpoint", "timeout_s", "attempts", "stop_grace_s"}
+    endpoints = {
+        key.removeprefix("endpoint."): values[0]
+        for key, values in options.items()
+        if key.startswith("endpoint.") and _FC_REGION.fullmatch(key.removeprefix("endpoint."))
+    }
+    unknown = set(options) - known - {f"endpoint.{region}" for region in endpoints}
+    if unknown or any(len(values) != 1 for values in options.values()):
         raise ConfigError(f"invoker URL {url!r}: unknown or repeated option")
     one = {key: values[0] for key, values in options.items()}
     try:
         timeout_s = float(one.get("timeout_s", "3"))
+        stop_grace_s = float(one.get("stop_grace_s", str(DEFAULT_STOP_GRACE_S)))
         attempts = int(one.get("attempts", "3"))
     except ValueError as exc:
-        raise ConfigError(f"invoker URL {url!r}: timeout_s and attempts are numbers") from exc
+        raise ConfigError(
+            f"invoker URL {url!r}: timeout_s, attempts, stop_grace_s are numbers"
+        ) from exc
     return FcInvoker(
         match.group(1),
         match.group(2),
@@ -132,4 +144,6 @@ def _open_fc(url: str, rest: str) -> Invoker:
         endpoint=one.get("endpoint") or None,
         timeout_s=timeout_s,
         attempts=attempts,
+        endpoints=endpoints,
+        stop_grace_s=stop_grace_s,
     )

@@ -5,15 +5,23 @@ and ``x-fc-async-task-id`` = ``task_id(job.id)``: FC keeps one task per id, so a
 second dispatch of a job (a retried webhook, a retried request) is refused as a
 duplicate, which is success here. FC then delivers the job's JSON to the
 worker's ``POST /invoke`` (at least once; s.yaml sets no retries). ``stop`` is
-``StopAsyncTask``; ``task`` reads ``GetAsyncTask``. The body is the job only,
-never more than FC's 128 KB async limit (a larger job is refused before sending).
+``StopAsyncTask``, the hard stop of a cancel: at once for a queued task, after
+``stop_grace_s`` for a running one (the worker ends a cancelled run itself);
+``task`` reads ``GetAsyncTask``. The body is the job only, never more than
+FC's 128 KB async limit (a larger job is refused before sending).
 
 Transport: the standard library's ``http.client`` with a small pool of kept-alive
 connections, and our own ACS3-HMAC-SHA256 signature (``fcsign``), so a trigger's
 cold start imports neither the vendor SDK nor an HTTP client library. Endpoint:
 ``https://<account>.<region>.fc.aliyuncs.com``, ``<region>-internal`` when this
 process runs on FC in that region (``FC_REGION``), or the ``endpoint`` given (a
-loopback double in tests). Credentials are read from the environment
+loopback double in tests).
+
+Regions: a job goes to ``job.region`` (else the invoker's) and ``job.function``
+(else the invoker's function), at that region's endpoint: an override from
+``endpoints`` (region -> URL; doubles in tests) or FC's own. ``stop`` finds the
+task where the job was dispatched from this process, else tries each region
+it knows. Credentials are read from the environment
 (``Credentials.from_env``) at each request, so a rotated STS token is picked up.
 
 Retries: a 429, a 5xx or a connection failure is retried up to ``attempts`` times
@@ -32,9 +40,11 @@ import contextlib
 import hashlib
 import http.client
 import json
+import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -52,12 +62,25 @@ from scd_core.stores.rows import dump_model
 if TYPE_CHECKING:
     from scd_core.invokers.results import AsyncTask
 
-__all__ = ["MAX_ASYNC_PAYLOAD", "FcInvoker", "default_endpoint", "task_id"]
+__all__ = [
+    "DEFAULT_STOP_GRACE_S",
+    "MAX_ASYNC_PAYLOAD",
+    "FcInvoker",
+    "default_endpoint",
+    "job_id_of",
+    "task_id",
+]
 
 MAX_ASYNC_PAYLOAD = 128 * 1024  # FC's limit on an async invocation's body
 _TASK_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 _FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 _RETRYABLE_ERRORS = (OSError, http.client.HTTPException)
+_PLACES_KEPT = 4096  # jobs whose region stop() remembers
+_FINAL = ("Succeeded", "Failed", "Stopped", "Expired", "Invalid")
+# A cancelled worker's own way out: its poll (0.25 s), the step grace (SCD_STEP_GRACE_SECONDS,
+# 10 s by default) between SIGTERM and SIGKILL, and the run's last writes.
+DEFAULT_STOP_GRACE_S = 20.0
+_log = logging.getLogger("scd.invokers.fc")
 
 
 def task_id(job_id: str) -> str:
@@ -70,6 +93,15 @@ def task_id(job_id: str) -> str:
     return "scdh_" + hashlib.sha256(job_id.encode("utf-8")).hexdigest()
 
 
+def job_id_of(task: str) -> str | None:
+    """The job id ``task_id`` made ``task`` from, or None when it cannot be known (a
+    hashed ``scdh_`` id, or not one of scd's). The inverse of ``task_id``, kept here
+    so the scheme lives in one place; the failure handler reads it."""
+    if task.startswith("scd_") and len(task) > 4:
+        return task[4:]
+    return None
+
+
 def default_endpoint(account_id: str, region: str, environ: Mapping[str, str]) -> str:
     """FC's invocation endpoint; the internal one from a function in the same region."""
     internal = "-internal" if environ.get("FC_REGION") == region else ""
@@ -80,7 +112,7 @@ class FcError(Exception):
     """An FC answer that is not a success: HTTP status, FC's code and message."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        self.status, self.code, self.message = status, code, message
+        self.http_status, self.code, self.message = status, code, message
         super().__init__(f"HTTP {status} {code}: {message}".rstrip(": "))
 
 
@@ -106,12 +138,17 @@ class FcInvoker:
         backoff_s: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
         environ: Mapping[str, str] | None = None,
+        endpoints: Mapping[str, str] | None = None,
+        stop_grace_s: float = DEFAULT_STOP_GRACE_S,
     ) -> None:
         if not _FUNCTION.fullmatch(function):
             raise ConfigError(f"fc invoker: {function!r} is not a function name")
-        if attempts < 1 or timeout_s <= 0 or backoff_s < 0:
+        if attempts < 1 or timeout_s <= 0 or backoff_s < 0 or stop_grace_s < 0:
             raise ConfigError("fc invoker: attempts >= 1, timeout_s > 0 and backoff_s >= 0")
-        base = endpoint or default_endpoint(account_id, region, environ or os.environ)
+        self._environ = dict(environ or os.environ)
+        self.account_id = account_id
+        self.region = region
+        base = endpoint or default_endpoint(account_id, region, self._environ)
         self.endpoint = base
         self.function = function
         self.qualifier = qualifier
@@ -119,8 +156,16 @@ class FcInvoker:
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._sleep = sleep
-        self._pool = Pool(base, timeout_s)
+        self._timeout_s = timeout_s
+        self._endpoints = {region: base, **dict(endpoints or {})}
+        self._pools: dict[str, Pool] = {}
+        self._pools_lock = threading.Lock()
+        self._placed: dict[str, tuple[str, str]] = {}  # job id -> (region, function)
+        self._stop_grace_s = stop_grace_s
+        self._timers: set[threading.Timer] = set()
         self._closed = False
+        for other in self._endpoints:  # a bad override fails at start-up, not at dispatch
+            self._pool_for(other)
 
     def __repr__(self) -> str:
         return f"FcInvoker({self.function!r}, endpoint={self.endpoint!r})"
@@ -150,21 +195,74 @@ class FcInvoker:
             "x-fc-invocation-type": "Async",
             "x-fc-async-task-id": task_id(job.id),
         }
-        where = f"InvokeFunction of job {job.id}"
+        place = self.place(job)
+        where = f"InvokeFunction of job {job.id} in {place[0]}"
         action = "InvokeFunction"
-        status, _, answer = self._call("POST", "invocations", body, action, headers, where)
-        if status in (200, 202):
-            return
-        error = _fc_error(status, answer)
-        if _duplicate(error):
+        status, _, answer = self._call("POST", "invocations", body, action, headers, where, place)
+        if status in (200, 202) or _duplicate(error := _fc_error(status, answer)):
+            with self._pools_lock:
+                self._placed[job.id] = place
+                if len(self._placed) > _PLACES_KEPT:  # the oldest first: dicts keep order
+                    del self._placed[next(iter(self._placed))]
             return
         raise self._failure(where, error)
 
-    def stop(self, job_id: str) -> None:
-        """``StopAsyncTask``; an unknown or already finished task is a no-op."""
-        where = f"StopAsyncTask of job {job_id}"
+    def stop(self, job_id: str, *, region: str | None = None, function: str | None = None) -> None:
+        """Cancel's hard stop: ``StopAsyncTask``, at once for a queued task, after
+        ``stop_grace_s`` for a running one; an unknown or finished task is a no-op.
+
+        A running worker is given the grace to end by itself: it polls the store
+        for the cancel request (every 0.25 s), stops the step (SIGTERM, then
+        SIGKILL after the step grace) and ends the run ``cancelled``. If FC still
+        shows the task running when the grace is over, a timer thread of this
+        invoker stops it (``stop_grace_s=0``: at once). The task is looked for
+        where ``region``/``function`` say, else where this invoker dispatched the
+        job, else in every region it knows (FC answers 404 where it is not).
+        """
+        for place in self._places(job_id, region, function):
+            task = self._task_in(job_id, place)
+            if task is None or task.status in _FINAL:
+                continue
+            if task.status in ("Running", "Stopping") and self._stop_grace_s > 0:
+                self._stop_later(job_id, place)
+            else:
+                self._stop_in(job_id, place)
+
+    def _places(
+        self, job_id: str, region: str | None, function: str | None
+    ) -> list[tuple[str, str]]:
+        if region is not None or function is not None:
+            return [(region or self.region, function or self.function)]
+        with self._pools_lock:
+            known = self._placed.get(job_id)
+            every = list(dict.fromkeys((r, self.function) for r in self._endpoints))
+        return [known] if known is not None else every
+
+    def _stop_later(self, job_id: str, place: tuple[str, str]) -> None:
+        def hard_stop() -> None:
+            with self._pools_lock:
+                self._timers.discard(timer)
+            try:
+                task = self._task_in(job_id, place)
+                if task is not None and task.status not in _FINAL:
+                    _log.warning("job %s: not ended %gs after cancel; stopping its FC task",
+                                 job_id, self._stop_grace_s)  # fmt: skip
+                    self._stop_in(job_id, place)
+            except BackendError as exc:  # nobody to raise to on this thread
+                _log.error("job %s: hard stop failed: %s", job_id, exc)
+
+        timer = threading.Timer(self._stop_grace_s, hard_stop)
+        timer.daemon = True
+        with self._pools_lock:
+            if self._closed:
+                return
+            self._timers.add(timer)
+        timer.start()
+
+    def _stop_in(self, job_id: str, place: tuple[str, str]) -> None:
+        where = f"StopAsyncTask of job {job_id} in {place[0]}"
         path = f"async-tasks/{quote(task_id(job_id), safe='')}/stop"
-        status, _, answer = self._call("PUT", path, b"", "StopAsyncTask", {}, where)
+        status, _, answer = self._call("PUT", path, b"", "StopAsyncTask", {}, where, place)
         if status in (200, 202, 204):
             return
         error = _fc_error(status, answer)
@@ -172,18 +270,49 @@ class FcInvoker:
             return
         raise self._failure(where, error)
 
+    def place(self, job: Job) -> tuple[str, str]:
+        """Where ``job`` goes: its region and worker function, else this invoker's."""
+        function = job.function or self.function
+        if not _FUNCTION.fullmatch(function):
+            raise BackendError(f"job {job.id}: {function!r} is not a function name")
+        return job.region or self.region, function
+
+    def endpoint_of(self, region: str) -> str:
+        """FC's endpoint for ``region``: an override given, else FC's public or internal one."""
+        found = self._endpoints.get(region)
+        return found or default_endpoint(self.account_id, region, self._environ)
+
+    def _pool_for(self, region: str) -> Pool:
+        base = self.endpoint_of(region)
+        with self._pools_lock:
+            pool = self._pools.get(base)
+            if pool is None:
+                pool = self._pools[base] = Pool(base, self._timeout_s)
+            return pool
+
     def close(self) -> None:
         """Close the kept-alive connections; later ``dispatch`` raises. Idempotent."""
-        self._closed = True
-        self._pool.close()
+        with self._pools_lock:
+            self._closed = True
+            pools = list(self._pools.values())
+            timers, self._timers = list(self._timers), set()
+        for timer in timers:
+            timer.cancel()
+        for pool in pools:
+            pool.close()
 
     # -- beyond the Protocol -----------------------------------------------------------
 
     def task(self, job_id: str) -> AsyncTask | None:
         """``GetAsyncTask`` of the job's task (FC's states); None when FC has no such task."""
-        where = f"GetAsyncTask of job {job_id}"
+        with self._pools_lock:
+            place = self._placed.get(job_id)
+        return self._task_in(job_id, place or (self.region, self.function))
+
+    def _task_in(self, job_id: str, place: tuple[str, str]) -> AsyncTask | None:
+        where = f"GetAsyncTask of job {job_id} in {place[0]}"
         path = f"async-tasks/{quote(task_id(job_id), safe='')}"
-        status, _, answer = self._call("GET", path, b"", "GetAsyncTask", {}, where)
+        status, _, answer = self._call("GET", path, b"", "GetAsyncTask", {}, where, place)
         if status == 404:
             return None
         if status != 200:
@@ -205,9 +334,13 @@ class FcInvoker:
         action: str,
         headers: Mapping[str, str],
         where: str,
+        place: tuple[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """One signed request, retried on 429, 5xx and connection failures."""
-        path = f"/{API_VERSION}/functions/{quote(self.function, safe='')}/{sub_path}"
+        """One signed request to ``place`` (region, function; default: this invoker's),
+        retried on 429, 5xx and connection failures."""
+        region, function = place or (self.region, self.function)
+        pool = self._pool_for(region)
+        path = f"/{API_VERSION}/functions/{quote(function, safe='')}/{sub_path}"
         query = {"qualifier": self.qualifier}
         target = f"{path}?qualifier={quote(self.qualifier, safe='~')}"
         last: BaseException | None = None
@@ -220,11 +353,11 @@ class FcInvoker:
             except AuthError as exc:
                 raise BackendError(f"{where}: {exc}") from exc
             signed = signed_headers(
-                method, self._pool.host, path, query, body,
+                method, pool.host, path, query, body,
                 action=action, credentials=creds, headers=headers,
             )  # fmt: skip
             try:
-                status, answer_headers, answer = self._pool.send(method, target, body, signed)
+                status, answer_headers, answer = pool.send(method, target, body, signed)
             except _RETRYABLE_ERRORS as exc:
                 last = exc
                 continue
@@ -262,7 +395,8 @@ def _fc_error(status: int, answer: bytes) -> FcError:
 def _duplicate(error: FcError) -> bool:
     """FC's refusal of a task id it already has (409; some pages say 400)."""
     text = f"{error.code} {error.message}".lower()
-    return error.status == 409 or (error.status == 400 and ("exist" in text or "duplicat" in text))
+    refused = error.http_status == 400 and ("exist" in text or "duplicat" in text)
+    return error.http_status == 409 or refused
 
 
 def _finished(error: FcError) -> bool:

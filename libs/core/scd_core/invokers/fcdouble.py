@@ -163,14 +163,19 @@ class FcDouble:
             task = self._tasks.get(task_id)
             return None if task is None else task_view(task, self.arn)
 
+    def task_ids(self) -> list[str]:
+        """The ids of every task received, in the order they came."""
+        with self._cond:
+            return list(self._tasks)
+
     def wait(self, task_id: str, statuses: tuple[str, ...] = FINAL, timeout_s: float = 60.0) -> str:
         """Block until the task reaches one of ``statuses``; its status (``TimeoutError``)."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while True:
                 task = self._tasks.get(task_id)
-                if task is not None and task.status in statuses:
-                    return task.status
+                if task is not None and task.state in statuses:
+                    return task.state
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"task {task_id} not in {statuses} within {timeout_s} s")
@@ -254,8 +259,8 @@ class FcDouble:
             task = self._tasks.get(task_id)
             if task is None:
                 return _error(404, "AsyncTaskNotFound", f"async task '{task_id}' not found")
-            if task.status in FINAL:
-                return _error(400, "InvalidArgument", f"task already finished ({task.status})")
+            if task.state in FINAL:
+                return _error(400, "InvalidArgument", f"task already finished ({task.state})")
             conn = task.conn
             task.move("Stopped", "stopped by StopAsyncTask")
             self._cond.notify_all()
@@ -274,7 +279,7 @@ class FcDouble:
                 if self._closing:
                     return
                 task = self._tasks[self._queue.pop(0)]
-                if task.status != "Enqueued":
+                if task.state != "Enqueued":
                     continue  # stopped while queued
                 if time.time() - task.enqueued > self.max_event_age_s:
                     task.move("Expired", "max event age exceeded")
@@ -299,7 +304,7 @@ class FcDouble:
                 return None
             error = error_or_none
         with self._cond:
-            if task.status == "Stopped":
+            if task.state == "Stopped":
                 return None  # StopAsyncTask cut it: FC sends no destination for a stop
             task.move("Failed", error[2])
             task.error = error[2]
@@ -334,7 +339,7 @@ class FcDouble:
         with self._cond:
             task.answer = answer
             if response.status == 200 and fc_status in (None, "200"):
-                if task.status == "Running":
+                if task.state == "Running":
                     task.move("Succeeded")
                 self._cond.notify_all()
                 return None

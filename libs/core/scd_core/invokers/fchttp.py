@@ -4,7 +4,8 @@
 status, the lower-cased headers and the body (at most 1 MB read); a kept-alive
 connection the server had closed is replaced once, transparently. Errors of the
 connection (``OSError``, ``http.client.HTTPException``) propagate to the caller,
-which decides about retries. ``close`` closes the idle connections.
+which decides about retries. ``close`` closes the idle connections, and those in
+use when their exchange ends.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Pool:
         self.timeout_s = timeout_s
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     def send(
         self, method: str, target: str, body: bytes, headers: Mapping[str, str]
@@ -69,11 +71,12 @@ class Pool:
         except BaseException:
             conn.close()
             raise
-        if response.will_close:
-            conn.close()
-        else:
-            with self._lock:
+        with self._lock:
+            keep = not response.will_close and not self._closed
+            if keep:
                 self._idle.append(conn)
+        if not keep:  # an exchange that ends after close() closes its own connection
+            conn.close()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, answer
 
     def _take(self) -> tuple[http.client.HTTPConnection, bool]:
@@ -89,6 +92,7 @@ class Pool:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()

@@ -29,7 +29,7 @@ class Task:
     request_id: str
     payload: bytes
     enqueued: float
-    status: str = "Enqueued"
+    state: str = "Enqueued"  # FC's status word (not named status: only runs have those)
     events: list[dict[str, Any]] = field(default_factory=list)
     started: float | None = None
     ended: float | None = None
@@ -40,7 +40,7 @@ class Task:
 
     def move(self, status: str, detail: str = "") -> None:
         """Enter ``status``, recorded as an event; a final status sets ``ended``."""
-        self.status = status
+        self.state = status
         now = time.time()
         if status in FINAL:
             self.ended = now
@@ -57,7 +57,7 @@ def task_view(task: Task, arn: str) -> dict[str, Any]:
     return {
         "taskId": task.task_id,
         "requestId": task.request_id,
-        "status": task.status,
+        "status": task.state,
         "destinationStatus": task.destination_status,
         "alreadyRetriedTimes": 0,
         "startedTime": start,
