@@ -49,7 +49,7 @@ def test_tasks_add_up_and_one_without_a_vcpu_count_makes_the_bill_incomplete() -
 
 
 def test_prices_are_a_dated_table_that_settings_override_in_part() -> None:
-    assert DEFAULT_FC_PRICES.as_of.startswith("2026-12")
+    assert DEFAULT_FC_PRICES.as_of.startswith("2024-08-27")
     assert prices(None) == DEFAULT_FC_PRICES
     changed = prices("usd_per_cu=0.00001, cu_per_gb_second=0.1")
     assert (changed.usd_per_cu, changed.cu_per_gb_second) == (0.00001, 0.1)

