@@ -105,6 +105,8 @@ class FcStack:
             "SCD_STORE": f"sqlite:///{data / 'scd.db'}",
             "SCD_LOG_SINK": f"file:///{data / 'logs'}",  # file:////abs, as sqlite:////abs
             "SCD_STEP_GRACE_SECONDS": "5",
+            # steps report through files under the test's temp dir: no sandbox here
+            "SCD_SANDBOX": "none",
         }
         self.handler = Function(
             root, "failure-handler", "functions.failure_handler.app:app", self.env, "GET /healthz"
