@@ -22,33 +22,32 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["WorkerPool"]
+__all__ = ["ProcessPool", "WorkerPool"]
 
 log = logging.getLogger("scd.serve")
 
 
-class WorkerPool:
-    """``n`` worker processes, each serving on its own loopback socket."""
+class ProcessPool:
+    """``n`` supervised worker processes: the part ``WorkerPool`` and the Redis pool share.
 
-    def __init__(self, n: int, env: Mapping[str, str], log_dir: Path) -> None:
+    A subclass says how worker ``index`` is started (``_spawn``) and where jobs are
+    delivered (``urls``); ``grace_s`` is how long a worker may take after SIGTERM
+    before ``stop``'s own ``timeout_s`` starts.
+    """
+
+    def __init__(self, n: int, env: Mapping[str, str], log_dir: Path, grace_s: float = 0.0) -> None:
         if n < 1:
             raise ValueError("a worker pool needs at least one worker")
         self._env = dict(env)
         self._log_dir = log_dir
-        self._sockets: list[socket.socket] = []
-        for _ in range(n):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(128)
-            sock.set_inheritable(True)
-            self._sockets.append(sock)
+        self._grace_s = grace_s
         self._procs: list[subprocess.Popen[bytes] | None] = [None] * n
         self.restarts = 0
 
     @property
     def urls(self) -> list[str]:
-        """The base URL of each worker, in order."""
-        return [f"http://127.0.0.1:{s.getsockname()[1]}" for s in self._sockets]
+        """The base URL of each worker, in order (none when workers fetch their jobs)."""
+        return []
 
     @property
     def pids(self) -> list[int | None]:
@@ -79,12 +78,12 @@ class WorkerPool:
         return restarted
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """SIGTERM every worker, SIGKILL those still alive after ``timeout_s``; close sockets."""
+        """SIGTERM every worker; SIGKILL those alive after their grace and ``timeout_s``."""
         live = [p for p in self._procs if p is not None and p.poll() is None]
         for proc in live:
             with contextlib.suppress(ProcessLookupError):
                 proc.terminate()
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + self._grace_s + timeout_s
         for proc in live:
             try:
                 proc.wait(max(deadline - time.monotonic(), 0.01))
@@ -92,6 +91,32 @@ class WorkerPool:
                 log.warning("worker pid %d ignored SIGTERM; killing it", proc.pid)
                 proc.kill()
                 proc.wait()
+
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+        raise NotImplementedError
+
+
+class WorkerPool(ProcessPool):
+    """``n`` worker processes, each serving on its own loopback socket."""
+
+    def __init__(self, n: int, env: Mapping[str, str], log_dir: Path) -> None:
+        super().__init__(n, env, log_dir)
+        self._sockets: list[socket.socket] = []
+        for _ in range(n):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            sock.set_inheritable(True)
+            self._sockets.append(sock)
+
+    @property
+    def urls(self) -> list[str]:
+        """The base URL of each worker, in order."""
+        return [f"http://127.0.0.1:{s.getsockname()[1]}" for s in self._sockets]
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM every worker, SIGKILL those still alive after ``timeout_s``; close sockets."""
+        super().stop(timeout_s)
         for sock in self._sockets:
             sock.close()
 
